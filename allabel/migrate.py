@@ -1,0 +1,68 @@
+"""Schema migrations: Alembic revisions that execute the files in ``sql/``.
+
+``allabel init`` upgrades to head; repeating it is a no-op. Runs from Python with no alembic.ini.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from allabel.sqlfiles import read_sql
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def sqlalchemy_url(url: str) -> str:
+    """postgresql://... -> postgresql+psycopg://... (SQLAlchemy's psycopg 3 dialect)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def run_sql_file(name: str) -> None:
+    """Execute one file of ``sql/`` inside the current migration."""
+    from alembic import op
+
+    _execute_raw(read_sql(name))
+
+
+def _execute_raw(sql: str) -> None:
+    """Send the file as-is to the driver: no bind-parameter parsing of ':' or '%'."""
+    from alembic import op
+
+    op.get_bind().connection.driver_connection.execute(sql)
+
+
+def run_sql_file_autocommit(name: str) -> None:
+    """Execute a file whose statements cannot run in a transaction (CREATE INDEX CONCURRENTLY)."""
+    from alembic import op
+
+    with op.get_context().autocommit_block():
+        _execute_raw(read_sql(name))
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+def current(url: str) -> str | None:
+    """The revision the database is at (None before ``allabel init``)."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        exists = conn.execute("SELECT to_regclass('public.alembic_version')").fetchone()[0]
+        if exists is None:
+            return None
+        row = conn.execute("SELECT version_num FROM public.alembic_version").fetchone()
+        return row[0] if row else None
