@@ -20,9 +20,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from allabel.cli import corpus, db, evaluation, llm, selection
+    from allabel.cli import corpus, db, evaluation, llm, retrieval, selection
 
-    for module in (db, corpus, llm, selection, evaluation):
+    for module in (db, corpus, retrieval, llm, selection, evaluation):
         module.register(app)
 
 
