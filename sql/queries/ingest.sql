@@ -1,0 +1,49 @@
+-- Queries of allabel/ingest.
+
+-- name: lock_dataset
+-- Serialises concurrent ingests into one dataset (positions are assigned per split).
+SELECT pg_advisory_xact_lock(hashtextextended('allabel.ingest:' || %(name)s, 0));
+
+-- name: insert_dataset
+INSERT INTO datasets (name) VALUES (%(name)s) ON CONFLICT (name) DO NOTHING;
+
+-- name: dataset_id
+SELECT id FROM datasets WHERE name = %(name)s;
+
+-- name: upsert_label
+INSERT INTO labels (dataset_id, name, description)
+VALUES (%(dataset_id)s, %(name)s, %(description)s)
+ON CONFLICT (dataset_id, name) DO UPDATE
+    SET description = coalesce(EXCLUDED.description, labels.description);
+
+-- name: known_labels
+SELECT name FROM labels WHERE dataset_id = %(dataset_id)s;
+
+-- name: source_file_exists
+SELECT id FROM source_files
+WHERE dataset_id = %(dataset_id)s AND split = %(split)s AND sha256 = %(sha256)s;
+
+-- name: insert_source_file
+INSERT INTO source_files (dataset_id, split, path, sha256, format, n_sentences, n_entities)
+VALUES (%(dataset_id)s, %(split)s, %(path)s, %(sha256)s, %(format)s, %(n_sentences)s, %(n_entities)s)
+RETURNING id;
+
+-- name: next_position
+SELECT coalesce(max(position) + 1, 0) FROM sentences
+WHERE dataset_id = %(dataset_id)s AND split = %(split)s;
+
+-- name: copy_sentences
+COPY sentences (dataset_id, split, doc_id, position, source_file_id, text, tokens, token_starts)
+FROM STDIN;
+
+-- name: sentence_ids_by_position
+SELECT id FROM sentences
+WHERE dataset_id = %(dataset_id)s AND split = %(split)s AND position BETWEEN %(first)s AND %(last)s
+ORDER BY position;
+
+-- name: copy_gold_entities
+COPY entities (sentence_id, start_char, end_char, label, text, source) FROM STDIN;
+
+-- name: merge_gin_pending
+-- Fold the rows just inserted into the GIN index proper (fast BM25 lookups right away).
+SELECT gin_clean_pending_list('allabel.sentences_tsv'::regclass);
