@@ -1,9 +1,57 @@
-"""CLI commands of the retrieval step."""
+"""``allabel embed`` and ``allabel search``."""
 
 from __future__ import annotations
 
+import json
+
 import typer
+
+from allabel import db
+from allabel.config import get_settings
 
 
 def register(app: typer.Typer) -> None:
-    """Add this step's commands to the app."""
+    app.command("embed")(embed)
+    app.command("search")(search)
+
+
+def embed(
+    dataset: str = typer.Option(..., "--dataset"),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1),
+    workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes."),
+) -> None:
+    """Embed the sentences that have no vector yet (resumable, safe to run concurrently)."""
+    from allabel.embed import embed_dataset
+
+    st = embed_dataset(dataset, batch_size, workers)
+    if st.embedded == 0:
+        typer.echo(f"nothing to do: every sentence of {dataset} has a {get_settings().embed_model} vector")
+    else:
+        typer.echo(f"embedded {st.embedded:,} sentences in {st.seconds:.1f} s "
+                   f"({st.embedded / max(st.seconds, 1e-9):,.0f}/s)")
+
+
+def search(
+    query: str = typer.Argument(..., help="Query text."),
+    dataset: str = typer.Option(..., "--dataset"),
+    k: int = typer.Option(5, "--k", min=1),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """BM25 top-k sentences of a dataset."""
+    from allabel.sqlfiles import queries
+
+    s = get_settings()
+    with db.connection() as conn:
+        ds = db.dataset_id(conn, dataset)
+        rows = conn.execute(queries("bm25").search_with_text,
+                            {"dataset_id": ds, "query": query, "k": k,
+                             "k1": s.bm25_k1, "b": s.bm25_b}).fetchall()
+    if as_json:
+        typer.echo(json.dumps([{"rank": i + 1, "score": sc, "sentence_id": sid, "split": sp,
+                                "text": t} for i, (sid, sc, sp, t) in enumerate(rows)],
+                              ensure_ascii=False))
+        return
+    if not rows:
+        typer.echo("no match")
+    for i, (sid, sc, sp, t) in enumerate(rows, 1):
+        typer.echo(f"{i:>2}  {sc:7.3f}  #{sid:<8} {sp:<6} {t}")
