@@ -1,0 +1,3 @@
+from allabel.cli import main
+
+main()
