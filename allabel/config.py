@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     llm_concurrency: int = Field(default=4, ge=1)
     llm_max_tokens: int = Field(default=128, ge=1)
     llm_temperature: float = 0.0
+    llm_backoff: float = Field(default=0.5, ge=0, description="Base of exponential retry backoff (s).")
+    model_cache: Path | None = Field(
+        default=None, description="Where converted local models are kept (default $ALLABEL_HOME/models)."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -126,6 +130,8 @@ def apply_thread_limits(threads: int | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     try:
         import torch
     except ImportError:  # pragma: no cover - torch is a hard dependency

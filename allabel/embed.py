@@ -73,7 +73,7 @@ def embed_worker(dataset_id: int, batch_size: int, url: str | None = None,
     s = get_settings()
     stats = EmbedStats()
     t0 = time.perf_counter()
-    with db.connection(url) as conn:
+    with db.connection(url, autocommit=True) as conn:  # one real transaction per batch
         while limit_batches is None or stats.batches < limit_batches:
             with conn.transaction():
                 rows = conn.execute(Q.claim_missing, {"dataset_id": dataset_id,

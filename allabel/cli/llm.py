@@ -1,9 +1,62 @@
-"""CLI commands of the llm step."""
+"""``allabel predict`` and ``allabel usage``."""
 
 from __future__ import annotations
 
+import json
+
 import typer
+
+from allabel import db
 
 
 def register(app: typer.Typer) -> None:
-    """Add this step's commands to the app."""
+    app.command("predict")(predict)
+    app.command("usage")(usage)
+
+
+def predict(
+    dataset: str = typer.Option(..., "--dataset"),
+    split: str = typer.Option(..., "--split", help="The split whose sentences to label."),
+    demos: str = typer.Option(..., "--demos",
+                              help="A selection RUN id (its annotated sentences) or a SPLIT name "
+                                   "(its gold annotations; never test)."),
+    k: int = typer.Option(4, "--k", min=0, help="Demonstrations per prompt."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="At most N sentences in the run."),
+    new: bool = typer.Option(False, "--new", help="Only sentences not predicted yet (cron)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes."),
+) -> None:
+    """Recognise entities with the LLM; resumable, cached, one row per sentence and entity."""
+    from allabel.predict import predict_split, run_summary
+
+    st = predict_split(dataset, split, demos, k, limit, workers)
+    if st.processed == 0 and st.enqueued == 0:
+        typer.echo(f"nothing to do: run {st.run_id} has predicted every sentence of "
+                   f"{dataset}/{split}" + (" (--new)" if new else ""))
+        return
+    with db.connection() as conn:
+        s = run_summary(conn, st.run_id)
+    ppl = f"{s['mean_perplexity']:.3f}" if s["mean_perplexity"] is not None else "unknown"
+    typer.echo(f"run {st.run_id}: {st.processed} sentences in {st.seconds:.1f} s, "
+               f"{st.calls} LLM calls, {st.cache_hits} cache hits; run total {s['done']} done "
+               f"({s['ok']} ok, {s['partial']} partial, {s['unparseable']} unparseable), "
+               f"{s['entities']} entities, mean perplexity {ppl}")
+
+
+def usage(
+    run: int | None = typer.Option(None, "--run"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """LLM requests, cache hits, calls and tokens per run."""
+    from allabel.llm.cache import usage as usage_rows
+
+    with db.connection() as conn:
+        rows = usage_rows(conn, run)
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    typer.echo(f"{'run':>4} {'kind':<10} {'dataset':<12} {'status':<10} {'requests':>8} "
+               f"{'hits':>6} {'calls':>6} {'prompt tok':>10} {'answer tok':>10} {'llm s':>7}")
+    for r in rows:
+        typer.echo(f"{r['run']:>4} {r['kind']:<10} {r['dataset'][:12]:<12} {r['status']:<10} "
+                   f"{r['requests']:>8} {r['cache_hits']:>6} {r['calls']:>6} "
+                   f"{r['prompt_tokens']:>10} {r['completion_tokens']:>10} {r['llm_seconds']:>7.1f}")

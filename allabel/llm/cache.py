@@ -1,0 +1,82 @@
+"""Every LLM request goes through Postgres: ``llm_calls`` is the cache and the bill.
+
+The key is sha256 over backend, model, messages and decoding parameters; an identical request is
+served from the table, so re-running a prediction or selection job makes zero new calls. New
+calls are written on their own autocommit connection right away: a job that crashes later never
+loses a call it paid for. ``run_llm_requests`` logs every request of a run with cache_hit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from allabel import db
+from allabel.llm.base import Completion, LLMBackend, Message
+from allabel.sqlfiles import queries
+
+Q = queries("llm")
+
+
+def cache_key(backend: str, model: str, messages: list[Message], params: dict) -> str:
+    blob = json.dumps({"backend": backend, "model": model, "messages": messages,
+                       "params": params}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class CachedLLM:
+    """A backend behind the ``llm_calls`` cache, accounting requests to ``run_id``."""
+
+    def __init__(self, backend: LLMBackend, run_id: int, url: str | None = None,
+                 max_tokens: int = 128, temperature: float = 0.0):
+        self.backend, self.run_id = backend, run_id
+        self.params = {"max_tokens": max_tokens, "temperature": temperature}
+        self._conn = db.connect(url, autocommit=True, vector=False)
+        self._lock = threading.Lock()  # one connection shared by the request threads
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def complete(self, messages: list[Message]) -> tuple[Completion, int, bool]:
+        """(completion, llm_calls.id, cache_hit)."""
+        key = cache_key(self.backend.name, self.backend.model, messages, self.params)
+        with self._lock:
+            row = self._conn.execute(Q.lookup, {"key": key}).fetchone()
+        if row is not None:
+            comp = Completion(text=row[1], tokens=row[2], token_logprobs=row[3],
+                              prompt_tokens=row[4], completion_tokens=row[5], latency_ms=row[6])
+            self._log(row[0], True, 0)
+            return comp, row[0], True
+        comp = self.backend.complete(messages, **self.params)
+        with self._lock:
+            call_id = self._insert(key, messages, comp)
+        self._log(call_id, False, comp.retries)
+        return comp, call_id, False
+
+    def _insert(self, key: str, messages: list[Message], comp: Completion) -> int:
+        row = self._conn.execute(Q.insert_call, {
+            "key": key, "backend": self.backend.name, "model": self.backend.model,
+            "request": Jsonb({"messages": messages, **self.params}), "answer": comp.text,
+            "tokens": comp.tokens, "logprobs": comp.token_logprobs,
+            "prompt_tokens": comp.prompt_tokens, "completion_tokens": comp.completion_tokens,
+            "latency_ms": comp.latency_ms}).fetchone()
+        if row is None:  # another worker stored the same request meanwhile
+            row = self._conn.execute(Q.lookup, {"key": key}).fetchone()
+        return row[0]
+
+    def _log(self, call_id: int, hit: bool, retries: int) -> None:
+        with self._lock:
+            self._conn.execute(Q.log_request, {"run_id": self.run_id, "call_id": call_id,
+                                               "cache_hit": hit, "retries": retries})
+
+
+def usage(conn: psycopg.Connection, run_id: int | None = None) -> list[dict]:
+    cols = ["run", "kind", "dataset", "status", "requests", "cache_hits", "calls", "retries",
+            "prompt_tokens", "completion_tokens", "llm_seconds"]
+    return [dict(zip(cols, [float(v) if k == "llm_seconds" else v for k, v in zip(cols, r)],
+                     strict=True))
+            for r in conn.execute(Q.usage, {"run_id": run_id})]

@@ -1,0 +1,298 @@
+"""LLM entity recognition over a set of sentences, with Postgres as the queue.
+
+A prediction run is identified by its configuration (dataset, split, demonstration source, k,
+backend, model, prompt version, decoding): running the same command again continues the same run.
+Sentences are enqueued as ``predictions`` rows (status pending); workers claim batches with
+``FOR UPDATE SKIP LOCKED``, ask the LLM (through the ``llm_calls`` cache, several requests in
+flight for an endpoint), and write entity rows + results + status done in the claim's
+transaction. A killed worker leaves its batch pending; nothing is processed twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from allabel import bm25, db
+from allabel.config import get_settings
+from allabel.errors import ConfigError, DatabaseError, LLMError
+from allabel.llm import get_backend
+from allabel.llm.cache import CachedLLM
+from allabel.parse import parse_answer, perplexity
+from allabel.prompt import PROMPT_VERSION, Demo, build_messages
+from allabel.sqlfiles import queries
+
+Q = queries("predict")
+
+
+@dataclass
+class DemoPool:
+    """Annotated sentences demonstrations are retrieved from (BM25 over this pool only)."""
+
+    dataset_id: int
+    source: str                                   # "run:<id>" or "split:<name>"
+    demos: dict[int, Demo] = field(default_factory=dict)
+
+    @property
+    def ids(self) -> list[int]:
+        return list(self.demos)
+
+    @classmethod
+    def _load(cls, dataset_id: int, source: str, rows: list[tuple]) -> DemoPool:
+        return cls(dataset_id, source, {
+            r[0]: Demo(r[1], list(zip(r[2], r[3], r[4], r[5], strict=True))) for r in rows})
+
+    @classmethod
+    def from_run(cls, conn: psycopg.Connection, run_id: int) -> DemoPool:
+        row = conn.execute(Q.run_dataset, {"run_id": run_id}).fetchone()
+        if row is None or row[1] != "selection":
+            raise ConfigError(f"run {run_id} is not a selection run")
+        return cls._load(row[0], f"run:{run_id}",
+                         conn.execute(Q.demos_from_run, {"run_id": run_id}).fetchall())
+
+    @classmethod
+    def from_split(cls, conn: psycopg.Connection, dataset_id: int, split: str) -> DemoPool:
+        if split == "test":
+            raise ConfigError("demonstrations never come from the test split's gold")
+        rows = conn.execute(Q.demos_from_split, {"dataset_id": dataset_id, "split": split}).fetchall()
+        if not rows:
+            raise ConfigError(f"split {split!r} of this dataset has no sentences")
+        return cls._load(dataset_id, f"split:{split}", rows)
+
+    def retrieve(self, conn: psycopg.Connection, text: str, k: int, exclude: int) -> list[int]:
+        """The k most BM25-similar pool sentences, most similar last; never ``exclude``."""
+        if k <= 0 or not self.demos:
+            return []
+        hits = bm25.search(conn, self.dataset_id, text, k=k, within=self.ids, exclude=exclude)
+        return [sid for sid, _ in reversed(hits)]
+
+
+@dataclass
+class PredictStats:
+    run_id: int
+    enqueued: int = 0
+    processed: int = 0
+    requests: int = 0
+    cache_hits: int = 0
+    seconds: float = 0.0
+
+    @property
+    def calls(self) -> int:
+        return self.requests - self.cache_hits
+
+
+def config_key(params: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+
+
+def prediction_run(conn: psycopg.Connection, dataset_id: int, split: str, demos: DemoPool,
+                   k: int, backend: Any) -> int:
+    """The run for this configuration (created on first use, continued afterwards)."""
+    s = get_settings()
+    params = {"dataset_id": dataset_id, "split": split, "demos": demos.source, "k": k,
+              "backend": backend.name, "model": backend.model, "prompt": PROMPT_VERSION,
+              "max_tokens": s.llm_max_tokens, "temperature": s.llm_temperature}
+    row = conn.execute(Q.upsert_run, {"dataset_id": dataset_id, "config_key": config_key(params),
+                                      "params": Jsonb(params)}).fetchone()
+    conn.commit()
+    return row[0]
+
+
+def enqueue(conn: psycopg.Connection, run_id: int, sentence_ids: list[int]) -> int:
+    cur = conn.execute(Q.enqueue, {"run_id": run_id, "ids": sentence_ids})
+    conn.commit()
+    return cur.rowcount
+
+
+def _labels(conn: psycopg.Connection, dataset_id: int) -> dict[str, str | None]:
+    labels = dict(conn.execute(Q.labels, {"dataset_id": dataset_id}).fetchall())
+    if not labels:
+        raise ConfigError("the dataset has no entity labels: ingest labelled data or --labels")
+    return labels
+
+
+def _process_batch(conn: psycopg.Connection, llm: CachedLLM, run_id: int, pool: DemoPool,
+                   labels: dict[str, str | None], k: int, batch: int,
+                   stats: PredictStats) -> int:
+    """Claim, predict and store one batch in one transaction. Returns how many were done."""
+    with conn.transaction():
+        rows = conn.execute(Q.claim, {"run_id": run_id, "limit": batch}).fetchall()
+        if not rows:
+            return 0
+        prompts = []
+        for pid, sid, text in rows:
+            demo_ids = pool.retrieve(conn, text, k, exclude=sid)
+            prompts.append((pid, sid, text, demo_ids,
+                            build_messages(labels, [pool.demos[d] for d in demo_ids], text)))
+
+        def ask(p):
+            try:
+                return llm.complete(p[4])
+            except LLMError as e:
+                return e
+
+        workers = max(1, min(llm.backend.concurrency, len(prompts)))
+        if workers == 1:
+            results = [ask(p) for p in prompts]
+        else:
+            with ThreadPoolExecutor(workers) as ex:
+                results = list(ex.map(ask, prompts))
+        failed: LLMError | None = None
+        done = 0
+        for (pid, sid, text, demo_ids, _), res in zip(prompts, results, strict=True):
+            if isinstance(res, LLMError):
+                conn.execute(Q.fail, {"id": pid, "error": str(res)})
+                failed = failed or res
+                continue
+            comp, call_id, hit = res
+            stats.requests += 1
+            stats.cache_hits += hit
+            parsed = parse_answer(comp.text, text, list(labels), comp.tokens, comp.token_logprobs)
+            with conn.cursor() as cur:
+                cur.executemany(Q.insert_entity, [{
+                    "sentence_id": sid, "start": e.start, "end": e.end, "label": e.label,
+                    "text": e.text, "run_id": run_id, "prediction_id": pid,
+                    "model": llm.backend.model, "confidence": e.confidence}
+                    for e in parsed.entities])
+            conn.execute(Q.finish, {
+                "id": pid, "call_id": call_id, "parse_status": parsed.status,
+                "perplexity": perplexity(comp.token_logprobs), "n_entities": len(parsed.entities),
+                "demo_ids": demo_ids,
+                "error": "; ".join(parsed.dropped)[:2000] if parsed.dropped else None})
+            done += 1
+    stats.processed += done
+    if failed is not None:
+        raise failed
+    return done
+
+
+def run_worker(run_id: int, pool: DemoPool, k: int, url: str | None = None,
+               batch: int | None = None, progress: Any = None) -> PredictStats:
+    """Process pending predictions of ``run_id`` until none is left (or an LLM error)."""
+    s = get_settings()
+    stats = PredictStats(run_id)
+    backend = get_backend()
+    batch = batch or max(4, 2 * backend.concurrency)
+    llm = CachedLLM(backend, run_id, url, s.llm_max_tokens, s.llm_temperature)
+    retries = 0
+    try:
+        # autocommit: each conn.transaction() below is a real transaction, committed per batch
+        conn = db.connect(url, autocommit=True)
+        try:
+            labels = _labels(conn, pool.dataset_id)
+            while True:
+                try:
+                    n = _process_batch(conn, llm, run_id, pool, labels, k, batch, stats)
+                except psycopg.OperationalError as e:
+                    # lost connection: reconnect a bounded number of times; done work is committed
+                    retries += 1
+                    if retries > s.db_retries:
+                        raise DatabaseError(f"lost the database connection {retries} times; "
+                                            f"{stats.processed} sentences were saved: {e}") from e
+                    time.sleep(min(2 ** retries * 0.5, 10))
+                    conn.close()
+                    conn = db.connect(url, autocommit=True)
+                    continue
+                if n == 0:
+                    break
+                if progress is not None:
+                    progress.update(n)
+        finally:
+            conn.close()
+    finally:
+        llm.close()
+    return stats
+
+
+def _worker_main(args: tuple) -> tuple[int, int, int]:
+    run_id, pool, k, url, batch = args
+    st = run_worker(run_id, pool, k, url, batch)
+    return st.processed, st.requests, st.cache_hits
+
+
+def process(run_id: int, pool: DemoPool, k: int, url: str | None = None, workers: int = 1,
+            batch: int | None = None, show_progress: bool = True) -> PredictStats:
+    """Run the pending work of a run with ``workers`` local processes; record run status/stats."""
+    from tqdm import tqdm
+
+    url = url or db.database_url()
+    t0 = time.perf_counter()
+    with db.connection(url) as conn:
+        pending = conn.execute(Q.count_pending, {"run_id": run_id}).fetchone()[0]
+    stats = PredictStats(run_id)
+    error: str | None = None
+    try:
+        if workers <= 1:
+            with tqdm(total=pending, desc=f"predict run {run_id}", unit="sent",
+                      disable=not show_progress) as bar:
+                stats = run_worker(run_id, pool, k, url, batch, bar)
+        else:
+            with mp.get_context("spawn").Pool(workers) as p:
+                for done, req, hits in p.map(_worker_main, [(run_id, pool, k, url, batch)] * workers):
+                    stats.processed += done
+                    stats.requests += req
+                    stats.cache_hits += hits
+    except (LLMError, DatabaseError) as e:
+        error = str(e)
+        raise
+    finally:
+        stats.seconds = time.perf_counter() - t0
+        with db.connection(url) as conn:
+            conn.execute(Q.finish_run, {"run_id": run_id, "unfinished": "failed" if error else "running",
+                                        "error": error,
+                                        "stats": Jsonb({"last_seconds": round(stats.seconds, 3)})})
+            conn.commit()
+    return stats
+
+
+def predict_sentences(run_id: int, sentence_ids: list[int], demos: DemoPool, k: int = 4,
+                      url: str | None = None, show_progress: bool = True,
+                      workers: int = 1) -> PredictStats:
+    """Predict ``sentence_ids`` under ``run_id`` (any run: a selection run's stage 3 uses its own).
+
+    Idempotent: sentences already predicted in this run are not asked again."""
+    url = url or db.database_url()
+    with db.connection(url) as conn:
+        n = enqueue(conn, run_id, sentence_ids)
+    st = process(run_id, demos, k, url, workers, show_progress=show_progress)
+    st.enqueued = n
+    return st
+
+
+def predict_split(dataset: str, split: str, demos: str, k: int = 4, limit: int | None = None,
+                  workers: int = 1, show_progress: bool = True,
+                  url: str | None = None) -> PredictStats:
+    """``allabel predict``: the sentences of a split not yet predicted under this configuration."""
+    url = url or db.database_url()
+    with db.connection(url) as conn:
+        ds = db.dataset_id(conn, dataset)
+        pool = (DemoPool.from_run(conn, int(demos)) if demos.isdigit()
+                else DemoPool.from_split(conn, ds, demos))
+        if pool.dataset_id != ds:
+            raise ConfigError(f"run {demos} belongs to another dataset")
+        run_id = prediction_run(conn, ds, split, pool, k, get_backend())
+        have = conn.execute(Q.count_run_predictions, {"run_id": run_id}).fetchone()[0]
+        room = None if limit is None else max(limit - have, 0)
+        ids = [r[0] for r in conn.execute(Q.split_sentences_without_prediction, {
+            "dataset_id": ds, "split": split, "run_id": run_id, "limit": room})]
+        n = enqueue(conn, run_id, ids) if ids else 0
+        pending = conn.execute(Q.count_pending, {"run_id": run_id}).fetchone()[0]
+    if pending == 0:
+        return PredictStats(run_id)
+    st = process(run_id, pool, k, url, workers, show_progress=show_progress)
+    st.enqueued = n
+    return st
+
+
+def run_summary(conn: psycopg.Connection, run_id: int) -> dict[str, Any]:
+    r = conn.execute(Q.run_summary, {"run_id": run_id}).fetchone()
+    return {"done": r[0], "pending": r[1], "ok": r[2], "partial": r[3], "unparseable": r[4],
+            "entities": r[5], "mean_perplexity": r[6]}

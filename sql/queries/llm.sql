@@ -1,0 +1,34 @@
+-- Queries of allabel/llm/cache.py and `allabel usage`.
+
+-- name: lookup
+SELECT id, answer, tokens, token_logprobs, prompt_tokens, completion_tokens, latency_ms
+FROM llm_calls WHERE cache_key = %(key)s;
+
+-- name: insert_call
+INSERT INTO llm_calls (cache_key, backend, model, request, answer, tokens, token_logprobs,
+                       prompt_tokens, completion_tokens, latency_ms)
+VALUES (%(key)s, %(backend)s, %(model)s, %(request)s, %(answer)s, %(tokens)s, %(logprobs)s,
+        %(prompt_tokens)s, %(completion_tokens)s, %(latency_ms)s)
+ON CONFLICT (cache_key) DO NOTHING
+RETURNING id;
+
+-- name: log_request
+INSERT INTO run_llm_requests (run_id, call_id, cache_hit, retries)
+VALUES (%(run_id)s, %(call_id)s, %(cache_hit)s, %(retries)s);
+
+-- name: usage
+SELECT r.id, r.kind, d.name, r.status,
+       count(q.id) AS requests,
+       count(q.id) FILTER (WHERE q.cache_hit) AS cache_hits,
+       count(q.id) FILTER (WHERE NOT q.cache_hit) AS calls,
+       coalesce(sum(q.retries), 0) AS retries,
+       coalesce(sum(c.prompt_tokens) FILTER (WHERE NOT q.cache_hit), 0) AS prompt_tokens,
+       coalesce(sum(c.completion_tokens) FILTER (WHERE NOT q.cache_hit), 0) AS completion_tokens,
+       coalesce(sum(c.latency_ms) FILTER (WHERE NOT q.cache_hit), 0) / 1000.0 AS llm_seconds
+FROM runs r
+JOIN datasets d ON d.id = r.dataset_id
+LEFT JOIN run_llm_requests q ON q.run_id = r.id
+LEFT JOIN llm_calls c ON c.id = q.call_id
+WHERE %(run_id)s::bigint IS NULL OR r.id = %(run_id)s::bigint
+GROUP BY r.id, r.kind, d.name, r.status
+ORDER BY r.id;
