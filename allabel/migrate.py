@@ -25,7 +25,6 @@ def sqlalchemy_url(url: str) -> str:
 
 def run_sql_file(name: str) -> None:
     """Execute one file of ``sql/`` inside the current migration."""
-    from alembic import op
 
     _execute_raw(read_sql(name))
 

@@ -68,11 +68,19 @@ class DemoPool:
         return cls._load(dataset_id, f"split:{split}", rows)
 
     def retrieve(self, conn: psycopg.Connection, text: str, k: int, exclude: int) -> list[int]:
-        """The k most BM25-similar pool sentences, most similar last; never ``exclude``."""
+        """The k most BM25-similar pool sentences, most similar last; never ``exclude``.
+
+        When fewer than k pool sentences share a word with the sentence, the rest are filled
+        with pool sentences in id order (placed first), so the model always sees k examples of
+        the answer format."""
         if k <= 0 or not self.demos:
             return []
-        hits = bm25.search(conn, self.dataset_id, text, k=k, within=self.ids, exclude=exclude)
-        return [sid for sid, _ in reversed(hits)]
+        hits = [sid for sid, _ in bm25.search(conn, self.dataset_id, text, k=k, within=self.ids,
+                                             exclude=exclude)]
+        if len(hits) < k:
+            fill = [i for i in self.ids if i != exclude and i not in hits][: k - len(hits)]
+            hits = hits + fill
+        return list(reversed(hits))
 
 
 @dataclass

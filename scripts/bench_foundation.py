@@ -32,7 +32,7 @@ def bm25s_index(conn, dataset_id):
         " GROUP BY s.id ORDER BY s.id", (dataset_id,)).fetchall()
     ids = np.array([r[0] for r in rows])
     vocab: dict[str, int] = {}
-    docs = [[vocab.setdefault(lx, len(vocab)) for lx, c in zip(r[1], r[2]) for _ in range(c)]
+    docs = [[vocab.setdefault(lx, len(vocab)) for lx, c in zip(r[1], r[2], strict=False) for _ in range(c)]
             for r in rows]
     r = bm25s.BM25(method="lucene", k1=1.2, b=0.75)
     r.index(bm25s.tokenization.Tokenized(ids=docs, vocab=vocab), show_progress=False)
@@ -61,7 +61,7 @@ def bench_bm25(conn, dataset_id: int, n_queries: int, label: str) -> None:
         ref.append(top[np.argsort(-sc[top])])
     ref_qps = n_queries / (time.perf_counter() - t)
     equal = 0
-    for o, qt in zip(ours, qtok):
+    for o, qt in zip(ours, qtok, strict=False):
         sc = np.asarray(r.get_scores(qt), np.float64)
         order = sorted(range(len(ids)), key=lambda i: (-sc[i], ids[i]))[:5]
         exp = [(int(ids[i]), sc[i]) for i in order if sc[i] > 0]

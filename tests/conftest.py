@@ -23,6 +23,8 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = (REPO.parent / "shared" / "data").resolve()
 BC5CDR = DATA / "bc5cdr"
 TEMPLATE = "allabel_template"
+# the bundled GGUF is converted to a model folder once per machine, not once per test session
+os.environ.setdefault("ALLABEL_MODEL_CACHE", "/tmp/allabel-model-cache")
 _counter = itertools.count()
 
 

@@ -32,7 +32,7 @@ def lexemes(conn, ids=None) -> tuple[list[int], list[list[str]]]:
         " FROM sentences s LEFT JOIN LATERAL unnest(s.tsv) u ON true"
         " WHERE %s::bigint[] IS NULL OR s.id = ANY(%s::bigint[]) GROUP BY s.id ORDER BY s.id",
         (ids, ids)).fetchall()
-    return [r[0] for r in rows], [[lx for lx, c in zip(r[1], r[2]) for _ in range(c)] for r in rows]
+    return [r[0] for r in rows], [[lx for lx, c in zip(r[1], r[2], strict=False) for _ in range(c)] for r in rows]
 
 
 def reference(conn, ids, docs, query: str, k: int, exclude=None):

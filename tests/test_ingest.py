@@ -28,7 +28,7 @@ def test_conll_tokens_offsets_and_entities(conn):
     text, tokens, starts = conn.execute(
         "SELECT text, tokens, token_starts FROM sentences ORDER BY position LIMIT 1").fetchone()
     assert text == "Aspirin causes Reye syndrome ."
-    assert [text[s:s + len(t)] for t, s in zip(tokens, starts)] == tokens
+    assert [text[s:s + len(t)] for t, s in zip(tokens, starts, strict=False)] == tokens
     ents = conn.execute("SELECT start_char, end_char, label, text FROM entities "
                         "WHERE source='gold' ORDER BY start_char").fetchall()
     assert ents == [(0, 7, "Chemical", "Aspirin"), (15, 28, "Disease", "Reye syndrome")]

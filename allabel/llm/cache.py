@@ -77,6 +77,6 @@ class CachedLLM:
 def usage(conn: psycopg.Connection, run_id: int | None = None) -> list[dict]:
     cols = ["run", "kind", "dataset", "status", "requests", "cache_hits", "calls", "retries",
             "prompt_tokens", "completion_tokens", "llm_seconds"]
-    return [dict(zip(cols, [float(v) if k == "llm_seconds" else v for k, v in zip(cols, r)],
+    return [dict(zip(cols, [float(v) if k == "llm_seconds" else v for k, v in zip(cols, r, strict=False)],
                      strict=True))
             for r in conn.execute(Q.usage, {"run_id": run_id})]

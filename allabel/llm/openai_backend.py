@@ -68,6 +68,9 @@ class OpenAIBackend:
                            f"{_describe(last)}") from last
         except openai.OpenAIError as e:
             raise LLMError(f"LLM endpoint {self.base_url}: {_describe(e)}") from e
+        except (ValueError, TypeError, AttributeError) as e:  # body that is not the API's JSON
+            raise LLMError(f"LLM endpoint {self.base_url} returned a malformed body "
+                           f"({type(e).__name__})") from e
         return self._completion(resp, attempts, t0)
 
     def _completion(self, resp, attempts: int, t0: float) -> Completion:
