@@ -75,7 +75,7 @@ CREATE INDEX entities_sentence ON entities (sentence_id);
 CREATE INDEX entities_run ON entities (run_id, sentence_id) WHERE run_id IS NOT NULL;
 CREATE UNIQUE INDEX entities_gold_unique ON entities (sentence_id, start_char, end_char, label)
     WHERE source = 'gold';
-CREATE UNIQUE INDEX entities_run_unique ON entities (run_id, sentence_id, start_char, end_char, label)
+CREATE UNIQUE INDEX entities_run_unique ON entities (run_id, sentence_id, start_char, end_char, label, source)
     WHERE source <> 'gold';
 COMMENT ON TABLE entities IS 'Entity mentions: character span [start_char, end_char) of the sentence text. The database guarantees text = substring of the sentence at the span and a label of the dataset.';
 

@@ -1,9 +1,84 @@
-"""CLI commands of the selection step."""
+"""``allabel select``, ``allabel export`` and ``allabel import``."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import typer
+
+from allabel.errors import ConfigError
 
 
 def register(app: typer.Typer) -> None:
-    """Add this step's commands to the app."""
+    app.command("select")(select)
+    app.command("export")(export)
+    app.command("import")(import_)
+
+
+def select(
+    dataset: str | None = typer.Option(None, "--dataset"),
+    budget: str | None = typer.Option(None, "--budget", help="A count (120) or a share of the pool (5%)."),
+    strategy: str = typer.Option("allabel", "--strategy",
+                                 help="allabel | random | coreset | similarity | uncertainty | full"),
+    similarity: str = typer.Option("embedding", "--similarity", help="Stage-2 kNN: embedding | bm25"),
+    ratio: str = typer.Option("1:3:1", "--ratio", help="Diversity:similarity:uncertainty."),
+    order: str = typer.Option("DSU", "--order", help="Stage order, a permutation of DSU."),
+    seed: int = typer.Option(0, "--seed"),
+    oracle: bool = typer.Option(False, "--oracle", help="Copy gold as the annotations (experiments)."),
+    knn: int = typer.Option(10, "--knn", min=1, help="K neighbours per pool sentence in stage 2."),
+    k: int = typer.Option(4, "--k", min=0, help="Demonstrations per prompt in stage 3."),
+    uncertainty_candidates: int = typer.Option(200, "--uncertainty-candidates", min=1,
+                                               help="Unselected sentences scored by the LLM in stage 3."),
+    pool_splits: str | None = typer.Option(None, "--pool-splits", help="e.g. train,devel (never test)."),
+    resume: int | None = typer.Option(None, "--resume", help="Continue RUN once it is annotated."),
+) -> None:
+    """Pick the sentences worth annotating (ALLabel or a baseline); every pick is recorded."""
+    from allabel.select.run import SelectParams
+    from allabel.select.run import resume as resume_run
+    from allabel.select.run import select as run_select
+
+    if resume is not None:
+        r = resume_run(resume)
+    else:
+        if not dataset or not budget:
+            raise ConfigError("--dataset and --budget are required (or --resume RUN)")
+        p = SelectParams(dataset, budget, strategy, similarity, ratio, order, seed, oracle, knn, k,
+                         uncertainty_candidates,
+                         pool_splits.split(",") if pool_splits else None)
+        r = run_select(p)
+    stages = ", ".join(f"{s} {n}" for s, n in r.by_stage.items())
+    typer.echo(f"run {r.run_id}: {r.status}; {r.selected} sentences selected ({stages})")
+    if r.status == "awaiting_annotation":
+        typer.echo(f"next: allabel export {r.run_id} --format labelstudio > todo.json; annotate; "
+                   f"allabel import FILE --run {r.run_id}; allabel select --resume {r.run_id}")
+
+
+def export(
+    run: int = typer.Argument(..., help="Selection run id."),
+    fmt: str = typer.Option("jsonl", "--format", help="labelstudio | jsonl | conll"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="File (default: stdout)."),
+    include_annotated: bool = typer.Option(False, "--all", help="Also sentences already annotated."),
+) -> None:
+    """Write the run's sentences to annotate (pre-filled with LLM predictions when there are any)."""
+    from allabel.annotation import export_run
+
+    if out is None:
+        n = export_run(run, fmt, sys.stdout, include_annotated)
+    else:
+        with out.open("w", encoding="utf-8") as f:
+            n = export_run(run, fmt, f, include_annotated)
+    print(f"exported {n} sentences of run {run}", file=sys.stderr)
+
+
+def import_(
+    file: Path = typer.Argument(..., help="Label Studio JSON export, JSONL or CoNLL."),
+    run: int = typer.Option(..., "--run"),
+    fmt: str | None = typer.Option(None, "--format", help="labelstudio | jsonl | conll (default: detect)"),
+    annotator: str | None = typer.Option(None, "--annotator", help="Who annotated (if the file does not say)."),
+) -> None:
+    """Validate and store annotations for a run; a bad file changes nothing."""
+    from allabel.annotation import import_file
+
+    n = import_file(file, run, fmt, annotator)
+    typer.echo(f"imported annotations of {n} sentences into run {run}")

@@ -1,0 +1,56 @@
+"""Stage 1, diversity: warm-start core-set (k-center greedy) on unit-length vectors.
+
+Seed: the sentence whose *average* cosine similarity to all others is lowest, computed exactly
+without an N x N matrix by the identity mean_j!=i x_i.x_j = x_i.(sum_j x_j - x_i) / (N - 1).
+Then farthest-first: repeatedly add the unselected sentence whose *highest* similarity to anything
+already selected is lowest. ``already`` seeds the max-similarity state (sentences chosen by an
+earlier stage), in which case no seed step is needed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def mean_similarity_to_others(X: np.ndarray) -> np.ndarray:
+    n = X.shape[0]
+    if n < 2:
+        return np.zeros(n, np.float64)
+    total = X.sum(axis=0, dtype=np.float64)
+    self_sim = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+    return (X.astype(np.float64) @ total - self_sim) / (n - 1)
+
+
+def coreset(X: np.ndarray, m: int, already: np.ndarray | None = None,
+            excluded: np.ndarray | None = None) -> tuple[list[int], list[float]]:
+    """Indices (into X) of m farthest-first picks and the score that chose each: the seed's mean
+    similarity, then each pick's highest similarity to the selected set (lower = more novel)."""
+    n = X.shape[0]
+    blocked = np.zeros(n, bool)
+    if excluded is not None:
+        blocked[excluded] = True
+    picks: list[int] = []
+    scores: list[float] = []
+    max_sim = np.full(n, -np.inf, np.float32)
+    if already is not None and len(already):
+        for i in already:
+            np.maximum(max_sim, X @ X[i], out=max_sim)
+        blocked[already] = True
+    elif m > 0:
+        mean = mean_similarity_to_others(X)
+        mean[blocked] = np.inf
+        seed = int(np.argmin(mean))
+        picks.append(seed)
+        scores.append(float(mean[seed]))
+        blocked[seed] = True
+        np.maximum(max_sim, X @ X[seed], out=max_sim)
+    while len(picks) < m:
+        cand = np.where(blocked, np.inf, max_sim)
+        i = int(np.argmin(cand))
+        if not np.isfinite(cand[i]):
+            break  # nothing selectable is left
+        picks.append(i)
+        scores.append(float(max_sim[i]))
+        blocked[i] = True
+        np.maximum(max_sim, X @ X[i], out=max_sim)
+    return picks, scores

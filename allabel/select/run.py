@@ -1,0 +1,256 @@
+"""A selection run: plan the stages, run them, record every pick, wait for annotations.
+
+A run is identified by its parameters (same parameters = same run, so repeating a command or an
+experiment continues instead of starting over). Picks are committed stage by stage; the
+uncertainty stage needs the earlier picks annotated: with ``oracle`` gold is copied in, otherwise
+the run stops at ``awaiting_annotation`` until ``allabel select --resume RUN``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg.types.json import Jsonb
+
+from allabel import bm25, db
+from allabel.config import get_settings
+from allabel.embed import load_vectors
+from allabel.errors import ConfigError
+from allabel.select import diversity, similarity, uncertainty
+from allabel.select.budget import parse_budget, parse_order, parse_ratio
+from allabel.select.strategies import make_strategy
+from allabel.sqlfiles import queries
+
+Q = queries("select")
+
+
+@dataclass
+class SelectParams:
+    dataset: str
+    budget: str
+    strategy: str = "allabel"
+    similarity: str = "embedding"     # kNN of stage 2: embedding | bm25
+    ratio: str = "1:3:1"
+    order: str = "DSU"
+    seed: int = 0
+    oracle: bool = False
+    knn: int = 10                      # K of stage 2
+    k: int = 4                         # demonstrations per prompt in stage 3
+    uncertainty_candidates: int | None = 200
+    pool_splits: list[str] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class SelectResult:
+    run_id: int
+    status: str
+    selected: int
+    by_stage: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _config_key(p: SelectParams, dataset_id: int) -> str:
+    blob = json.dumps({**p.as_dict(), "dataset_id": dataset_id, "model": get_settings().embed_model},
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _pool(conn: psycopg.Connection, dataset_id: int, splits: list[str] | None) -> list[int]:
+    if splits is None:
+        splits = [r[0] for r in conn.execute(Q.splits, {"dataset_id": dataset_id})]
+    if "test" in splits:
+        raise ConfigError("the test split is never part of the selection pool")
+    pool = [r[0] for r in conn.execute(Q.pool, {"dataset_id": dataset_id, "splits": splits})]
+    if not pool:
+        raise ConfigError(f"no pool sentences in splits {splits}")
+    return pool
+
+
+def _vectors(conn: psycopg.Connection, dataset_id: int, pool: list[int]) -> np.ndarray:
+    ids, X = load_vectors(conn, dataset_id, sentence_ids=pool)
+    if len(ids) != len(pool):
+        raise ConfigError(f"{len(pool) - len(ids)} pool sentences have no embedding: run "
+                          f"`allabel embed --dataset ...` first")
+    return X  # ids come back sorted like the pool
+
+
+def _bm25_knn(conn: psycopg.Connection, dataset_id: int, pool: list[int], k: int) -> list[list[int]]:
+    index = {sid: i for i, sid in enumerate(pool)}
+    texts = dict(conn.execute(Q.texts, {"ids": pool}).fetchall())
+    out = []
+    for sid in pool:
+        hits = bm25.search(conn, dataset_id, texts[sid], k=k, within=pool, exclude=sid)
+        out.append([index[h] for h, _ in hits])
+    return out
+
+
+def _annotate_with_oracle(conn: psycopg.Connection, run_id: int) -> None:
+    conn.execute(Q.oracle_entities, {"run_id": run_id})
+    conn.execute(Q.oracle_annotations, {"run_id": run_id})
+
+
+def select(p: SelectParams, url: str | None = None, show_progress: bool = True,
+           resume_run: int | None = None) -> SelectResult:
+    """Run (or continue) a selection; a failure marks the run failed with its reason."""
+    url = url or db.database_url()
+    holder: dict[str, int] = {}
+    try:
+        return _select(p, url, show_progress, resume_run, holder)
+    except Exception as e:
+        if "run_id" in holder:
+            with db.connection(url) as conn:
+                conn.execute(Q.set_status, {"run_id": holder["run_id"], "status": "failed",
+                                            "stats": Jsonb({}), "error": str(e)[:2000]})
+                conn.commit()
+        raise
+
+
+def _select(p: SelectParams, url: str, show_progress: bool, resume_run: int | None,
+            holder: dict[str, int]) -> SelectResult:
+    ratio, order = parse_ratio(p.ratio), parse_order(p.order)
+    strategy = make_strategy(p.strategy, ratio, order)
+    if p.similarity not in ("embedding", "bm25"):
+        raise ConfigError("--similarity is embedding or bm25")
+    with db.connection(url) as conn:
+        ds = db.dataset_id(conn, p.dataset)
+        pool = _pool(conn, ds, p.pool_splits)
+        m = len(pool) if p.strategy == "full" else parse_budget(p.budget, len(pool))
+        plan = strategy.plan(m, len(pool))
+        if resume_run is not None:
+            run_id, status = resume_run, "running"
+        else:
+            key = _config_key(p, ds)
+            found = conn.execute(Q.find_run, {"config_key": key}).fetchone()
+            if found is not None:
+                run_id, status = found
+            else:
+                run_id = conn.execute(Q.create_run, {"dataset_id": ds, "config_key": key,
+                                                     "params": Jsonb(p.as_dict())}).fetchone()[0]
+                status = "running"
+            conn.commit()
+        if status == "done":
+            return _result(conn, run_id, "done")
+        holder["run_id"] = run_id
+
+        timings: dict[str, float] = {}
+        for stage, size in plan:
+            chosen = conn.execute(Q.selected, {"run_id": run_id}).fetchall()
+            have = sum(1 for _, st in chosen if st == stage)
+            if have >= size:
+                continue  # finished before an interruption
+            picked_ids = [sid for sid, _ in chosen]
+            need = size - have
+            t0 = time.perf_counter()
+            if stage == "uncertainty":
+                if p.oracle:
+                    _annotate_with_oracle(conn, run_id)
+                    conn.commit()
+                elif conn.execute(Q.unannotated, {"run_id": run_id}).fetchone()[0] > 0:
+                    conn.execute(Q.set_status, {"run_id": run_id, "status": "awaiting_annotation",
+                                                "stats": Jsonb({"timings": timings}), "error": None})
+                    conn.commit()
+                    return _result(conn, run_id, "awaiting_annotation")
+                ids, scores = _uncertainty(conn, url, run_id, pool, picked_ids, need, p, show_progress)
+            else:
+                ids, scores = _stage(conn, ds, pool, picked_ids, stage, need, p)
+            rank0 = len(chosen)
+            with conn.cursor() as cur:
+                cur.executemany(Q.insert_selection, [
+                    {"run_id": run_id, "sentence_id": sid, "stage": stage, "rank": rank0 + i + 1,
+                     "score": sc} for i, (sid, sc) in enumerate(zip(ids, scores, strict=True))])
+            timings[stage] = round(time.perf_counter() - t0, 3)
+            conn.commit()
+        if p.oracle:
+            _annotate_with_oracle(conn, run_id)
+        from allabel.llm.cache import usage
+
+        u = usage(conn, run_id)[0]
+        conn.execute(Q.set_status, {"run_id": run_id, "status": "done", "error": None,
+                                    "stats": Jsonb({"timings": timings, "llm_calls": u["calls"],
+                                                    "llm_requests": u["requests"],
+                                                    "prompt_tokens": u["prompt_tokens"],
+                                                    "completion_tokens": u["completion_tokens"]})})
+        conn.commit()
+        res = _result(conn, run_id, "done")
+        res.seconds = timings
+        return res
+
+
+def _stage(conn: psycopg.Connection, ds: int, pool: list[int], picked: list[int], stage: str,
+           need: int, p: SelectParams) -> tuple[list[int], list[float | None]]:
+    index = {sid: i for i, sid in enumerate(pool)}
+    blocked = np.zeros(len(pool), bool)
+    already = np.array([index[s] for s in picked if s in index], np.int64)
+    blocked[already] = True
+    if stage == "full":
+        rest = [s for s in pool if s not in set(picked)]
+        return rest[:need], [None] * min(need, len(rest))
+    if stage == "random":
+        rest = [s for s in pool if s not in set(picked)]
+        ids = random.Random(p.seed).sample(rest, need)
+        return ids, [None] * len(ids)
+    if stage == "diversity":
+        X = _vectors(conn, ds, pool)
+        idx, scores = diversity.coreset(X, need, already=already if len(already) else None)
+        return [pool[i] for i in idx], scores
+    if stage == "similarity":
+        if p.similarity == "embedding":
+            neigh = similarity.knn_embedding(_vectors(conn, ds, pool), p.knn)
+        else:
+            neigh = _bm25_knn(conn, ds, pool, p.knn)
+        score = similarity.sum_of_ranks(neigh, len(pool), p.knn)
+        idx, scores = similarity.top_scored(score, need, blocked)
+        return [pool[i] for i in idx], scores
+    raise ConfigError(f"unknown stage {stage}")
+
+
+def _uncertainty(conn: psycopg.Connection, url: str, run_id: int, pool: list[int],
+                 picked: list[int], need: int, p: SelectParams,
+                 show_progress: bool) -> tuple[list[int], list[float | None]]:
+    from allabel.predict import DemoPool, predict_sentences
+
+    cands = uncertainty.sample_candidates(pool, set(picked), p.uncertainty_candidates, p.seed)
+    if len(cands) < need:
+        raise ConfigError(f"only {len(cands)} uncertainty candidates for {need} picks: raise "
+                          f"--uncertainty-candidates")
+    demos = DemoPool.from_run(conn, run_id)
+    conn.commit()
+    predict_sentences(run_id, cands, demos, p.k, url, show_progress=show_progress)
+    ppl = dict(conn.execute(Q.perplexities, {"run_id": run_id, "ids": cands}).fetchall())
+    return uncertainty.most_uncertain({c: ppl.get(c) for c in cands}, need)
+
+
+def _result(conn: psycopg.Connection, run_id: int, status: str) -> SelectResult:
+    rows = conn.execute(Q.selected, {"run_id": run_id}).fetchall()
+    by: dict[str, int] = {}
+    for _, st in rows:
+        by[st] = by.get(st, 0) + 1
+    return SelectResult(run_id, status, len(rows), by)
+
+
+def resume(run_id: int, url: str | None = None, show_progress: bool = True) -> SelectResult:
+    with db.connection(url) as conn:
+        row = conn.execute(Q.get_run, {"run_id": run_id}).fetchone()
+    if row is None or row[1] != "selection":
+        raise ConfigError(f"run {run_id} is not a selection run")
+    p = SelectParams(**row[3])
+    if row[4] == "done":
+        with db.connection(url) as conn:
+            return _result(conn, run_id, "done")
+    with db.connection(url) as conn:
+        missing = conn.execute(Q.unannotated, {"run_id": run_id}).fetchone()[0]
+    if missing and not p.oracle:
+        raise ConfigError(f"run {run_id} still waits for {missing} annotations "
+                          f"(allabel export {run_id} ... then allabel import FILE --run {run_id}; "
+                          f"the view annotation_queue lists them)")
+    return select(p, url, show_progress, resume_run=run_id)

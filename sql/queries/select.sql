@@ -1,0 +1,61 @@
+-- Queries of allabel/select/run.py.
+
+-- name: pool
+-- Selectable sentences: the dataset's pool splits; the test split never is.
+SELECT id FROM sentences
+WHERE dataset_id = %(dataset_id)s AND split = ANY (%(splits)s::text[]) AND split <> 'test'
+ORDER BY id;
+
+-- name: splits
+SELECT DISTINCT split FROM sentences WHERE dataset_id = %(dataset_id)s AND split <> 'test' ORDER BY 1;
+
+-- name: find_run
+SELECT id, status FROM runs WHERE kind = 'selection' AND config_key = %(config_key)s;
+
+-- name: create_run
+INSERT INTO runs (kind, dataset_id, config_key, params, status, started_at)
+VALUES ('selection', %(dataset_id)s, %(config_key)s, %(params)s, 'running', now())
+RETURNING id;
+
+-- name: get_run
+SELECT id, kind, dataset_id, params, status FROM runs WHERE id = %(run_id)s;
+
+-- name: set_status
+UPDATE runs SET status = %(status)s, stats = stats || %(stats)s,
+    finished_at = CASE WHEN %(status)s IN ('done', 'failed', 'awaiting_annotation') THEN now() END,
+    error = %(error)s
+WHERE id = %(run_id)s;
+
+-- name: selected
+SELECT sentence_id, stage FROM selections WHERE run_id = %(run_id)s ORDER BY rank;
+
+-- name: insert_selection
+INSERT INTO selections (run_id, sentence_id, stage, rank, score)
+VALUES (%(run_id)s, %(sentence_id)s, %(stage)s, %(rank)s, %(score)s);
+
+-- name: unannotated
+SELECT count(*) FROM selections s
+WHERE s.run_id = %(run_id)s
+  AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.run_id = s.run_id AND a.sentence_id = s.sentence_id);
+
+-- name: oracle_entities
+-- The oracle annotates: gold spans of the selected, not yet annotated sentences become the run's
+-- human entities.
+INSERT INTO entities (sentence_id, start_char, end_char, label, text, source, run_id, annotator)
+SELECT e.sentence_id, e.start_char, e.end_char, e.label, e.text, 'human', %(run_id)s, 'oracle'
+FROM entities e JOIN selections s ON s.sentence_id = e.sentence_id AND s.run_id = %(run_id)s
+WHERE e.source = 'gold'
+  AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.run_id = s.run_id AND a.sentence_id = s.sentence_id);
+
+-- name: oracle_annotations
+INSERT INTO annotations (run_id, sentence_id, annotator, origin)
+SELECT %(run_id)s, s.sentence_id, 'oracle', 'oracle' FROM selections s
+WHERE s.run_id = %(run_id)s
+  AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.run_id = s.run_id AND a.sentence_id = s.sentence_id);
+
+-- name: perplexities
+SELECT sentence_id, perplexity FROM predictions
+WHERE run_id = %(run_id)s AND status = 'done' AND sentence_id = ANY (%(ids)s::bigint[]);
+
+-- name: texts
+SELECT id, text FROM sentences WHERE id = ANY (%(ids)s::bigint[]) ORDER BY id;
