@@ -165,7 +165,6 @@ def import_file(path: str | Path, run_id: int, fmt: str | None = None,
             items = _conll(path, lines, texts)
         else:
             raise InputError(str(path), None, f"unknown format {fmt!r} (labelstudio, jsonl, conll)")
-        where = "task" if fmt == "labelstudio" else "line"
         seen: set[int] = set()
         for it in items:
             line = it.where if fmt != "labelstudio" else None
@@ -187,11 +186,11 @@ def import_file(path: str | Path, run_id: int, fmt: str | None = None,
                 if surface is not None and text[a:b] != surface:
                     raise InputError(str(path), line, f"{pre}span [{a}, {b}) is {text[a:b]!r}, not {surface!r}")
                 if lab not in labels:
-                    raise InputError(str(path), line, f"{pre}unknown label {lab!r} (known: {', '.join(sorted(labels))})")
+                    known = ", ".join(sorted(labels))
+                    raise InputError(str(path), line, f"{pre}unknown label {lab!r} (known: {known})")
                 if (a, b, lab) in keys:
                     raise InputError(str(path), line, f"{pre}duplicate span [{a}, {b}) {lab}")
                 keys.add((a, b, lab))
-        del where
         with conn.transaction():
             for it in items:
                 who = it.annotator or annotator or "unknown"

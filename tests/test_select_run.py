@@ -1,0 +1,119 @@
+"""Selection runs against the database: exact budgets, no duplicates, never the test split,
+determinism, the oracle, and the two-round workflow with a person (real local model in stage 3)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from allabel.config import get_settings
+from allabel.errors import ConfigError
+from allabel.select.run import SelectParams, select
+from tests.select_fixtures import small_corpus
+
+
+@pytest.fixture()
+def corpus(db_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("ALLABEL_LLM_MAX_TOKENS", "24")
+    get_settings.cache_clear()
+    small_corpus(tmp_path)
+    yield
+    get_settings.cache_clear()
+
+
+def picks(conn, run_id):
+    return conn.execute("SELECT s.sentence_id, s.stage, x.split FROM selections s "
+                        "JOIN sentences x ON x.id = s.sentence_id WHERE run_id = %s ORDER BY rank",
+                        (run_id,)).fetchall()
+
+
+@pytest.mark.parametrize("strategy,budget,expected", [
+    ("random", "7", 7), ("coreset", "10%", 7), ("similarity", "9", 9), ("full", "1", 70)])
+def test_baselines_select_exactly_the_budget_never_test(conn, corpus, strategy, budget, expected):
+    r = select(SelectParams("bc", budget, strategy, seed=3), show_progress=False)
+    rows = picks(conn, r.run_id)
+    assert r.status == "done" and len(rows) == expected
+    assert len({sid for sid, _, _ in rows}) == expected  # never twice
+    assert all(split != "test" for _, _, split in rows)
+    params, status = conn.execute("SELECT params, status FROM runs WHERE id = %s",
+                                  (r.run_id,)).fetchone()
+    assert status == "done" and params["strategy"] == strategy and params["budget"] == budget
+
+
+def test_same_parameters_same_run_and_seed_determinism(conn, corpus):
+    a = select(SelectParams("bc", "8", "random", seed=1), show_progress=False)
+    b = select(SelectParams("bc", "8", "random", seed=1), show_progress=False)
+    c = select(SelectParams("bc", "8", "random", seed=2), show_progress=False)
+    assert a.run_id == b.run_id and a.run_id != c.run_id
+    assert picks(conn, a.run_id) != picks(conn, c.run_id)
+    d = select(SelectParams("bc", "6", "coreset", seed=1), show_progress=False)
+    e = select(SelectParams("bc", "6", "coreset", seed=9), show_progress=False)
+    assert [p[0] for p in picks(conn, d.run_id)] == [p[0] for p in picks(conn, e.run_id)]
+
+
+def test_test_split_is_never_in_the_pool(corpus):
+    with pytest.raises(ConfigError, match="never part of the selection pool"):
+        select(SelectParams("bc", "5", "random", pool_splits=["train", "test"]), show_progress=False)
+    with pytest.raises(ConfigError, match="exceeds the pool"):
+        select(SelectParams("bc", "71", "random"), show_progress=False)
+
+
+def test_allabel_with_oracle_completes_in_one_command(conn, cli, corpus):
+    code, out, err = cli("select", "--dataset", "bc", "--budget", "5", "--strategy", "allabel",
+                         "--oracle", "--uncertainty-candidates", "3", "--k", "1")
+    assert code == 0, err
+    run_id = int(out.split()[1].rstrip(":"))
+    rows = picks(conn, run_id)
+    assert [st for _, st, _ in rows] == ["diversity", "similarity", "similarity", "similarity",
+                                         "uncertainty"]
+    # the uncertainty pick is the candidate with the highest perplexity
+    ppl = dict(conn.execute("SELECT sentence_id, perplexity FROM predictions WHERE run_id = %s",
+                            (run_id,)).fetchall())
+    assert len(ppl) == 3 and rows[-1][0] == max(ppl, key=lambda s: ppl[s])
+    # oracle annotations: every pick annotated, with exactly its gold spans
+    assert conn.execute("SELECT count(*) FROM annotations WHERE run_id = %s AND origin = 'oracle'",
+                        (run_id,)).fetchone()[0] == 5
+    gold = conn.execute("SELECT count(*) FROM entities WHERE source='gold' AND sentence_id IN "
+                        "(SELECT sentence_id FROM selections WHERE run_id = %s)", (run_id,)).fetchone()[0]
+    human = conn.execute("SELECT count(*) FROM entities WHERE source='human' AND run_id = %s",
+                         (run_id,)).fetchone()[0]
+    assert human == gold
+    stats = conn.execute("SELECT stats FROM runs WHERE id = %s", (run_id,)).fetchone()[0]
+    assert stats["llm_calls"] == 3 and stats["prompt_tokens"] > 0
+    # the same command again makes no LLM call and changes nothing
+    n_calls = conn.execute("SELECT count(*) FROM llm_calls").fetchone()[0]
+    code, out2, _ = cli("select", "--dataset", "bc", "--budget", "5", "--strategy", "allabel",
+                        "--oracle", "--uncertainty-candidates", "3", "--k", "1")
+    assert code == 0 and out2.split()[1] == out.split()[1]
+    assert conn.execute("SELECT count(*) FROM llm_calls").fetchone()[0] == n_calls
+
+
+def test_two_rounds_with_a_person(conn, cli, corpus, tmp_path):
+    code, out, _ = cli("select", "--dataset", "bc", "--budget", "5", "--uncertainty-candidates", "2",
+                       "--k", "1")
+    assert code == 0 and "awaiting_annotation" in out
+    run_id = int(out.split()[1].rstrip(":"))
+    assert len(picks(conn, run_id)) == 4  # stages 1-2 only
+    queue = conn.execute("SELECT count(*) FROM annotation_queue WHERE run_id = %s",
+                         (run_id,)).fetchone()[0]
+    assert queue == 4
+    code, _, err = cli("select", "--resume", str(run_id))
+    assert code == 3 and "still waits for 4 annotations" in err
+    f = tmp_path / "todo.jsonl"
+    assert cli("export", str(run_id), "--format", "jsonl", "--out", str(f))[0] == 0
+    lines = [json.loads(x) for x in f.read_text().splitlines()]
+    assert len(lines) == 4
+    for o in lines:  # the person marks the first word as a Chemical
+        w = o["text"].split()[0]
+        o["entities"] = [{"start": 0, "end": len(w), "label": "Chemical", "text": w}]
+        o["annotator"] = "ada"
+    f.write_text("\n".join(json.dumps(o) for o in lines) + "\n")
+    code, out, err = cli("import", str(f), "--run", str(run_id))
+    assert code == 0, err
+    code, out, err = cli("select", "--resume", str(run_id))
+    assert code == 0 and "done" in out, err
+    rows = picks(conn, run_id)
+    assert len(rows) == 5 and rows[-1][1] == "uncertainty"
+    assert conn.execute("SELECT count(DISTINCT annotator) FROM annotations WHERE run_id = %s",
+                        (run_id,)).fetchone()[0] == 1
