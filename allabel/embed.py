@@ -56,8 +56,10 @@ def encode(texts: list[str], batch_size: int = 64) -> np.ndarray:
                         convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
 
 
-def count_missing(conn: psycopg.Connection, dataset_id: int, model: str) -> int:
-    return conn.execute(Q.count_missing, {"dataset_id": dataset_id, "model": model}).fetchone()[0]
+def count_missing(conn: psycopg.Connection, dataset_id: int, model: str,
+                  splits: list[str] | None = None) -> int:
+    return conn.execute(Q.count_missing, {"dataset_id": dataset_id, "model": model,
+                                          "splits": splits}).fetchone()[0]
 
 
 def _write(conn: psycopg.Connection, ids: list[int], model: str, X: np.ndarray) -> None:
@@ -68,7 +70,8 @@ def _write(conn: psycopg.Connection, ids: list[int], model: str, X: np.ndarray) 
 
 
 def embed_worker(dataset_id: int, batch_size: int, url: str | None = None,
-                 progress: Any = None, limit_batches: int | None = None) -> EmbedStats:
+                 progress: Any = None, limit_batches: int | None = None,
+                 splits: list[str] | None = None) -> EmbedStats:
     """Claim-encode-write loop until no unclaimed sentence is left."""
     s = get_settings()
     stats = EmbedStats()
@@ -77,7 +80,7 @@ def embed_worker(dataset_id: int, batch_size: int, url: str | None = None,
         while limit_batches is None or stats.batches < limit_batches:
             with conn.transaction():
                 rows = conn.execute(Q.claim_missing, {"dataset_id": dataset_id,
-                                                      "model": s.embed_model,
+                                                      "model": s.embed_model, "splits": splits,
                                                       "limit": batch_size}).fetchall()
                 if not rows:
                     break
@@ -94,13 +97,14 @@ def embed_worker(dataset_id: int, batch_size: int, url: str | None = None,
     return stats
 
 
-def _worker_main(args: tuple[int, int, str]) -> int:
-    dataset_id, batch_size, url = args
-    return embed_worker(dataset_id, batch_size, url).embedded
+def _worker_main(args: tuple[int, int, str, list[str] | None]) -> int:
+    dataset_id, batch_size, url, splits = args
+    return embed_worker(dataset_id, batch_size, url, splits=splits).embedded
 
 
 def embed_dataset(dataset: str, batch_size: int | None = None, workers: int = 1,
-                  show_progress: bool = True, url: str | None = None) -> EmbedStats:
+                  show_progress: bool = True, url: str | None = None,
+                  splits: list[str] | None = None) -> EmbedStats:
     """Embed every sentence of ``dataset`` that has no vector for the configured model yet."""
     from tqdm import tqdm
 
@@ -110,16 +114,16 @@ def embed_dataset(dataset: str, batch_size: int | None = None, workers: int = 1,
     t0 = time.perf_counter()
     with db.connection(url) as conn:
         ds = db.dataset_id(conn, dataset)
-        missing = count_missing(conn, ds, s.embed_model)
+        missing = count_missing(conn, ds, s.embed_model, splits)
     if missing == 0:
         return EmbedStats()
     if workers <= 1:
         with tqdm(total=missing, desc="embed", unit="sent", disable=not show_progress) as bar:
-            stats = embed_worker(ds, batch_size, url, progress=bar)
+            stats = embed_worker(ds, batch_size, url, progress=bar, splits=splits)
     else:
         ctx = mp.get_context("spawn")
         with ctx.Pool(workers) as pool:
-            done = pool.map(_worker_main, [(ds, batch_size, url)] * workers)
+            done = pool.map(_worker_main, [(ds, batch_size, url, splits)] * workers)
         stats = EmbedStats(embedded=sum(done))
     stats.seconds = time.perf_counter() - t0
     return stats

@@ -19,11 +19,12 @@ def embed(
     dataset: str = typer.Option(..., "--dataset"),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1),
     workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes."),
+    split: list[str] | None = typer.Option(None, "--split", help="Only these splits (repeatable)."),
 ) -> None:
     """Embed the sentences that have no vector yet (resumable, safe to run concurrently)."""
     from allabel.embed import embed_dataset
 
-    st = embed_dataset(dataset, batch_size, workers)
+    st = embed_dataset(dataset, batch_size, workers, splits=split or None)
     if st.embedded == 0:
         typer.echo(f"nothing to do: every sentence of {dataset} has a {get_settings().embed_model} vector")
     else:

@@ -3,6 +3,7 @@
 -- name: count_missing
 SELECT count(*) FROM sentences s
 WHERE s.dataset_id = %(dataset_id)s
+  AND (%(splits)s::text[] IS NULL OR s.split = ANY (%(splits)s::text[]))
   AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.sentence_id = s.id AND e.model = %(model)s);
 
 -- name: claim_missing
@@ -10,6 +11,7 @@ WHERE s.dataset_id = %(dataset_id)s
 -- workers hold are skipped, so concurrent embed jobs never embed a sentence twice.
 SELECT s.id, s.text FROM sentences s
 WHERE s.dataset_id = %(dataset_id)s
+  AND (%(splits)s::text[] IS NULL OR s.split = ANY (%(splits)s::text[]))
   AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.sentence_id = s.id AND e.model = %(model)s)
 ORDER BY s.id
 LIMIT %(limit)s

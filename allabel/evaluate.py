@@ -1,0 +1,127 @@
+"""Entity-level evaluation in DuckDB, reading Postgres over Arrow (ADBC).
+
+Strict match: a predicted mention is correct when sentence, start, end and label all equal a gold
+mention. Partial overlap (a second, lenient view): a prediction counts when it overlaps a gold
+mention of the same label; a gold mention is found when some same-label prediction overlaps it.
+Micro averages (label '*') and per label; the sentences evaluated are those the prediction run
+finished (a sentence with no predicted entity still counts: its gold mentions are misses).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import duckdb
+
+from allabel import db
+from allabel.errors import ConfigError
+from allabel.sqlfiles import queries
+
+Q = queries("evaluate")
+
+METRICS_SQL = """
+WITH p AS (SELECT DISTINCT * FROM pred), g AS (SELECT DISTINCT * FROM gold),
+tp AS (SELECT p.label, count(*) AS n FROM p JOIN g USING (sentence_id, start_char, end_char, label)
+       GROUP BY ALL),
+np AS (SELECT label, count(*) AS n FROM p GROUP BY ALL),
+ng AS (SELECT label, count(*) AS n FROM g GROUP BY ALL),
+pp AS (SELECT p.label, count(*) AS n FROM p WHERE EXISTS (
+         SELECT 1 FROM g WHERE g.sentence_id = p.sentence_id AND g.label = p.label
+           AND g.start_char < p.end_char AND p.start_char < g.end_char) GROUP BY ALL),
+pg AS (SELECT g.label, count(*) AS n FROM g WHERE EXISTS (
+         SELECT 1 FROM p WHERE g.sentence_id = p.sentence_id AND g.label = p.label
+           AND g.start_char < p.end_char AND p.start_char < g.end_char) GROUP BY ALL),
+per AS (
+  SELECT l.label,
+         coalesce(tp.n, 0) AS tp, coalesce(np.n, 0) AS n_pred, coalesce(ng.n, 0) AS n_gold,
+         coalesce(pp.n, 0) AS pp, coalesce(pg.n, 0) AS pg
+  FROM labels l LEFT JOIN tp USING (label) LEFT JOIN np USING (label) LEFT JOIN ng USING (label)
+       LEFT JOIN pp USING (label) LEFT JOIN pg USING (label)
+),
+allrows AS (
+  SELECT * FROM per
+  UNION ALL
+  SELECT '*', sum(tp), sum(n_pred), sum(n_gold), sum(pp), sum(pg) FROM per
+)
+SELECT label, tp, n_pred, n_gold,
+       CASE WHEN n_pred > 0 THEN tp / n_pred ELSE 0 END AS precision,
+       CASE WHEN n_gold > 0 THEN tp / n_gold ELSE 0 END AS recall,
+       CASE WHEN n_pred > 0 THEN pp / n_pred ELSE 0 END AS partial_precision,
+       CASE WHEN n_gold > 0 THEN pg / n_gold ELSE 0 END AS partial_recall
+FROM allrows ORDER BY label = '*', label
+"""
+
+
+def _f1(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if p + r > 0 else 0.0
+
+
+@dataclass
+class LabelScore:
+    label: str
+    tp: int
+    n_pred: int
+    n_gold: int
+    precision: float
+    recall: float
+    f1: float
+    partial_precision: float
+    partial_recall: float
+    partial_f1: float
+
+
+def compute(gold, pred, labels) -> list[LabelScore]:
+    """Metrics from three Arrow tables (or anything DuckDB can scan) in DuckDB."""
+    con = duckdb.connect()
+    con.register("gold", gold)
+    con.register("pred", pred)
+    con.register("labels", labels)
+    out = []
+    for label, tp, n_pred, n_gold, p, r, pp, pr in con.execute(METRICS_SQL).fetchall():
+        out.append(LabelScore(label, int(tp), int(n_pred), int(n_gold), float(p), float(r),
+                              _f1(float(p), float(r)), float(pp), float(pr),
+                              _f1(float(pp), float(pr))))
+    con.close()
+    return out
+
+
+def fetch(run_id: int, url: str | None = None):
+    """(gold, pred, labels) Arrow tables of a prediction run, over ADBC."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    with adbc.connect(url or db.database_url()) as c, c.cursor() as cur:
+        tables = []
+        for q in (Q.gold_of_run, Q.predicted_of_run, Q.labels_of_run):
+            cur.execute(q, (run_id,))
+            tables.append(cur.fetch_arrow_table())
+    return tuple(tables)
+
+
+def evaluate_run(run_id: int, against: str = "gold", url: str | None = None) -> tuple[list[LabelScore], float]:
+    """Score a prediction run, store it in ``evaluations``; returns (scores, seconds)."""
+    if against != "gold":
+        raise ConfigError("only --against gold is supported")
+    url = url or db.database_url()
+    with db.connection(url) as conn:
+        kind = conn.execute(Q.run_is_prediction, {"run_id": run_id}).fetchone()
+        if kind is None:
+            raise ConfigError(f"no run {run_id}")
+    t0 = time.perf_counter()
+    gold, pred, labels = fetch(run_id, url)
+    scores = compute(gold, pred, labels)
+    seconds = time.perf_counter() - t0
+    with db.connection(url) as conn:
+        conn.execute(Q.delete_evaluation, {"run_id": run_id, "against": against})
+        rows = [{"run_id": run_id, "against": against, "metric": m, "label": s.label,
+                 "value": getattr(s, m)}
+                for s in scores for m in ("precision", "recall", "f1", "partial_precision",
+                                          "partial_recall", "partial_f1", "tp", "n_pred", "n_gold")]
+        with conn.cursor() as cur:
+            cur.executemany(Q.insert_evaluation, rows)
+        conn.commit()
+    return scores, seconds
+
+
+def micro_f1(scores: list[LabelScore]) -> float:
+    return next(s.f1 for s in scores if s.label == "*")

@@ -1,0 +1,121 @@
+"""Experiments: for every (strategy, budget, seed) select with the oracle, predict the test split
+(or a reproducible sample of it) with demonstrations from that selection, evaluate.
+
+Everything is recorded in Postgres and keyed by parameters, so a stopped experiment resumes where
+it stopped: finished cells are skipped, selection and prediction runs continue, and the LLM cache
+makes repeated prompts free.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from allabel import db
+from allabel.errors import ConfigError
+from allabel.evaluate import evaluate_run, micro_f1
+from allabel.llm import get_backend
+from allabel.predict import DemoPool, enqueue, prediction_run, process
+from allabel.select.run import SelectParams, select
+from allabel.select.strategies import STRATEGIES
+from allabel.sqlfiles import queries
+
+Q = queries("experiment")
+
+
+@dataclass
+class ExperimentParams:
+    dataset: str
+    budgets: list[str] = field(default_factory=lambda: ["1%", "5%", "10%"])
+    strategies: list[str] = field(default_factory=lambda: list(STRATEGIES))
+    seeds: int = 3
+    test_sample: int | None = None
+    k: int = 4
+    test_split: str = "test"
+    uncertainty_candidates: int = 50
+    knn: int = 10
+    pool_splits: list[str] | None = None
+
+
+def cells(p: ExperimentParams) -> list[tuple[str, str, int]]:
+    out = []
+    for strategy in p.strategies:
+        for budget in (["full"] if strategy == "full" else p.budgets):
+            for seed in range(p.seeds):
+                out.append((strategy, budget, seed))
+    return out
+
+
+def test_sample(conn, dataset_id: int, p: ExperimentParams) -> list[int]:
+    ids = [r[0] for r in conn.execute(Q.test_ids, {"dataset_id": dataset_id, "split": p.test_split})]
+    if not ids:
+        raise ConfigError(f"the dataset has no {p.test_split!r} split to evaluate on")
+    if p.test_sample is None or p.test_sample >= len(ids):
+        return ids
+    return sorted(random.Random(12345).sample(ids, p.test_sample))
+
+
+def run_experiment(p: ExperimentParams, url: str | None = None, show_progress: bool = True,
+                   max_cells: int | None = None) -> int:
+    """Run (or continue) the experiment; returns its id. ``max_cells`` stops early (tests)."""
+    from tqdm import tqdm
+
+    for s in p.strategies:
+        if s not in STRATEGIES:
+            raise ConfigError(f"unknown strategy {s!r}; one of {', '.join(STRATEGIES)}")
+    url = url or db.database_url()
+    backend = get_backend()
+    with db.connection(url) as conn:
+        ds = db.dataset_id(conn, p.dataset)
+        params = {**asdict(p), "backend": backend.name, "model": backend.model}
+        key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+        row = conn.execute(Q.find, {"config_key": key}).fetchone()
+        exp_id = row[0] if row else conn.execute(
+            Q.create, {"dataset_id": ds, "config_key": key, "params": Jsonb(params)}).fetchone()[0]
+        for strategy, budget, seed in cells(p):
+            conn.execute(Q.add_cell, {"experiment_id": exp_id, "strategy": strategy,
+                                      "budget": budget, "seed": seed})
+        conn.commit()
+        todo = [c for c in conn.execute(Q.cells, {"experiment_id": exp_id}).fetchall()
+                if c[3] != "done"]
+        sample = test_sample(conn, ds, p)
+    done = 0
+    with tqdm(total=len(todo), desc=f"experiment {exp_id}", unit="cell",
+              disable=not show_progress) as bar:
+        for strategy, budget, seed, *_ in todo:
+            if max_cells is not None and done >= max_cells:
+                return exp_id
+            bar.set_postfix_str(f"{strategy} {budget} seed {seed}")
+            sel = select(SelectParams(p.dataset, "1" if budget == "full" else budget, strategy,
+                                      seed=seed, oracle=True, knn=p.knn, k=p.k,
+                                      uncertainty_candidates=p.uncertainty_candidates,
+                                      pool_splits=p.pool_splits), url, show_progress=False)
+            with db.connection(url) as conn:
+                pool = DemoPool.from_run(conn, sel.run_id)
+                pred_run = prediction_run(conn, ds, p.test_split, pool, p.k, backend)
+                enqueue(conn, pred_run, sample)
+            process(pred_run, pool, p.k, url, show_progress=False)
+            scores, _ = evaluate_run(pred_run, url=url)
+            with db.connection(url) as conn:
+                conn.execute(Q.finish_cell, {"experiment_id": exp_id, "strategy": strategy,
+                                             "budget": budget, "seed": seed,
+                                             "selection_run_id": sel.run_id,
+                                             "prediction_run_id": pred_run, "f1": micro_f1(scores)})
+                conn.commit()
+            done += 1
+            bar.update(1)
+    with db.connection(url) as conn:
+        conn.execute(Q.finish, {"experiment_id": exp_id, "status": "done"})
+        conn.commit()
+    return exp_id
+
+
+def results(conn, exp_id: int) -> list[dict[str, Any]]:
+    cols = ["strategy", "budget", "seed", "f1", "sentences", "tokens", "calls", "requests",
+            "llm_tokens", "partial_f1"]
+    return [dict(zip(cols, r, strict=True)) for r in conn.execute(Q.cell_costs, {"experiment_id": exp_id})]

@@ -1,0 +1,58 @@
+-- Queries of allabel/experiment.py and allabel/report.py.
+
+-- name: find
+SELECT id, status FROM experiments WHERE config_key = %(config_key)s;
+
+-- name: create
+INSERT INTO experiments (dataset_id, config_key, params) VALUES (%(dataset_id)s, %(config_key)s, %(params)s)
+RETURNING id;
+
+-- name: add_cell
+INSERT INTO experiment_cells (experiment_id, strategy, budget, seed)
+VALUES (%(experiment_id)s, %(strategy)s, %(budget)s, %(seed)s)
+ON CONFLICT DO NOTHING;
+
+-- name: cells
+SELECT strategy, budget, seed, status, selection_run_id, prediction_run_id, f1
+FROM experiment_cells WHERE experiment_id = %(experiment_id)s
+ORDER BY strategy, budget, seed;
+
+-- name: finish_cell
+UPDATE experiment_cells SET status = 'done', selection_run_id = %(selection_run_id)s,
+    prediction_run_id = %(prediction_run_id)s, f1 = %(f1)s
+WHERE experiment_id = %(experiment_id)s AND strategy = %(strategy)s AND budget = %(budget)s
+  AND seed = %(seed)s;
+
+-- name: finish
+UPDATE experiments SET status = %(status)s, finished_at = now() WHERE id = %(experiment_id)s;
+
+-- name: test_ids
+SELECT id FROM sentences WHERE dataset_id = %(dataset_id)s AND split = %(split)s ORDER BY id;
+
+-- name: latest
+SELECT max(id) FROM experiments;
+
+-- name: get
+SELECT e.id, d.name, e.params, e.status, e.created_at FROM experiments e
+JOIN datasets d ON d.id = e.dataset_id WHERE e.id = %(experiment_id)s;
+
+-- name: cell_costs
+-- Per cell: annotated sentences and tokens, LLM calls and tokens of its selection + prediction runs.
+SELECT c.strategy, c.budget, c.seed, c.f1,
+       (SELECT count(*) FROM selections s WHERE s.run_id = c.selection_run_id) AS sentences,
+       (SELECT coalesce(sum(coalesce(cardinality(x.tokens),
+                                     array_length(regexp_split_to_array(btrim(x.text), '\s+'), 1))), 0)
+        FROM selections s JOIN sentences x ON x.id = s.sentence_id
+        WHERE s.run_id = c.selection_run_id) AS tokens,
+       (SELECT count(*) FROM run_llm_requests q
+        WHERE q.run_id IN (c.selection_run_id, c.prediction_run_id) AND NOT q.cache_hit) AS calls,
+       (SELECT count(*) FROM run_llm_requests q
+        WHERE q.run_id IN (c.selection_run_id, c.prediction_run_id)) AS requests,
+       (SELECT coalesce(sum(l.prompt_tokens + l.completion_tokens), 0)
+        FROM run_llm_requests q JOIN llm_calls l ON l.id = q.call_id
+        WHERE q.run_id IN (c.selection_run_id, c.prediction_run_id)) AS llm_tokens,
+       (SELECT value FROM evaluations v WHERE v.run_id = c.prediction_run_id AND v.metric = 'partial_f1'
+          AND v.label = '*' AND v.against = 'gold') AS partial_f1
+FROM experiment_cells c
+WHERE c.experiment_id = %(experiment_id)s AND c.status = 'done'
+ORDER BY c.strategy, c.budget, c.seed;
