@@ -63,8 +63,6 @@ def test_sample(conn, dataset_id: int, p: ExperimentParams) -> list[int]:
 def run_experiment(p: ExperimentParams, url: str | None = None, show_progress: bool = True,
                    max_cells: int | None = None) -> int:
     """Run (or continue) the experiment; returns its id. ``max_cells`` stops early (tests)."""
-    from tqdm import tqdm
-
     for s in p.strategies:
         if s not in STRATEGIES:
             raise ConfigError(f"unknown strategy {s!r}; one of {', '.join(STRATEGIES)}")
@@ -84,6 +82,16 @@ def run_experiment(p: ExperimentParams, url: str | None = None, show_progress: b
         todo = [c for c in conn.execute(Q.cells, {"experiment_id": exp_id}).fetchall()
                 if c[3] != "done"]
         sample = test_sample(conn, ds, p)
+    from allabel.locks import single
+
+    with single(f"allabel.experiment:{exp_id}", url):
+        return _run_cells(p, url, exp_id, ds, todo, sample, backend, show_progress, max_cells)
+
+
+def _run_cells(p: ExperimentParams, url: str, exp_id: int, ds: int, todo: list, sample: list[int],
+               backend: Any, show_progress: bool, max_cells: int | None) -> int:
+    from tqdm import tqdm
+
     done = 0
     with tqdm(total=len(todo), desc=f"experiment {exp_id}", unit="cell",
               disable=not show_progress) as bar:

@@ -51,7 +51,22 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+def require_extension(url: str, name: str = "vector") -> None:
+    """A clear error when the server cannot provide an extension we need (before migrating)."""
+    import psycopg
+
+    from allabel.errors import DatabaseError
+
+    with psycopg.connect(url) as conn:
+        ok = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = %s", (name,)).fetchone()
+    if ok is None:
+        raise DatabaseError(f"the Postgres server has no {name!r} extension available: install "
+                            f"pgvector on it (package postgresql-NN-pgvector) or use the embedded "
+                            f"server (unset DATABASE_URL)")
+
+
 def upgrade(url: str, revision: str = "head") -> None:
+    require_extension(url)
     command.upgrade(alembic_config(url), revision)
 
 

@@ -218,4 +218,7 @@ def parse_file(path: Path, fmt: str) -> list[ParsedSentence]:
     sentences = list(PARSERS[fmt](path, lines))
     if not sentences:
         raise InputError(str(path), None, "empty file: no sentences")
+    for s in sentences:  # a JSON "\u0000" escape gets past the byte check above
+        if "\x00" in s.text or "\x00" in (s.doc_id or "") or any("\x00" in e.label for e in s.entities):
+            raise InputError(str(path), s.line, "NUL character: Postgres text cannot store it")
     return sentences

@@ -104,8 +104,11 @@ def select(p: SelectParams, url: str | None = None, show_progress: bool = True,
     """Run (or continue) a selection; a failure marks the run failed with its reason."""
     url = url or db.database_url()
     holder: dict[str, int] = {}
+    from allabel.locks import single
+
     try:
-        return _select(p, url, show_progress, resume_run, holder)
+        with single(f"allabel.select:{p.dataset}:{json.dumps(p.as_dict(), sort_keys=True)}", url):
+            return _select(p, url, show_progress, resume_run, holder)
     except Exception as e:
         if "run_id" in holder:
             with db.connection(url) as conn:
