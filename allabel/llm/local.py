@@ -53,7 +53,9 @@ def _load(path_str: str) -> tuple[Any, Any]:
     apply_thread_limits()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # our own progress bar is the one users watch
     path = Path(path_str)
     if path.is_dir():
         folder = path
