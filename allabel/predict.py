@@ -40,6 +40,7 @@ class DemoPool:
     dataset_id: int
     source: str                                   # "run:<id>" or "split:<name>"
     demos: dict[int, Demo] = field(default_factory=dict)
+    avgdl: float | None = None                    # BM25 mean length of the pool, computed once
 
     @property
     def ids(self) -> list[int]:
@@ -75,8 +76,10 @@ class DemoPool:
         the answer format."""
         if k <= 0 or not self.demos:
             return []
+        if self.avgdl is None:
+            self.avgdl = bm25.pool_avgdl(conn, self.ids)
         hits = [sid for sid, _ in bm25.search(conn, self.dataset_id, text, k=k, within=self.ids,
-                                             exclude=exclude)]
+                                             exclude=exclude, within_avgdl=self.avgdl)]
         if len(hits) < k:
             fill = [i for i in self.ids if i != exclude and i not in hits][: k - len(hits)]
             hits = hits + fill

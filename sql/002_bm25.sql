@@ -101,6 +101,12 @@ LANGUAGE sql STABLE AS $$
     WHERE s.id = ANY (p_ids)
 $$;
 
+-- A tsquery matching any lexeme of v (OR).
+CREATE FUNCTION bm25_any_query(v tsvector) RETURNS tsquery
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN (SELECT string_agg('''' || replace(replace(lexeme, '\', '\\'), '''', '''''') || '''', ' | ')::tsquery
+            FROM unnest(v) u);
+
 -- A tsquery matching one lexeme exactly (quotes and backslashes doubled per tsquery syntax).
 CREATE FUNCTION bm25_term_query(lexeme text) RETURNS tsquery
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -113,7 +119,8 @@ CREATE FUNCTION bm25_search(
     p_within     bigint[] DEFAULT NULL,
     p_exclude    bigint DEFAULT NULL,
     p_k1         double precision DEFAULT 1.2,
-    p_b          double precision DEFAULT 0.75
+    p_b          double precision DEFAULT 0.75,
+    p_avgdl      double precision DEFAULT NULL
 ) RETURNS TABLE (sentence_id bigint, score double precision)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -137,32 +144,33 @@ BEGIN
     END IF;
 
     IF p_within IS NOT NULL THEN
+        -- statistics over exactly the given set; pass p_avgdl when calling repeatedly with the
+        -- same set (it is the only figure that needs every sentence of the set)
+        SELECT count(*)::float8 INTO n_docs FROM sentences s
+        WHERE s.id = ANY (p_within) AND s.dataset_id = p_dataset_id;
+        IF n_docs = 0 THEN RETURN; END IF;
+        avgdl := p_avgdl;
+        IF avgdl IS NULL THEN
+            SELECT coalesce(sum(coalesce(cardinality(u.positions), 1)), 0)::float8 / n_docs INTO avgdl
+            FROM sentences s LEFT JOIN LATERAL unnest(s.tsv) u ON true
+            WHERE s.id = ANY (p_within) AND s.dataset_id = p_dataset_id;
+        END IF;
+        -- every set member holding a query term is a candidate, so df over the candidates is exact
+        SELECT array_agg(s.id) INTO new_ids FROM sentences s
+        WHERE s.id = ANY (p_within) AND s.dataset_id = p_dataset_id
+          AND s.tsv @@ bm25_any_query(qv);
+        IF new_ids IS NULL THEN RETURN; END IF;
+        SELECT array_agg(q.lexeme), array_agg(q.qtf * ln(1 + (n_docs - d.df + 0.5) / (d.df + 0.5)))
+        INTO lex, w
+        FROM (SELECT u.lexeme, coalesce(cardinality(u.positions), 1)::float8 AS qtf FROM unnest(qv) u) q
+        JOIN (SELECT u.lexeme, count(*)::float8 AS df
+              FROM sentences s CROSS JOIN LATERAL unnest(s.tsv) u
+              WHERE s.id = ANY (new_ids) AND u.lexeme = ANY (tsvector_to_array(qv))
+              GROUP BY u.lexeme) d USING (lexeme);
         RETURN QUERY
-        WITH pool AS (
-            SELECT s.id, s.tsv FROM sentences s
-            WHERE s.id = ANY (p_within) AND s.dataset_id = p_dataset_id
-        ), st AS (
-            SELECT count(DISTINCT p.id)::float8 AS n,
-                   sum(coalesce(cardinality(u.positions), 1))::float8
-                       / greatest(count(DISTINCT p.id), 1) AS avgdl
-            FROM pool p CROSS JOIN LATERAL unnest(p.tsv) u
-        ), q AS (
-            SELECT u.lexeme, coalesce(cardinality(u.positions), 1)::float8 AS qtf FROM unnest(qv) u
-        ), df AS (
-            SELECT u.lexeme, count(*)::float8 AS df, array_agg(p.id) AS ids
-            FROM pool p CROSS JOIN LATERAL unnest(p.tsv) u
-            WHERE u.lexeme IN (SELECT q.lexeme FROM q) GROUP BY 1
-        ), wq AS (
-            SELECT array_agg(q.lexeme) AS lex,
-                   array_agg(q.qtf * ln(1 + (st.n - df.df + 0.5) / (df.df + 0.5))) AS w
-            FROM q JOIN df USING (lexeme) CROSS JOIN st
-        ), cand AS (
-            SELECT array_agg(DISTINCT c.id) AS ids
-            FROM df CROSS JOIN LATERAL unnest(df.ids) AS c(id)
-            WHERE c.id IS DISTINCT FROM p_exclude
-        )
         SELECT r.sentence_id, r.score
-        FROM cand, wq, st, bm25_score_docs(cand.ids, wq.lex, wq.w, st.avgdl, p_k1, p_b) r
+        FROM bm25_score_docs(new_ids, lex, w, avgdl, p_k1, p_b) r
+        WHERE r.sentence_id IS DISTINCT FROM p_exclude
         ORDER BY r.score DESC, r.sentence_id
         LIMIT p_k;
         RETURN;

@@ -3,7 +3,13 @@
 -- name: search
 SELECT sentence_id, score
 FROM bm25_search(%(dataset_id)s, %(query)s, %(k)s, %(within)s::bigint[], %(exclude)s::bigint,
-                 %(k1)s::float8, %(b)s::float8);
+                 %(k1)s::float8, %(b)s::float8, %(avgdl)s::float8);
+
+-- name: pool_avgdl
+-- Mean lexeme count of a set of sentences (BM25 avgdl of a restricted pool).
+SELECT coalesce(sum(coalesce(cardinality(u.positions), 1)), 0)::float8 / greatest(count(DISTINCT s.id), 1)
+FROM sentences s LEFT JOIN LATERAL unnest(s.tsv) u ON true
+WHERE s.id = ANY (%(ids)s::bigint[]);
 
 -- name: search_with_text
 SELECT r.sentence_id, r.score, s.split, s.text
