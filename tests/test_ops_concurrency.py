@@ -90,3 +90,34 @@ def test_sigkill_mid_run_then_resume(conn, fake):
     exactly_once(conn)
     # answers paid for before the kill were served from the cache on the re-run
     assert len(fake.requests) >= N and conn.execute("SELECT count(*) FROM llm_calls").fetchone()[0] == N
+
+
+def test_lost_connections_are_retried(conn, fake):
+    """Every backend of the job is terminated mid-run; the job reconnects and finishes exactly."""
+    import threading
+
+    fake.delay = 0.15
+    result: dict = {}
+
+    def job():
+        try:
+            result["stats"] = predict_split("toy", "test", "train", k=1, show_progress=False)
+        except Exception as e:  # pragma: no cover - reported below
+            result["error"] = e
+
+    t = threading.Thread(target=job)
+    t.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        n = conn.execute("SELECT count(*) FROM predictions WHERE status = 'done'").fetchone()[0]
+        conn.commit()
+        if n >= 4:
+            break
+        time.sleep(0.05)
+    killed = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                          "AND backend_type = 'client backend'").fetchone()[0]
+    conn.commit()
+    t.join(timeout=120)
+    assert killed >= 1 and "error" not in result, result.get("error")
+    exactly_once(conn)

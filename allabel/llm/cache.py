@@ -35,8 +35,18 @@ class CachedLLM:
                  max_tokens: int = 128, temperature: float = 0.0):
         self.backend, self.run_id = backend, run_id
         self.params = {"max_tokens": max_tokens, "temperature": temperature}
+        self._url = url
         self._conn = db.connect(url, autocommit=True, vector=False)
         self._lock = threading.Lock()  # one connection shared by the request threads
+
+    def _execute(self, query: str, params: dict):
+        """Run on the cache connection; a lost connection is re-opened once (caller holds lock)."""
+        try:
+            return self._conn.execute(query, params)
+        except psycopg.OperationalError:
+            self._conn.close()
+            self._conn = db.connect(self._url, autocommit=True, vector=False)
+            return self._conn.execute(query, params)
 
     def close(self) -> None:
         self._conn.close()
@@ -45,7 +55,7 @@ class CachedLLM:
         """(completion, llm_calls.id, cache_hit)."""
         key = cache_key(self.backend.name, self.backend.model, messages, self.params)
         with self._lock:
-            row = self._conn.execute(Q.lookup, {"key": key}).fetchone()
+            row = self._execute(Q.lookup, {"key": key}).fetchone()
         if row is not None:
             comp = Completion(text=row[1], tokens=row[2], token_logprobs=row[3],
                               prompt_tokens=row[4], completion_tokens=row[5], latency_ms=row[6])
@@ -58,20 +68,20 @@ class CachedLLM:
         return comp, call_id, False
 
     def _insert(self, key: str, messages: list[Message], comp: Completion) -> int:
-        row = self._conn.execute(Q.insert_call, {
+        row = self._execute(Q.insert_call, {
             "key": key, "backend": self.backend.name, "model": self.backend.model,
             "request": Jsonb({"messages": messages, **self.params}), "answer": comp.text,
             "tokens": comp.tokens, "logprobs": comp.token_logprobs,
             "prompt_tokens": comp.prompt_tokens, "completion_tokens": comp.completion_tokens,
             "latency_ms": comp.latency_ms}).fetchone()
         if row is None:  # another worker stored the same request meanwhile
-            row = self._conn.execute(Q.lookup, {"key": key}).fetchone()
+            row = self._execute(Q.lookup, {"key": key}).fetchone()
         return row[0]
 
     def _log(self, call_id: int, hit: bool, retries: int) -> None:
         with self._lock:
-            self._conn.execute(Q.log_request, {"run_id": self.run_id, "call_id": call_id,
-                                               "cache_hit": hit, "retries": retries})
+            self._execute(Q.log_request, {"run_id": self.run_id, "call_id": call_id,
+                                          "cache_hit": hit, "retries": retries})
 
 
 def usage(conn: psycopg.Connection, run_id: int | None = None) -> list[dict]:
