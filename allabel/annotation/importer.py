@@ -13,7 +13,7 @@ from pathlib import Path
 from allabel import db
 from allabel.annotation.exporter import tokens_of
 from allabel.errors import ConfigError, InputError
-from allabel.ingest.formats import decode_lines
+from allabel.ingest.formats import decode_lines, iob_token_spans
 from allabel.sqlfiles import queries
 
 Q = queries("annotation")
@@ -105,23 +105,9 @@ def _conll(path: Path, lines: list[str], texts: dict[int, tuple]) -> list[Item]:
         toks = tokens_of(text, toks_db, starts)
         if [t for t, _ in toks] != [t for _, t, _ in rows]:
             raise InputError(str(path), start_line, f"tokens of sentence {sid} differ from the stored text")
-        spans, cur = [], None
-        for i, (ln, _tok, tag) in enumerate(rows):
-            m = re.match(r"^(?:O|([BI])-(\S+))$", tag)
-            if m is None:
-                raise InputError(str(path), ln, f"malformed tag {tag!r}")
-            if m.group(1) == "I":
-                if cur is None or cur[1] != m.group(2):
-                    raise InputError(str(path), ln, f"invalid IOB2: {tag} without B-{m.group(2)}")
-                cur = (cur[0], cur[1], i)
-                continue
-            if cur:
-                spans.append(cur)
-            cur = (i, m.group(2), i) if m.group(1) == "B" else None
-        if cur:
-            spans.append(cur)
+        spans = iob_token_spans(path, [(ln, tag) for ln, _tok, tag in rows])
         items.append(Item(start_line, sid, text, [
-            (toks[a][1], toks[b][1] + len(toks[b][0]), lab, None) for a, lab, b in spans]))
+            (toks[a][1], toks[b][1] + len(toks[b][0]), lab, None) for a, b, lab in spans]))
         sid, rows = None, []
 
     for ln, raw in enumerate(lines, 1):

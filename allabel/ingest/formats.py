@@ -89,6 +89,32 @@ def _check_spans(path: Path, line: int, text: str, spans: list[Span]) -> None:
         seen.add(key)
 
 
+def iob_token_spans(path: Path, tags: list[tuple[int, str]]) -> list[tuple[int, int, str]]:
+    """Token spans (first, last, label) of one sentence's IOB2 tags, given as (line, tag);
+    malformed tags and I- tags that do not continue an entity of their type are errors."""
+    spans: list[tuple[int, int, str]] = []
+    cur: tuple[int, str] | None = None  # (first token index, label)
+    for i, (ln, tag) in enumerate(tags):
+        m = _TAG.match(tag)
+        if m is None:
+            raise InputError(str(path), ln, f"malformed tag {tag!r} (expected O, B-X or I-X)")
+        kind, label = m.group(1), m.group(2)
+        if kind == "I":
+            if cur is None or cur[1] != label:
+                prev = tags[i - 1][1] if i else "sentence start"
+                raise InputError(str(path), ln, f"invalid IOB2: {tag} follows {prev} (must follow "
+                                 f"B-{label} or I-{label})")
+            continue
+        if cur is not None:
+            spans.append((cur[0], i - 1, cur[1]))
+            cur = None
+        if kind == "B":
+            cur = (i, label)
+    if cur is not None:
+        spans.append((cur[0], len(tags) - 1, cur[1]))
+    return spans
+
+
 def parse_conll(path: Path, lines: list[str]) -> Iterator[ParsedSentence]:
     """token<TAB>tag (or token tag) lines, blank line between sentences, IOB2 tags;
     ``-DOCSTART-`` lines start a new document."""
@@ -105,27 +131,8 @@ def parse_conll(path: Path, lines: list[str]) -> Iterator[ParsedSentence]:
             starts.append(pos)
             pos += len(t) + 1
         text = " ".join(tokens)
-        spans: list[Span] = []
-        cur: tuple[int, str] | None = None  # (start token index, label)
-        for i, (ln, _, tag) in enumerate(toks):
-            m = _TAG.match(tag)
-            if m is None:
-                raise InputError(str(path), ln, f"malformed tag {tag!r} (expected O, B-X or I-X)")
-            kind, label = m.group(1), m.group(2)
-            if kind == "I":
-                if cur is None or cur[1] != label:
-                    prev = toks[i - 1][2] if i else "sentence start"
-                    raise InputError(str(path), ln,
-                                     f"invalid IOB2: {tag} follows {prev} (must follow B-{label} "
-                                     f"or I-{label})")
-                continue
-            if cur is not None:
-                spans.append(_span(text, starts, tokens, cur[0], i - 1, cur[1]))
-                cur = None
-            if kind == "B":
-                cur = (i, label)
-        if cur is not None:
-            spans.append(_span(text, starts, tokens, cur[0], len(toks) - 1, cur[1]))
+        spans = [_span(text, starts, tokens, i, j, label)
+                 for i, j, label in iob_token_spans(path, [(ln, tag) for ln, _, tag in toks])]
         first = toks[0][0]
         toks.clear()
         return ParsedSentence(first, text, doc_id, tokens, starts, spans)
