@@ -24,3 +24,67 @@ def search(conn: psycopg.Connection, dataset_id: int, query: str, k: int = 5,
 
 def pool_avgdl(conn: psycopg.Connection, ids: list[int]) -> float:
     return conn.execute(Q.pool_avgdl, {"ids": ids}).fetchone()[0]
+
+
+class PoolIndex:
+    """An exact in-process copy of ``bm25_search(..., within=pool)`` for one demonstration pool.
+
+    Retrieval runs once per predicted sentence against the same annotated pool; pulling the
+    pool's lexemes once and scoring in numpy turns a ~50 ms SQL call (it has to re-derive the
+    pool's statistics every time) into well under a millisecond. Same lexemes (Postgres'
+    ``bm25_lexemes``), same formula, same tie-break; a test checks it against the SQL function.
+    """
+
+    def __init__(self, conn: psycopg.Connection, dataset_id: int, ids: list[int]):
+        import numpy as np
+
+        s = get_settings()
+        self.k1, self.b = s.bm25_k1, s.bm25_b
+        rows = conn.execute(Q.pool_postings, {"ids": ids, "dataset_id": dataset_id}).fetchall()
+        self.ids = np.array(sorted({r[0] for r in rows}), dtype=np.int64)
+        pos = {sid: i for i, sid in enumerate(self.ids.tolist())}
+        dl = np.zeros(len(self.ids))
+        postings: dict[str, tuple[list[int], list[int]]] = {}
+        for sid, lexeme, tf in rows:
+            if lexeme is None:
+                continue
+            i = pos[sid]
+            dl[i] += tf
+            d, t = postings.setdefault(lexeme, ([], []))
+            d.append(i)
+            t.append(tf)
+        self.n = len(self.ids)
+        avgdl = dl.sum() / max(self.n, 1)
+        self.norm = self.k1 * (1 - self.b + self.b * dl / avgdl) if avgdl > 0 else np.ones(self.n)
+        self.postings = {lx: (np.array(d), np.array(t, dtype=np.float64))
+                         for lx, (d, t) in postings.items()}
+
+    def query_lexemes(self, conn: psycopg.Connection, texts: list[str]) -> list[list[tuple[str, int]]]:
+        out: list[list[tuple[str, int]]] = [[] for _ in texts]
+        for i, lexeme, qtf in conn.execute(Q.query_lexemes, {"texts": texts}):
+            out[i - 1].append((lexeme, qtf))
+        return out
+
+    def search(self, lexemes: list[tuple[str, int]], k: int,
+               exclude: int | None = None) -> list[tuple[int, float]]:
+        import math
+
+        import numpy as np
+
+        if self.n == 0 or k <= 0:
+            return []
+        score = np.zeros(self.n)
+        hit = np.zeros(self.n, dtype=bool)
+        for lexeme, qtf in lexemes:
+            p = self.postings.get(lexeme)
+            if p is None:
+                continue
+            docs, tf = p
+            idf = math.log(1 + (self.n - len(docs) + 0.5) / (len(docs) + 0.5))
+            score[docs] += qtf * idf * tf / (tf + self.norm[docs])
+            hit[docs] = True
+        if exclude is not None:
+            hit[self.ids == exclude] = False
+        cand = np.flatnonzero(hit)
+        order = cand[np.lexsort((self.ids[cand], -score[cand]))][:k]
+        return [(int(self.ids[i]), float(score[i])) for i in order]

@@ -40,7 +40,7 @@ class DemoPool:
     dataset_id: int
     source: str                                   # "run:<id>" or "split:<name>"
     demos: dict[int, Demo] = field(default_factory=dict)
-    avgdl: float | None = None                    # BM25 mean length of the pool, computed once
+    index: bm25.PoolIndex | None = field(default=None, repr=False)  # built on first retrieval
 
     @property
     def ids(self) -> list[int]:
@@ -69,21 +69,32 @@ class DemoPool:
         return cls._load(dataset_id, f"split:{split}", rows)
 
     def retrieve(self, conn: psycopg.Connection, text: str, k: int, exclude: int) -> list[int]:
-        """The k most BM25-similar pool sentences, most similar last; never ``exclude``.
+        """The k most BM25-similar pool sentences, most similar last; never ``exclude``."""
+        return self.retrieve_many(conn, [(text, exclude)], k)[0]
 
-        When fewer than k pool sentences share a word with the sentence, the rest are filled
-        with pool sentences in id order (placed first), so the model always sees k examples of
-        the answer format."""
+    def retrieve_many(self, conn: psycopg.Connection, queries: list[tuple[str, int]],
+                      k: int) -> list[list[int]]:
+        """Demonstrations for several (text, sentence id) at once (one SQL call for lexemes).
+
+        BM25 over the pool only (exactly ``bm25_search(..., within=pool)``, computed in process).
+        When fewer than k pool sentences share a word with the sentence, the rest are filled with
+        pool sentences in id order (placed first), so the model always sees k examples of the
+        answer format."""
         if k <= 0 or not self.demos:
-            return []
-        if self.avgdl is None:
-            self.avgdl = bm25.pool_avgdl(conn, self.ids)
-        hits = [sid for sid, _ in bm25.search(conn, self.dataset_id, text, k=k, within=self.ids,
-                                             exclude=exclude, within_avgdl=self.avgdl)]
-        if len(hits) < k:
-            fill = [i for i in self.ids if i != exclude and i not in hits][: k - len(hits)]
-            hits = hits + fill
-        return list(reversed(hits))
+            return [[] for _ in queries]
+        if self.index is None:
+            self.index = bm25.PoolIndex(conn, self.dataset_id, self.ids)
+        lexemes = self.index.query_lexemes(conn, [t for t, _ in queries])
+        out = []
+        for (_, exclude), lx in zip(queries, lexemes, strict=True):
+            hits = [sid for sid, _ in self.index.search(lx, k, exclude)]
+            if len(hits) < k:
+                hits += [i for i in self.ids if i != exclude and i not in hits][: k - len(hits)]
+            out.append(list(reversed(hits)))
+        return out
+
+    def __getstate__(self) -> dict:  # worker processes rebuild the index themselves
+        return {**self.__dict__, "index": None}
 
 
 @dataclass
@@ -139,8 +150,8 @@ def _process_batch(conn: psycopg.Connection, llm: CachedLLM, run_id: int, pool: 
         if not rows:
             return 0
         prompts = []
-        for pid, sid, text in rows:
-            demo_ids = pool.retrieve(conn, text, k, exclude=sid)
+        demo_lists = pool.retrieve_many(conn, [(text, sid) for _, sid, text in rows], k)
+        for (pid, sid, text), demo_ids in zip(rows, demo_lists, strict=True):
             prompts.append((pid, sid, text, demo_ids,
                             build_messages(labels, [pool.demos[d] for d in demo_ids], text)))
 

@@ -73,7 +73,7 @@ def main() -> None:
                     demos = [pool.demos[i] for i in pool.retrieve(conn, text, k, sid)]
                     msgs = build_messages(labels, demos, text)
                     enc = tok.apply_chat_template(msgs, add_generation_prompt=True)
-                    n.append(len(enc["input_ids"] if isinstance(enc, dict) else enc))
+                    n.append(len(enc["input_ids"] if hasattr(enc, "keys") else enc))
                 print(f"prompt tokens per prediction at k={k}: mean {sum(n) / len(n):.0f} "
                       f"(min {min(n)}, max {max(n)}; 30 test sentences)")
 

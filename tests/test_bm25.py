@@ -110,3 +110,16 @@ def test_search_cli(cli, corpus):
     code, out, _ = cli("search", "--dataset", "bc", "cisplatin nephrotoxicity", "--k", "3")
     assert code == 0 and len(out.strip().splitlines()) == 3
     assert "cisplatin" in out.lower()
+
+
+def test_in_process_pool_index_equals_sql(conn, corpus):
+    from allabel.bm25 import PoolIndex
+
+    all_ids = [r[0] for r in conn.execute("SELECT id FROM sentences ORDER BY id")]
+    pool = sorted(random.Random(5).sample(all_ids, 250))
+    index = PoolIndex(conn, corpus, pool)
+    qs = conn.execute("SELECT id, text FROM sentences ORDER BY id DESC LIMIT 40").fetchall()
+    lexemes = index.query_lexemes(conn, [t for _, t in qs] + ["zzz unknownword", "the of"])
+    for (qid, q), lx in zip(qs, lexemes, strict=False):
+        same(index.search(lx, 5, exclude=qid), bm25.search(conn, corpus, q, k=5, within=pool, exclude=qid))
+    assert index.search(lexemes[-2], 5) == [] and index.search(lexemes[-1], 5) == []
