@@ -27,7 +27,7 @@ def test_embed_resume_and_load(conn, cli, tmp_path):
     assert code == 0 and "embedded 24 sentences" in out
     # the first 16 were not redone
     again = conn.execute("SELECT sentence_id, created_at FROM embeddings ORDER BY 1").fetchall()
-    assert again[:16] == first
+    assert set(first) <= set(again) and len(again) == 40
     code, out, _ = cli("embed", "--dataset", "bc")
     assert code == 0 and out.startswith("nothing to do")
     ids, X = load_vectors(conn, ds)

@@ -8,12 +8,13 @@ WHERE s.dataset_id = %(dataset_id)s
 
 -- name: claim_missing
 -- A batch of sentences without a vector for this model, locked for this worker; rows other
--- workers hold are skipped, so concurrent embed jobs never embed a sentence twice.
+-- workers hold are skipped, so concurrent embed jobs never embed a sentence twice. Shortest
+-- first: a batch of similar lengths wastes little padding in the transformer.
 SELECT s.id, s.text FROM sentences s
 WHERE s.dataset_id = %(dataset_id)s
   AND (%(splits)s::text[] IS NULL OR s.split = ANY (%(splits)s::text[]))
   AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.sentence_id = s.id AND e.model = %(model)s)
-ORDER BY s.id
+ORDER BY length(s.text), s.id
 LIMIT %(limit)s
 FOR UPDATE OF s SKIP LOCKED;
 
