@@ -32,19 +32,25 @@ COMMENT ON TABLE bm25_lexemes IS 'BM25 document frequency of each lexeme per dat
 
 CREATE FUNCTION bm25_stats_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- one pass over the new lexemes feeds both statistics tables
+    WITH lx AS (
+        SELECT n.dataset_id, u.lexeme, count(*) AS df,
+               max(coalesce(cardinality(u.positions), 1)) AS max_tf,
+               sum(coalesce(cardinality(u.positions), 1)) AS occurrences
+        FROM new_rows n, unnest(n.tsv) u
+        GROUP BY 1, 2
+    ), ins AS (
+        INSERT INTO bm25_lexemes AS l (dataset_id, lexeme, df, max_tf)
+        SELECT dataset_id, lexeme, df, max_tf FROM lx ORDER BY 1, 2
+        ON CONFLICT (dataset_id, lexeme) DO UPDATE
+            SET df = l.df + EXCLUDED.df, max_tf = greatest(l.max_tf, EXCLUDED.max_tf)
+    )
     INSERT INTO bm25_corpus AS c (dataset_id, n_docs, total_len)
-    SELECT n.dataset_id, count(DISTINCT n.id),
-           coalesce(sum(coalesce(cardinality(u.positions), 1)), 0)
-    FROM new_rows n LEFT JOIN LATERAL unnest(n.tsv) u ON true
-    GROUP BY n.dataset_id ORDER BY n.dataset_id
+    SELECT d.dataset_id, d.n, coalesce((SELECT sum(lx.occurrences) FROM lx
+                                        WHERE lx.dataset_id = d.dataset_id), 0)
+    FROM (SELECT dataset_id, count(*) AS n FROM new_rows GROUP BY 1) d ORDER BY 1
     ON CONFLICT (dataset_id) DO UPDATE
         SET n_docs = c.n_docs + EXCLUDED.n_docs, total_len = c.total_len + EXCLUDED.total_len;
-    INSERT INTO bm25_lexemes AS l (dataset_id, lexeme, df, max_tf)
-    SELECT n.dataset_id, u.lexeme, count(*), max(coalesce(cardinality(u.positions), 1))
-    FROM new_rows n, unnest(n.tsv) u
-    GROUP BY 1, 2 ORDER BY 1, 2
-    ON CONFLICT (dataset_id, lexeme) DO UPDATE
-        SET df = l.df + EXCLUDED.df, max_tf = greatest(l.max_tf, EXCLUDED.max_tf);
     RETURN NULL;
 END $$;
 

@@ -95,6 +95,11 @@ def iob_token_spans(path: Path, tags: list[tuple[int, str]]) -> list[tuple[int, 
     spans: list[tuple[int, int, str]] = []
     cur: tuple[int, str] | None = None  # (first token index, label)
     for i, (ln, tag) in enumerate(tags):
+        if tag == "O":  # the common case, without the regex
+            if cur is not None:
+                spans.append((cur[0], i - 1, cur[1]))
+                cur = None
+            continue
         m = _TAG.match(tag)
         if m is None:
             raise InputError(str(path), ln, f"malformed tag {tag!r} (expected O, B-X or I-X)")
@@ -152,11 +157,12 @@ def parse_conll(path: Path, lines: list[str]) -> Iterator[ParsedSentence]:
             rest = line[len("-DOCSTART-"):].split()
             doc_id = rest[0] if rest and rest[0] not in ("O", "-X-") else f"doc{n_docs}"
             continue
-        parts = raw.split("\t") if "\t" in raw else raw.split()
-        parts = [p for p in (p.strip() for p in parts) if p]
+        parts = raw.split("\t")
+        if len(parts) != 2 or not parts[0] or not parts[1].strip():
+            parts = [p for p in (p.strip() for p in (parts if len(parts) > 1 else raw.split())) if p]
         if len(parts) < 2:
             raise InputError(str(path), ln, f"malformed line {raw!r}: expected 'token<TAB>tag'")
-        toks.append((ln, parts[0], parts[-1]))
+        toks.append((ln, parts[0].strip(), parts[-1].strip()))
     s = flush()
     if s:
         yield s
