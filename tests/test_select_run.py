@@ -117,3 +117,12 @@ def test_two_rounds_with_a_person(conn, cli, corpus, tmp_path):
     assert len(rows) == 5 and rows[-1][1] == "uncertainty"
     assert conn.execute("SELECT count(DISTINCT annotator) FROM annotations WHERE run_id = %s",
                         (run_id,)).fetchone()[0] == 1
+
+
+def test_bm25_similarity_stage(conn, corpus):
+    r = select(SelectParams("bc", "6", "similarity", similarity="bm25"), show_progress=False)
+    rows = picks(conn, r.run_id)
+    assert len(rows) == 6 and len({s for s, _, _ in rows}) == 6
+    scores = [s for (s,) in conn.execute("SELECT score FROM selections WHERE run_id = %s ORDER BY rank",
+                                         (r.run_id,))]
+    assert scores == sorted(scores, reverse=True) and scores[0] > 0

@@ -85,12 +85,16 @@ def _vectors(conn: psycopg.Connection, dataset_id: int, pool: list[int]) -> np.n
 
 
 def _bm25_knn(conn: psycopg.Connection, dataset_id: int, pool: list[int], k: int) -> list[list[int]]:
+    """Each pool sentence's k BM25 nearest pool sentences (BM25 statistics over the pool), with
+    the exact in-process pool index: one query per pool sentence."""
     index = {sid: i for i, sid in enumerate(pool)}
     texts = dict(conn.execute(Q.texts, {"ids": pool}).fetchall())
+    bm = bm25.PoolIndex(conn, dataset_id, pool)
     out = []
-    for sid in pool:
-        hits = bm25.search(conn, dataset_id, texts[sid], k=k, within=pool, exclude=sid)
-        out.append([index[h] for h, _ in hits])
+    for a in range(0, len(pool), 1000):
+        chunk = pool[a:a + 1000]
+        for sid, lx in zip(chunk, bm.query_lexemes(conn, [texts[s] for s in chunk]), strict=True):
+            out.append([index[h] for h, _ in bm.search(lx, k, exclude=sid)])
     return out
 
 
