@@ -61,8 +61,14 @@ def test_sample(conn, dataset_id: int, p: ExperimentParams) -> list[int]:
 
 
 def run_experiment(p: ExperimentParams, url: str | None = None, show_progress: bool = True,
-                   max_cells: int | None = None) -> int:
-    """Run (or continue) the experiment; returns its id. ``max_cells`` stops early (tests)."""
+                   max_cells: int | None = None, workers: int = 1) -> int:
+    """Run (or continue) the experiment; returns its id. ``max_cells`` stops early (tests).
+
+    ``workers`` is how many local processes predict each cell's test sentences; it is not part
+    of the experiment's identity (results do not depend on it), so it can change between resumes.
+    Cells run seed by seed, smallest budget first, so a stopped experiment already has a complete
+    table for its first seeds.
+    """
     for s in p.strategies:
         if s not in STRATEGIES:
             raise ConfigError(f"unknown strategy {s!r}; one of {', '.join(STRATEGIES)}")
@@ -85,11 +91,11 @@ def run_experiment(p: ExperimentParams, url: str | None = None, show_progress: b
     from allabel.locks import single
 
     with single(f"allabel.experiment:{exp_id}", url):
-        return _run_cells(p, url, exp_id, ds, todo, sample, backend, show_progress, max_cells)
+        return _run_cells(p, url, exp_id, ds, todo, sample, backend, show_progress, max_cells, workers)
 
 
 def _run_cells(p: ExperimentParams, url: str, exp_id: int, ds: int, todo: list, sample: list[int],
-               backend: Any, show_progress: bool, max_cells: int | None) -> int:
+               backend: Any, show_progress: bool, max_cells: int | None, workers: int = 1) -> int:
     from tqdm import tqdm
 
     done = 0
@@ -107,7 +113,7 @@ def _run_cells(p: ExperimentParams, url: str, exp_id: int, ds: int, todo: list, 
                 pool = DemoPool.from_run(conn, sel.run_id)
                 pred_run = prediction_run(conn, ds, p.test_split, pool, p.k, backend)
                 enqueue(conn, pred_run, sample)
-            process(pred_run, pool, p.k, url, show_progress=False)
+            process(pred_run, pool, p.k, url, workers, show_progress=False)
             scores, _ = evaluate_run(pred_run, url=url)
             with db.connection(url) as conn:
                 conn.execute(Q.finish_cell, {"experiment_id": exp_id, "strategy": strategy,

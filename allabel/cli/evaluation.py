@@ -44,6 +44,8 @@ def experiment(
     k: int = typer.Option(4, "--k", min=0),
     uncertainty_candidates: int = typer.Option(50, "--uncertainty-candidates", min=1),
     pool_splits: str | None = typer.Option(None, "--pool-splits"),
+    workers: int = typer.Option(1, "--workers", min=1,
+                                help="Local processes predicting each cell (1 thread each by default)."),
 ) -> None:
     """Select (oracle) -> predict the test split -> evaluate, for every strategy x budget x seed."""
     from allabel.experiment import ExperimentParams, run_experiment
@@ -52,7 +54,7 @@ def experiment(
     p = ExperimentParams(dataset, _csv(budgets), _csv(strategies), seeds, test_sample, k,
                          uncertainty_candidates=uncertainty_candidates,
                          pool_splits=_csv(pool_splits) if pool_splits else None)
-    exp_id = run_experiment(p)
+    exp_id = run_experiment(p, workers=workers)
     out, table = write_report(str(exp_id))
     typer.echo(table)
     typer.echo(f"experiment {exp_id}; report: {out / 'report.md'}")
