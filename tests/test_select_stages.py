@@ -81,6 +81,15 @@ def test_knn_blockwise_equals_full_sort():
     assert np.array_equal(got, np.argsort(-S, axis=1, kind="stable")[:, :5])
 
 
+def test_knn_ties_go_to_the_lower_index():
+    # rows 1..4 are the same point: for row 0 they tie, and the k chosen must be the lowest ids
+    X = unit(0, 30, 30, 30, 30, 90)
+    got = knn_embedding(X, 2)
+    assert list(got[0]) == [1, 2]
+    assert list(got[4]) == [1, 2]  # its twins, lowest first, never itself
+    assert list(got[5]) == [1, 2]
+
+
 def test_uncertainty_ranks_highest_perplexity_first_unknown_last():
     ids, scores = most_uncertain({1: 1.2, 2: None, 3: 3.5, 4: 2.0}, 3)
     assert ids == [3, 4, 1] and scores == [3.5, 2.0, 1.2]

@@ -17,14 +17,35 @@ def knn_embedding(X: np.ndarray, k: int, block: int = 2048) -> np.ndarray:
     n = X.shape[0]
     k = min(k, n - 1)
     out = np.empty((n, k), np.int64)
+    X = np.ascontiguousarray(X, np.float32)
     for a in range(0, n, block):
         b = min(a + block, n)
         S = X[a:b] @ X.T
         S[np.arange(b - a), np.arange(a, b)] = -np.inf  # never your own neighbour
-        part = np.argpartition(-S, k - 1, axis=1)[:, :k] if k < n else np.argsort(-S, axis=1)
-        vals = np.take_along_axis(S, part, axis=1)
-        order = np.lexsort((part, -vals), axis=1)
-        out[a:b] = np.take_along_axis(part, order, axis=1)
+        out[a:b] = top_k_rows(S, k)
+    return out
+
+
+def top_k_rows(S: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of each row's k largest values, largest first, ties by lower index.
+
+    ``torch.topk`` finds them about 5x faster than ``np.argpartition`` (which dominated stage 2
+    at N = 50,000), but which of several equal values it returns is unspecified; rows whose k-th
+    value is tied with a value left out are therefore redone with an exact sort, so the result is
+    deterministic and equal to a stable full sort.
+    """
+    import torch
+
+    if k == 0:
+        return np.empty((S.shape[0], 0), np.int64)
+    T = torch.from_numpy(S)
+    vals, idx = torch.topk(T, k, dim=1)
+    kth = vals[:, -1:]
+    tied = ((T >= kth).sum(dim=1) > k).numpy()
+    vals, idx = vals.numpy(), idx.numpy()
+    out = np.take_along_axis(idx, np.lexsort((idx, -vals), axis=1), axis=1)
+    for r in np.flatnonzero(tied):
+        out[r] = np.argsort(-S[r], kind="stable")[:k]
     return out
 
 
