@@ -66,7 +66,7 @@ def run_experiment(p: ExperimentParams, url: str | None = None, show_progress: b
 
     ``workers`` is how many local processes predict each cell's test sentences; it is not part
     of the experiment's identity (results do not depend on it), so it can change between resumes.
-    Cells run seed by seed, smallest budget first, so a stopped experiment already has a complete
+    Cells run seed by seed (`full` first, then smallest budget first), so a stopped experiment has a complete
     table for its first seeds.
     """
     for s in p.strategies:

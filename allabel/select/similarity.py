@@ -13,39 +13,46 @@ import numpy as np
 
 
 def knn_embedding(X: np.ndarray, k: int, block: int = 2048) -> np.ndarray:
-    """[N, k] indices of each row's k most similar other rows, most similar first (exact)."""
+    """[N, k] indices of each row's k most similar other rows, most similar first (exact).
+
+    Blockwise products in torch: its CPU matmul was 1.75x faster than numpy's OpenBLAS here, and
+    this N x N pass is nearly all of stage 2's time at N = 50,000.
+    """
+    import torch
+
     n = X.shape[0]
     k = min(k, n - 1)
     out = np.empty((n, k), np.int64)
-    X = np.ascontiguousarray(X, np.float32)
+    T = torch.from_numpy(np.ascontiguousarray(X, np.float32))
     for a in range(0, n, block):
         b = min(a + block, n)
-        S = X[a:b] @ X.T
-        S[np.arange(b - a), np.arange(a, b)] = -np.inf  # never your own neighbour
+        S = T[a:b] @ T.T
+        S[torch.arange(b - a), torch.arange(a, b)] = -torch.inf  # never your own neighbour
         out[a:b] = top_k_rows(S, k)
     return out
 
 
-def top_k_rows(S: np.ndarray, k: int) -> np.ndarray:
-    """Column indices of each row's k largest values, largest first, ties by lower index.
+def top_k_rows(S, k: int) -> np.ndarray:
+    """Column indices of each row of the torch matrix ``S``'s k largest values, largest first,
+    ties by lower index — exactly what a stable full sort gives.
 
-    ``torch.topk`` finds them about 5x faster than ``np.argpartition`` (which dominated stage 2
-    at N = 50,000), but which of several equal values it returns is unspecified; rows whose k-th
-    value is tied with a value left out are therefore redone with an exact sort, so the result is
-    deterministic and equal to a stable full sort.
+    ``torch.topk`` is about 5x faster than ``np.argpartition`` but leaves unspecified which of
+    several equal values it returns. Asking for k + 1 shows where that matters: a row whose k-th
+    and (k+1)-th values are equal is redone with a stable sort.
     """
     import torch
 
+    rows, cols = S.shape
     if k == 0:
-        return np.empty((S.shape[0], 0), np.int64)
-    T = torch.from_numpy(S)
-    vals, idx = torch.topk(T, k, dim=1)
-    kth = vals[:, -1:]
-    tied = ((T >= kth).sum(dim=1) > k).numpy()
-    vals, idx = vals.numpy(), idx.numpy()
+        return np.empty((rows, 0), np.int64)
+    if k + 1 > cols:
+        return np.argsort(-S.numpy(), axis=1, kind="stable")[:, :k]
+    vals, idx = torch.topk(S, k + 1, dim=1)
+    tied = (vals[:, k - 1] == vals[:, k]).numpy()
+    vals, idx = vals[:, :k].numpy(), idx[:, :k].numpy()
     out = np.take_along_axis(idx, np.lexsort((idx, -vals), axis=1), axis=1)
     for r in np.flatnonzero(tied):
-        out[r] = np.argsort(-S[r], kind="stable")[:k]
+        out[r] = np.argsort(-S[r].numpy(), kind="stable")[:k]
     return out
 
 

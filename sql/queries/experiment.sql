@@ -13,10 +13,11 @@ VALUES (%(experiment_id)s, %(strategy)s, %(budget)s, %(seed)s)
 ON CONFLICT DO NOTHING;
 
 -- name: cells
--- Seed by seed, smallest budget first ('full' last), so a partial run has whole tables for its first seeds.
+-- Seed by seed: 'full' (the reference) first, then the smallest budget first, so a partial run has
+-- whole tables for its first seeds.
 SELECT strategy, budget, seed, status, selection_run_id, prediction_run_id, f1
 FROM experiment_cells WHERE experiment_id = %(experiment_id)s
-ORDER BY seed, budget = 'full', nullif(regexp_replace(budget, '[^0-9.]', '', 'g'), '')::numeric,
+ORDER BY seed, budget <> 'full', nullif(regexp_replace(budget, '[^0-9.]', '', 'g'), '')::numeric,
          strategy;
 
 -- name: finish_cell
