@@ -36,8 +36,11 @@ def main() -> None:
                            "ALLABEL_LLM_CONCURRENCY": "16"})
         get_settings.cache_clear()
         ingest_path(DATA / "bc5cdr" / "train.tsv", "bc", "train")
-        blocks = (DATA / "bc5cdr" / "devel.tsv").read_text().split("\n\n")
-        blocks += (DATA / "bc5cdr" / "test.tsv").read_text().split("\n\n")
+        # bc5cdr devel + test hold 9,380 sentences; NCBI-disease (Disease only) fills up to --n.
+        files = [DATA / "bc5cdr" / "devel.tsv", DATA / "bc5cdr" / "test.tsv", DATA / "ncbi-disease" / "train.tsv"]
+        blocks = [b for f in files for b in f.read_text().split("\n\n") if b.strip()]
+        if len(blocks) < args.n:
+            raise SystemExit(f"only {len(blocks)} sentences available for --n {args.n}")
         tmp = Path(os.environ["DATABASE_URL"].split("host=")[1]).parent
         (tmp / "pool1.tsv").write_text("\n\n".join(blocks[: args.n - 100]) + "\n")
         (tmp / "pool2.tsv").write_text("\n\n".join(blocks[args.n - 100: args.n]) + "\n")
