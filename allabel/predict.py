@@ -202,7 +202,7 @@ def run_worker(run_id: int, pool: DemoPool, k: int, url: str | None = None,
     s = get_settings()
     stats = PredictStats(run_id)
     backend = get_backend()
-    batch = batch or max(4, 2 * backend.concurrency)
+    batch = batch or max(4, 4 * backend.concurrency)  # several waves per claim: fewer barriers
     llm = CachedLLM(backend, run_id, url, s.llm_max_tokens, s.llm_temperature)
     retries = 0
     try:
