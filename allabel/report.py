@@ -56,8 +56,9 @@ def markdown_table(summary: list[dict[str, Any]]) -> str:
     lines = []
     for s in summary:
         gap = "" if s["gap_to_full"] is None else f"{s['gap_to_full']:+.3f}"
-        lines.append(f"| {s['strategy']} | {s['budget']} | {s['seeds']} | {s['f1_mean']:.3f} ± "
-                     f"{s['f1_std']:.3f} | {s['partial_f1']:.3f} | {s['sentences']:.0f} | "
+        spread = f" ± {s['f1_std']:.3f}" if s["seeds"] > 1 else ""  # no spread from one seed
+        lines.append(f"| {s['strategy']} | {s['budget']} | {s['seeds']} | {s['f1_mean']:.3f}"
+                     f"{spread} | {s['partial_f1']:.3f} | {s['sentences']:.0f} | "
                      f"{s['tokens']:.0f} | {s['llm_calls']} | {s['llm_tokens']} | {gap} |")
     return head + "\n".join(lines) + "\n"
 
@@ -104,7 +105,10 @@ def write_report(experiment: str, out_dir: Path | None = None) -> tuple[Path, st
         rows = results(conn, exp_id)
     if not rows:
         raise ConfigError(f"experiment {exp_id} has no finished cell yet")
-    _, dataset, params, status, created = meta
+    _, dataset, params, status, created, done, cells = meta
+    if done < cells:
+        status = (f"unfinished, {done} of {cells} cells done (the table shows those; the same "
+                  "`allabel experiment` command continues it)")
     summary = summarise(rows)
     table = markdown_table(summary)
     out = out_dir or Path("reports") / f"experiment-{exp_id}"

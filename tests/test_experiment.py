@@ -32,6 +32,13 @@ def test_interrupted_experiment_resumes_to_the_same_table(conn, corpus, tmp_path
     exp = run_experiment(PARAMS, show_progress=False, max_cells=2)  # "killed" after two cells
     states = conn.execute("SELECT status FROM experiment_cells WHERE experiment_id = %s", (exp,)).fetchall()
     assert sorted(s for (s,) in states) == ["done", "done", "pending", "pending", "pending"]
+    # cells run full first, then the smallest budget: the two done are the reference and a 3
+    done = conn.execute("SELECT strategy, budget FROM experiment_cells WHERE experiment_id = %s "
+                        "AND status = 'done' ORDER BY strategy", (exp,)).fetchall()
+    assert done == [("coreset", "3"), ("full", "full")]
+    (tmp_path / "partial").mkdir()
+    report = (write_report(str(exp), tmp_path / "partial")[0] / "report.md").read_text()
+    assert "unfinished, 2 of 5 cells done" in report
     assert run_experiment(PARAMS, show_progress=False) == exp  # same parameters, same experiment
     resumed = table(conn, exp)
     assert len(resumed) == 5

@@ -36,7 +36,10 @@ SELECT id FROM sentences WHERE dataset_id = %(dataset_id)s AND split = %(split)s
 SELECT max(id) FROM experiments;
 
 -- name: get
-SELECT e.id, d.name, e.params, e.status, e.created_at FROM experiments e
+SELECT e.id, d.name, e.params, e.status, e.created_at,
+       (SELECT count(*) FROM experiment_cells c WHERE c.experiment_id = e.id AND c.status = 'done') AS done,
+       (SELECT count(*) FROM experiment_cells c WHERE c.experiment_id = e.id) AS cells
+FROM experiments e
 JOIN datasets d ON d.id = e.dataset_id WHERE e.id = %(experiment_id)s;
 
 -- name: cell_costs
