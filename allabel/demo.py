@@ -26,7 +26,7 @@ DEMO = ExperimentParams(
     seeds=1,
     test_sample=20,
     k=2,
-    uncertainty_candidates=20,
+    uncertainty_candidates="20",
     pool_splits=["train"],
 )
 

@@ -37,7 +37,7 @@ class ExperimentParams:
     test_sample: int | None = None
     k: int = 4
     test_split: str = "test"
-    uncertainty_candidates: int = 50
+    uncertainty_candidates: str = "10x"
     knn: int = 10
     pool_splits: list[str] | None = None
 

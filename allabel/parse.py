@@ -1,7 +1,9 @@
 """Parse an LLM answer back to exact character spans of the sentence.
 
 Robust by design — nothing here raises on model output:
-* JSON list of {"text", "label"}; code fences and chatter around it are ignored; a truncated list
+* ``lines`` format: one ``Type: mention`` line each (``none`` = no entity); other lines are
+  dropped and counted; an answer with no usable line and no ``none`` is unparseable.
+* ``json`` format: JSON list of {"text", "label"}; code fences and chatter around it are ignored; a truncated list
   is cut back to its last complete object; as a last resort objects are pulled out by regex.
 * Each (mention, label) is located in the sentence: exact, then case-insensitive, then
   whitespace-insensitive (the corpus text is tokenised: "Parkinson ' s"), at word boundaries;
@@ -112,37 +114,77 @@ def perplexity(logprobs: list[float] | None) -> float | None:
     return math.exp(-sum(logprobs) / len(logprobs))
 
 
-def parse_answer(answer: str, sentence: str, labels: list[str],
-                 tokens: list[str] | None = None,
-                 logprobs: list[float] | None = None) -> Parsed:
+def _json_wanted(answer: str) -> tuple[list[tuple[str, str, int]] | None, bool, list[str]]:
+    """(mention, label, position in the answer or -1) items of a JSON answer; None: unparseable."""
     items, repaired = _json_items(answer)
     if items is None:
         found = [{"text": json.loads(f'"{t}"'), "label": json.loads(f'"{lab}"')}
                  for t, lab in _OBJ.findall(answer)]
         if not found:
-            return Parsed("unparseable", dropped=["no JSON list in the answer"])
+            return None, False, ["no JSON list in the answer"]
         items, repaired = found, True
-    by_lower = {lab.lower(): lab for lab in labels}
+    out: list[tuple[str, str, int]] = []
     dropped: list[str] = []
-    wanted: list[tuple[str, str, float | None]] = []
     cursor = 0
     for it in items:
         if not isinstance(it, dict) or not isinstance(it.get("text"), str) \
                 or not isinstance(it.get("label"), str):
             dropped.append(f"malformed item {it!r}"[:120])
             continue
-        mention, label = it["text"].strip(), by_lower.get(it["label"].strip().lower())
+        mention = it["text"].strip()
+        at = answer.find(json.dumps(mention, ensure_ascii=False)[1:-1], cursor) if mention else -1
+        if at >= 0:
+            cursor = at + len(mention)
+        out.append((mention, it["label"], at))
+    return out, repaired, dropped
+
+
+def _lines_wanted(answer: str) -> tuple[list[tuple[str, str, int]] | None, bool, list[str]]:
+    """(mention, label, position) items of a ``Type: mention`` answer; None: unparseable."""
+    out: list[tuple[str, str, int]] = []
+    dropped: list[str] = []
+    saw_none = False
+    pos = 0
+    for line in answer.splitlines(keepends=True):
+        body = line.strip()
+        start = pos + (len(line) - len(line.lstrip()))
+        pos += len(line)
+        if not body:
+            continue
+        if body.lower().strip(".") == "none":
+            saw_none = True
+            continue
+        label, sep, mention = body.partition(":")
+        if not sep:
+            dropped.append(f"line without 'Type: mention': {body!r}"[:120])
+            continue
+        lead = len(mention) - len(mention.lstrip())
+        out.append((mention.strip(), label.strip(), start + len(label) + 1 + lead))
+    if not out and not saw_none:
+        return None, False, dropped or ["empty answer"]
+    return out, False, dropped
+
+
+def parse_answer(answer: str, sentence: str, labels: list[str],
+                 tokens: list[str] | None = None,
+                 logprobs: list[float] | None = None, fmt: str | None = None) -> Parsed:
+    from allabel.prompt import answer_format
+
+    reader = _lines_wanted if answer_format(fmt) == "lines" else _json_wanted
+    items, repaired, dropped = reader(answer)
+    if items is None:
+        return Parsed("unparseable", dropped=dropped)
+    by_lower = {lab.lower(): lab for lab in labels}
+    wanted: list[tuple[str, str, float | None]] = []
+    for mention, raw_label, at in items:
+        label = by_lower.get(raw_label.strip().lower())
         if label is None:
-            dropped.append(f"label {it['label']!r} not in the schema")
+            dropped.append(f"label {raw_label!r} not in the schema")
             continue
         if not mention:
             dropped.append("empty mention")
             continue
-        at = answer.find(json.dumps(mention, ensure_ascii=False)[1:-1], cursor)
-        conf = None
-        if at >= 0:
-            conf = token_confidence(answer, tokens, logprobs, at, at + len(mention))
-            cursor = at + len(mention)
+        conf = token_confidence(answer, tokens, logprobs, at, at + len(mention)) if at >= 0 else None
         wanted.append((mention, label, conf))
 
     spans: dict[tuple[int, int, str], Entity] = {}

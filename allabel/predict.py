@@ -14,7 +14,6 @@ import hashlib
 import json
 import multiprocessing as mp
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +26,7 @@ from allabel.errors import ConfigError, DatabaseError, LLMError
 from allabel.llm import get_backend
 from allabel.llm.cache import CachedLLM
 from allabel.parse import parse_answer, perplexity
-from allabel.prompt import PROMPT_VERSION, Demo, build_messages
+from allabel.prompt import Demo, build_messages, prompt_version
 from allabel.sqlfiles import queries
 
 Q = queries("predict")
@@ -120,7 +119,7 @@ def prediction_run(conn: psycopg.Connection, dataset_id: int, split: str, demos:
     """The run for this configuration (created on first use, continued afterwards)."""
     s = get_settings()
     params = {"dataset_id": dataset_id, "split": split, "demos": demos.source, "k": k,
-              "backend": backend.name, "model": backend.model, "prompt": PROMPT_VERSION,
+              "backend": backend.name, "model": backend.model, "prompt": prompt_version(),
               "max_tokens": s.llm_max_tokens, "temperature": s.llm_temperature}
     row = conn.execute(Q.upsert_run, {"dataset_id": dataset_id, "config_key": config_key(params),
                                       "params": Jsonb(params)}).fetchone()
@@ -155,18 +154,7 @@ def _process_batch(conn: psycopg.Connection, llm: CachedLLM, run_id: int, pool: 
             prompts.append((pid, sid, text, demo_ids,
                             build_messages(labels, [pool.demos[d] for d in demo_ids], text)))
 
-        def ask(p):
-            try:
-                return llm.complete(p[4])
-            except LLMError as e:
-                return e
-
-        workers = max(1, min(llm.backend.concurrency, len(prompts)))
-        if workers == 1:
-            results = [ask(p) for p in prompts]
-        else:
-            with ThreadPoolExecutor(workers) as ex:
-                results = list(ex.map(ask, prompts))
+        results = llm.complete_many([p[4] for p in prompts])
         failed: LLMError | None = None
         done = 0
         for (pid, sid, text, demo_ids, _), res in zip(prompts, results, strict=True):
@@ -202,7 +190,8 @@ def run_worker(run_id: int, pool: DemoPool, k: int, url: str | None = None,
     s = get_settings()
     stats = PredictStats(run_id)
     backend = get_backend()
-    batch = batch or max(4, 4 * backend.concurrency)  # several waves per claim: fewer barriers
+    # several waves per claim (fewer barriers); the local model buckets a claim by prompt length
+    batch = batch or max(4, 4 * backend.concurrency, 4 * getattr(backend, "batch_size", 1))
     llm = CachedLLM(backend, run_id, url, s.llm_max_tokens, s.llm_temperature)
     retries = 0
     try:

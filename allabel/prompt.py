@@ -1,9 +1,15 @@
 """Few-shot prompts for entity recognition.
 
 The instruction names the dataset's labels with their descriptions; each demonstration is a
-(user: sentence, assistant: answer) pair in exactly the format the model must answer in: a JSON
-list of {"text", "label"} objects, in order of appearance. Demonstrations come most-similar-last,
-so the closest example sits next to the sentence to label.
+(user: sentence, assistant: answer) pair in exactly the format the model must answer in.
+Demonstrations come most-similar-last, so the closest example sits next to the sentence to label.
+
+Two answer formats (setting ``prompt_format``), each with its own prompt version so runs and the
+LLM cache never mix them:
+* ``json`` — a JSON list of {"text", "label"} objects in order of appearance (``ner-json-v1``);
+* ``lines`` — one ``Type: mention`` line per mention, ``none`` when there is none
+  (``ner-lines-v1``): about 30% fewer prompt tokens at k = 4 and a third fewer answer tokens,
+  which is what a CPU pays for.
 """
 
 from __future__ import annotations
@@ -13,7 +19,23 @@ from dataclasses import dataclass
 
 from allabel.llm.base import Message
 
-PROMPT_VERSION = "ner-json-v1"
+PROMPT_VERSIONS = {"json": "ner-json-v1", "lines": "ner-lines-v1"}
+NONE_ANSWER = "none"
+
+
+def answer_format(fmt: str | None = None) -> str:
+    """The configured answer format (``json`` unless ``prompt_format`` says otherwise)."""
+    if fmt is None:
+        from allabel.config import get_settings
+
+        fmt = get_settings().prompt_format
+    if fmt not in PROMPT_VERSIONS:
+        raise ValueError(f"unknown answer format {fmt!r}")
+    return fmt
+
+
+def prompt_version(fmt: str | None = None) -> str:
+    return PROMPT_VERSIONS[answer_format(fmt)]
 
 
 @dataclass
@@ -22,16 +44,23 @@ class Demo:
     entities: list[tuple[int, int, str, str]]  # (start, end, label, text)
 
 
-def format_answer(entities: list[tuple[int, int, str, str]]) -> str:
+def format_answer(entities: list[tuple[int, int, str, str]], fmt: str | None = None) -> str:
     ordered = sorted(entities, key=lambda e: (e[0], e[1]))
+    if answer_format(fmt) == "lines":
+        return "\n".join(f"{lab}: {t}" for _, _, lab, t in ordered) or NONE_ANSWER
     return json.dumps([{"text": t, "label": lab} for _, _, lab, t in ordered], ensure_ascii=False)
 
 
-def instruction(labels: dict[str, str | None]) -> str:
+def instruction(labels: dict[str, str | None], fmt: str | None = None) -> str:
     lines = ["You are an expert annotator for named entity recognition.",
              "Entity types:"]
     for name, desc in labels.items():
         lines.append(f"- {name}: {desc}" if desc else f"- {name}")
+    if answer_format(fmt) == "lines":
+        lines.append("Find every entity mention in the sentence. Write one line per mention, in "
+                     "order of appearance: the entity type, a colon, and the mention copied exactly "
+                     f"from the sentence. Write {NONE_ANSWER} if there is none.")
+        return "\n".join(lines)
     lines.append('Find every entity mention in the sentence. Answer with a JSON list of objects '
                  '{"text": <the mention copied exactly from the sentence>, "label": <one entity '
                  'type>}, in order of appearance. Answer [] if there is none. Answer with the '
@@ -39,10 +68,12 @@ def instruction(labels: dict[str, str | None]) -> str:
     return "\n".join(lines)
 
 
-def build_messages(labels: dict[str, str | None], demos: list[Demo], sentence: str) -> list[Message]:
-    msgs: list[Message] = [{"role": "system", "content": instruction(labels)}]
+def build_messages(labels: dict[str, str | None], demos: list[Demo], sentence: str,
+                   fmt: str | None = None) -> list[Message]:
+    fmt = answer_format(fmt)
+    msgs: list[Message] = [{"role": "system", "content": instruction(labels, fmt)}]
     for d in demos:
         msgs.append({"role": "user", "content": f"Sentence: {d.text}"})
-        msgs.append({"role": "assistant", "content": format_answer(d.entities)})
+        msgs.append({"role": "assistant", "content": format_answer(d.entities, fmt)})
     msgs.append({"role": "user", "content": f"Sentence: {sentence}"})
     return msgs

@@ -1,9 +1,10 @@
 #!/usr/bin/env python
-"""LLM benchmark (issue 3): local tokens/s and s/sentence (bc5cdr test, k = 4); openai-backend
-throughput at concurrency 1, 4, 16 against a local server with a fixed delay; a fully cached
-re-run; prompt tokens per prediction at k = 1, 4, 7.
+"""LLM benchmark: the local backend (CTranslate2) beside the transformers path it replaced, on the
+same bc5cdr test sentences (k = 4): s/sentence and strict F1 per answer format and batching; a
+fully cached re-run; prompt tokens per prediction at k = 1, 4, 7; openai-backend throughput at
+concurrency 1, 4, 16 against a local server with a fixed delay.
 
-    .venv/bin/python scripts/bench_llm.py [--local-n 8] [--delay 0.2] [--requests 64]
+    .venv/bin/python scripts/bench_llm.py [--local-n 200] [--reference-n 200] [--delay 0.2] [--requests 64]
 """
 
 from __future__ import annotations
@@ -21,77 +22,181 @@ from scripts.benchlib import DATA, scratch_database  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--local-n", type=int, default=8)
+    ap.add_argument("--local-n", type=int, default=200, help="test sentences for the local backends")
+    ap.add_argument("--reference-n", type=int, default=200,
+                    help="of them, through the transformers reference (0: skip it)")
+    ap.add_argument("--skip-openai", action="store_true")
     ap.add_argument("--delay", type=float, default=0.2)
     ap.add_argument("--requests", type=int, default=64)
     args = ap.parse_args()
-    from allabel import db
-    from allabel.config import get_settings
     from allabel.ingest import ingest_path
-    from allabel.predict import predict_split
 
     with scratch_database():
         ingest_path(DATA / "bc5cdr", "bc5cdr")
-        # ---- local backend -------------------------------------------------------------
-        os.environ["ALLABEL_LLM_MAX_TOKENS"] = "64"
-        get_settings.cache_clear()
-        from allabel.llm.local import LocalBackend, _load
+        bench_local(args)
+        bench_cache_and_prompt_tokens()
+        if not args.skip_openai:
+            bench_openai(args)
 
-        b = LocalBackend()
-        t = time.perf_counter()
-        _load(str(b._path))
-        print(f"local model load: {time.perf_counter() - t:.1f} s")
-        st = predict_split("bc5cdr", "test", "train", k=4, limit=args.local_n, show_progress=False)
-        with db.connection() as conn:
-            toks, ms = conn.execute("SELECT sum(completion_tokens), sum(latency_ms) FROM llm_calls").fetchone()
-            ptoks = conn.execute("SELECT avg(prompt_tokens) FROM llm_calls").fetchone()[0]
-        print(f"local (SmolLM2-135M, 1 thread, k=4): {st.processed} sentences, {st.seconds / st.processed:.2f} "
-              f"s/sentence end to end, {toks / (ms / 1000):.1f} generated tokens/s, "
-              f"{float(ptoks):.0f} prompt tokens/prediction")
-        # ---- cached re-run -------------------------------------------------------------
-        with db.connection() as conn:
-            conn.execute("DELETE FROM predictions")
-            conn.commit()
-        t = time.perf_counter()
-        st2 = predict_split("bc5cdr", "test", "train", k=4, limit=args.local_n, show_progress=False)
-        print(f"fully cached re-run: {st2.processed} sentences in {time.perf_counter() - t:.2f} s, "
-              f"{st2.calls} LLM calls, {st2.cache_hits} cache hits")
-        # ---- prompt tokens at k = 1, 4, 7 ------------------------------------------------
-        from allabel.predict import DemoPool
-        from allabel.prompt import build_messages
 
-        model, tok = _load(str(b._path))
-        with db.connection() as conn:
-            ds = db.dataset_id(conn, "bc5cdr")
-            pool = DemoPool.from_split(conn, ds, "train")
-            labels = dict(conn.execute("SELECT name, description FROM labels WHERE dataset_id=%s", (ds,)))
-            sents = conn.execute("SELECT id, text FROM sentences WHERE dataset_id=%s AND split='test' "
-                                 "ORDER BY id LIMIT 30", (ds,)).fetchall()
+def bench_cache_and_prompt_tokens() -> None:
+    from allabel import db
+    from allabel.config import get_settings
+    from allabel.llm.local import LocalBackend
+    from allabel.predict import DemoPool, predict_split
+    from allabel.prompt import build_messages
+
+    os.environ["ALLABEL_LLM_MAX_TOKENS"] = "64"
+    get_settings.cache_clear()
+    predict_split("bc5cdr", "test", "train", k=4, limit=8, show_progress=False)
+    with db.connection() as conn:
+        conn.execute("DELETE FROM predictions")
+        conn.commit()
+    t = time.perf_counter()
+    st2 = predict_split("bc5cdr", "test", "train", k=4, limit=8, show_progress=False)
+    print(f"fully cached re-run: {st2.processed} sentences in {time.perf_counter() - t:.2f} s, "
+          f"{st2.calls} LLM calls, {st2.cache_hits} cache hits")
+    be = LocalBackend()
+    _, tok = be._loaded()
+    with db.connection() as conn:
+        ds = db.dataset_id(conn, "bc5cdr")
+        pool = DemoPool.from_split(conn, ds, "train")
+        labels = dict(conn.execute("SELECT name, description FROM labels WHERE dataset_id=%s", (ds,)))
+        sents = conn.execute("SELECT id, text FROM sentences WHERE dataset_id=%s AND split='test' "
+                             "ORDER BY id LIMIT 30", (ds,)).fetchall()
+        for fmt in ("json", "lines"):
             for k in (1, 4, 7):
                 n = []
                 for sid, text in sents:
                     demos = [pool.demos[i] for i in pool.retrieve(conn, text, k, sid)]
-                    msgs = build_messages(labels, demos, text)
-                    enc = tok.apply_chat_template(msgs, add_generation_prompt=True)
-                    n.append(len(enc["input_ids"] if hasattr(enc, "keys") else enc))
-                print(f"prompt tokens per prediction at k={k}: mean {sum(n) / len(n):.0f} "
+                    p = be._tokens(tok, build_messages(labels, demos, text, fmt))
+                    n.append(len(p.static) + len(p.rest))
+                print(f"prompt tokens per prediction, {fmt:<5} k={k}: mean {sum(n) / len(n):.0f} "
                       f"(min {min(n)}, max {max(n)}; 30 test sentences)")
 
-        # ---- openai backend against a local server with a fixed delay ---------------------
-        from tests.fake_openai import FakeOpenAI
 
-        with FakeOpenAI(delay=args.delay) as srv:
-            base = None
-            for conc in (1, 4, 16):
-                os.environ.update({"ALLABEL_LLM_BASE_URL": srv.url, "ALLABEL_LLM_MODEL": f"fake-{conc}",
-                                   "ALLABEL_LLM_CONCURRENCY": str(conc)})
-                get_settings.cache_clear()
-                n = args.requests if conc > 1 else max(8, args.requests // 4)
-                st = predict_split("bc5cdr", "devel", "train", k=4, limit=n, show_progress=False)
-                rps = st.calls / st.seconds
-                base = base or rps
-                print(f"openai backend, server delay {args.delay:.2f} s, concurrency {conc:>2}: "
-                      f"{rps:6.1f} requests/s, speed-up {rps / base:5.2f}x (target >= {0.8 * conc:.1f}x)")
+def bench_local(args: argparse.Namespace) -> None:
+    """The local backend against the transformers path it replaced, on the same prompts.
+
+    Same bc5cdr test sentences, k = 4 BM25 demonstrations from train, greedy decoding; strict
+    micro-F1 of each against gold from the same parser. The transformers reference (fp32, one
+    prompt at a time) lives only here, as the figure to beat."""
+    from allabel import db
+    from allabel.config import get_settings
+    from allabel.llm.local import LocalBackend, bundled_gguf, cache_dir
+    from allabel.parse import parse_answer
+    from allabel.predict import DemoPool
+    from allabel.prompt import build_messages
+
+    n, max_tokens = args.local_n, 64
+    with db.connection() as conn:
+        ds = db.dataset_id(conn, "bc5cdr")
+        pool = DemoPool.from_split(conn, ds, "train")
+        labels = dict(conn.execute("SELECT name, description FROM labels WHERE dataset_id=%s ORDER BY name",
+                                   (ds,)).fetchall())
+        rows = conn.execute("SELECT id, text FROM sentences WHERE dataset_id=%s AND split='test' "
+                            "ORDER BY md5(id::text) LIMIT %s", (ds, n)).fetchall()
+        gold_rows = conn.execute("SELECT sentence_id, start_char, end_char, label FROM entities "
+                                 "WHERE source='gold' AND sentence_id = ANY(%s)", ([r[0] for r in rows],))
+        gold = {tuple(g) for g in gold_rows}
+        demo_ids = pool.retrieve_many(conn, [(t, sid) for sid, t in rows], 4)
+
+    def prompts(fmt: str) -> list[list[dict]]:
+        return [build_messages(labels, [pool.demos[d] for d in ds_], text, fmt)
+                for (_, text), ds_ in zip(rows, demo_ids, strict=True)]
+
+    def f1(answers: list[str], fmt: str) -> float:
+        pred = {(sid, e.start, e.end, e.label) for (sid, text), a in zip(rows, answers, strict=True)
+                for e in parse_answer(a, text, list(labels), fmt=fmt).entities}
+        tp = len(pred & gold)
+        return 2 * tp / (len(pred) + len(gold)) if pred or gold else 1.0
+
+    def line(name: str, seconds: float, answers: list[str], fmt: str, ref: float | None) -> float:
+        rate = len(answers) / seconds
+        vs = f", {rate / ref:5.1f}x the reference" if ref else ""
+        print(f"  {name:<44} {seconds / len(answers):6.3f} s/sentence  {rate:6.2f} sentences/s{vs}  "
+              f"F1 {f1(answers, fmt):.3f}", flush=True)
+        return rate
+
+    print(f"local backends, bc5cdr test, {n} sentences, k=4, max {max_tokens} answer tokens, "
+          f"{get_settings().threads} thread(s):")
+    ref_rate = None
+    if args.reference_n:
+        ref = TransformersReference(bundled_gguf(), cache_dir())
+        msgs = prompts("json")[: args.reference_n]
+        t = time.perf_counter()
+        answers = [ref.complete(m, max_tokens) for m in msgs]
+        ref_rate = line(f"transformers fp32, one at a time, json ({len(msgs)})", time.perf_counter() - t,
+                        answers, "json", None)
+    variants = [("json", 1, 0), ("json", 8, 16), ("lines", 1, 0), ("lines", 8, 16)]
+    for fmt, size, spread in variants:
+        os.environ.update({"ALLABEL_LLM_BATCH_SIZE": str(size), "ALLABEL_LLM_BATCH_SPREAD": str(spread)})
+        get_settings.cache_clear()
+        be = LocalBackend()
+        be._loaded()
+        msgs = prompts(fmt)
+        t = time.perf_counter()
+        comps = []
+        for i in range(0, len(msgs), 32):  # claims of 32, as predict does for the local model
+            comps += be.complete_batch(msgs[i:i + 32], max_tokens, 0.0)
+        line(f"ctranslate2 int8, batch {size} spread {spread}, {fmt}", time.perf_counter() - t,
+             [c.text for c in comps], fmt, ref_rate)
+    os.environ.pop("ALLABEL_LLM_BATCH_SIZE")
+    os.environ.pop("ALLABEL_LLM_BATCH_SPREAD")
+    get_settings.cache_clear()
+
+
+class TransformersReference:
+    """The previous local path (transformers ``generate``, fp32, greedy), kept as the reference."""
+
+    def __init__(self, gguf: Path, cache: Path) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+        folder = cache / f"{gguf.stem}-transformers-reference"
+        if not (folder / "config.json").exists():
+            model = AutoModelForCausalLM.from_pretrained(
+                gguf.parent, gguf_file=gguf.name, quantization_config=GgufConfig(gguf_file=gguf.name, dequantize=True))
+            tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            tmp = folder.with_name(folder.name + ".tmp")
+            model.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+            tmp.rename(folder)
+        torch.set_num_threads(1)
+        self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+        self.tok = AutoTokenizer.from_pretrained(folder)
+
+    def complete(self, messages: list[dict], max_tokens: int) -> str:
+        import torch
+
+        enc = self.tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt")
+        ids = enc if isinstance(enc, torch.Tensor) else enc["input_ids"]
+        with torch.inference_mode():
+            out = self.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_tokens,
+                                      do_sample=False, pad_token_id=self.tok.eos_token_id)
+        gen = out[0, ids.shape[1]:].tolist()
+        if self.tok.eos_token_id in gen:
+            gen = gen[: gen.index(self.tok.eos_token_id)]
+        return self.tok.decode(gen)
+
+
+def bench_openai(args: argparse.Namespace) -> None:
+    from allabel.config import get_settings
+    from allabel.predict import predict_split
+    from tests.fake_openai import FakeOpenAI
+
+    with FakeOpenAI(delay=args.delay) as srv:
+        base = None
+        for conc in (1, 4, 16):
+            os.environ.update({"ALLABEL_LLM_BASE_URL": srv.url, "ALLABEL_LLM_MODEL": f"fake-{conc}",
+                               "ALLABEL_LLM_CONCURRENCY": str(conc)})
+            get_settings.cache_clear()
+            n = args.requests if conc > 1 else max(8, args.requests // 4)
+            st = predict_split("bc5cdr", "devel", "train", k=4, limit=n, show_progress=False)
+            rps = st.calls / st.seconds
+            base = base or rps
+            print(f"openai backend, server delay {args.delay:.2f} s, concurrency {conc:>2}: "
+                  f"{rps:6.1f} requests/s, speed-up {rps / base:5.2f}x (target >= {0.8 * conc:.1f}x)")
 
 
 if __name__ == "__main__":

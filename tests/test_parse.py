@@ -109,3 +109,30 @@ def test_prompt_demos_use_the_answer_format():
     parsed = parse_answer(msgs[2]["content"], demo.text, LABELS)  # round trip
     assert sorted(spans(parsed)) == sorted((s, e, lab, t) for s, e, lab, t in demo.entities)
     assert msgs[-1] == {"role": "user", "content": "Sentence: Target sentence ."}
+
+
+def test_lines_format_round_trip_and_confidence():
+    demo = Demo("Aspirin causes Reye syndrome .", [(15, 28, "Disease", "Reye syndrome"),
+                                                     (0, 7, "Chemical", "Aspirin")])
+    answer = format_answer(demo.entities, "lines")
+    assert answer == "Chemical: Aspirin\nDisease: Reye syndrome"
+    msgs = build_messages({"Chemical": None, "Disease": None}, [demo], "Target .", "lines")
+    assert msgs[2]["content"] == answer and "colon" in msgs[0]["content"]
+    p = parse_answer(answer, demo.text, LABELS, fmt="lines")
+    assert p.status == "ok" and sorted(spans(p)) == sorted(demo.entities)
+    toks = ["Chemical", ":", " Asp", "irin", "\n", "Disease", ":", " Reye", " syndrome"]
+    lps = [0.0, 0.0, math.log(0.5), math.log(0.5), 0.0, 0.0, 0.0, 0.0, math.log(0.25)]
+    p = parse_answer("".join(toks), demo.text, LABELS, toks, lps, fmt="lines")
+    conf = {e.text: e.confidence for e in p.entities}
+    assert math.isclose(conf["Aspirin"], 0.5) and math.isclose(conf["Reye syndrome"], 0.5)
+
+
+def test_lines_format_none_junk_and_unknown_labels():
+    s = "Aspirin causes Reye syndrome ."
+    assert parse_answer("none", s, LABELS, fmt="lines").status == "ok"
+    assert parse_answer("None.", s, LABELS, fmt="lines").entities == []
+    p = parse_answer("Chemical: Aspirin\nthis is chatter\nGene: Reye", s, LABELS, fmt="lines")
+    assert p.status == "partial" and spans(p) == [(0, 7, "Chemical", "Aspirin")] and len(p.dropped) == 2
+    assert parse_answer("I cannot help with that", s, LABELS, fmt="lines").status == "unparseable"
+    assert parse_answer("", s, LABELS, fmt="lines").status == "unparseable"
+    assert format_answer([], "lines") == "none"

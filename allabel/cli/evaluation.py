@@ -42,7 +42,8 @@ def experiment(
     seeds: int = typer.Option(3, "--seeds", min=1),
     test_sample: int | None = typer.Option(None, "--test-sample", min=1),
     k: int = typer.Option(4, "--k", min=0),
-    uncertainty_candidates: int = typer.Option(50, "--uncertainty-candidates", min=1),
+    uncertainty_candidates: str = typer.Option(
+        "10x", "--uncertainty-candidates", help="Stage 3 candidates: all | 10x (times the stage size) | a count."),
     pool_splits: str | None = typer.Option(None, "--pool-splits"),
     workers: int = typer.Option(1, "--workers", min=1,
                                 help="Local processes predicting each cell (1 thread each by default)."),

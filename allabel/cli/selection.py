@@ -28,8 +28,9 @@ def select(
     oracle: bool = typer.Option(False, "--oracle", help="Copy gold as the annotations (experiments)."),
     knn: int = typer.Option(10, "--knn", min=1, help="K neighbours per pool sentence in stage 2."),
     k: int = typer.Option(4, "--k", min=0, help="Demonstrations per prompt in stage 3."),
-    uncertainty_candidates: int = typer.Option(200, "--uncertainty-candidates", min=1,
-                                               help="Unselected sentences scored by the LLM in stage 3."),
+    uncertainty_candidates: str = typer.Option(
+        "10x", "--uncertainty-candidates",
+        help="Sentences stage 3 scores with the LLM: all | 10x (times the stage size) | a count."),
     pool_splits: str | None = typer.Option(None, "--pool-splits", help="e.g. train,devel (never test)."),
     resume: int | None = typer.Option(None, "--resume", help="Continue RUN once it is annotated."),
 ) -> None:

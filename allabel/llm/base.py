@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 Message = dict[str, str]
@@ -17,7 +17,6 @@ class Completion:
     completion_tokens: int | None = None
     latency_ms: float = 0.0
     retries: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 class LLMBackend(Protocol):
@@ -27,3 +26,13 @@ class LLMBackend(Protocol):
 
     def complete(self, messages: list[Message], max_tokens: int,
                  temperature: float) -> Completion: ...
+
+
+def complete_batch(backend: LLMBackend, batch: list[list[Message]], max_tokens: int,
+                   temperature: float) -> list[Completion]:
+    """Several prompts at once: the backend's own ``complete_batch`` when it has one (the local
+    model decodes prompts together), else one ``complete`` after the other."""
+    fn = getattr(backend, "complete_batch", None)
+    if fn is not None:
+        return fn(batch, max_tokens, temperature)
+    return [backend.complete(m, max_tokens, temperature) for m in batch]

@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from allabel import db
-from allabel.llm.base import Completion, LLMBackend, Message
+from allabel.errors import LLMError
+from allabel.llm.base import Completion, LLMBackend, Message, complete_batch
 from allabel.sqlfiles import queries
 
 Q = queries("llm")
@@ -62,6 +64,50 @@ class CachedLLM:
             self._log(row[0], True, 0)
             return comp, row[0], True
         comp = self.backend.complete(messages, **self.params)
+        with self._lock:
+            call_id = self._insert(key, messages, comp)
+        self._log(call_id, False, comp.retries)
+        return comp, call_id, False
+
+    def complete_many(self, batch: list[list[Message]]) -> list[tuple[Completion, int, bool] | LLMError]:
+        """Like ``complete`` for several prompts: cache hits first, then the misses in one go —
+        through the backend's batch decoding (local model) or ``concurrency`` requests in flight
+        (endpoints). A request that fails after its retries comes back as its ``LLMError``."""
+        out: list[tuple[Completion, int, bool] | LLMError | None] = [None] * len(batch)
+        misses: list[tuple[int, str]] = []
+        for i, messages in enumerate(batch):
+            key = cache_key(self.backend.name, self.backend.model, messages, self.params)
+            with self._lock:
+                row = self._execute(Q.lookup, {"key": key}).fetchone()
+            if row is None:
+                misses.append((i, key))
+                continue
+            out[i] = (Completion(text=row[1], tokens=row[2], token_logprobs=row[3],
+                                 prompt_tokens=row[4], completion_tokens=row[5], latency_ms=row[6]),
+                      row[0], True)
+            self._log(row[0], True, 0)
+        if misses and hasattr(self.backend, "complete_batch"):
+            try:
+                comps = complete_batch(self.backend, [batch[i] for i, _ in misses], **self.params)
+            except LLMError as e:
+                comps = [e] * len(misses)
+            for (i, key), comp in zip(misses, comps, strict=True):
+                out[i] = comp if isinstance(comp, LLMError) else self._store(key, batch[i], comp)
+        elif misses:
+            def ask(miss: tuple[int, str]) -> tuple[Completion, int, bool] | LLMError:
+                i, key = miss
+                try:
+                    return self._store(key, batch[i], self.backend.complete(batch[i], **self.params))
+                except LLMError as e:
+                    return e
+
+            workers = max(1, min(self.backend.concurrency, len(misses)))
+            with ThreadPoolExecutor(workers) as ex:
+                for (i, _), res in zip(misses, ex.map(ask, misses), strict=True):
+                    out[i] = res
+        return [r for r in out if r is not None]
+
+    def _store(self, key: str, messages: list[Message], comp: Completion) -> tuple[Completion, int, bool]:
         with self._lock:
             call_id = self._insert(key, messages, comp)
         self._log(call_id, False, comp.retries)

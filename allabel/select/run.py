@@ -43,7 +43,7 @@ class SelectParams:
     oracle: bool = False
     knn: int = 10                      # K of stage 2
     k: int = 4                         # demonstrations per prompt in stage 3
-    uncertainty_candidates: int | None = 200
+    uncertainty_candidates: str = "10x"        # all | <f>x (times the stage size) | a count
     pool_splits: list[str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -182,11 +182,14 @@ def _select(p: SelectParams, url: str, show_progress: bool, resume_run: int | No
         from allabel.llm.cache import usage
 
         u = usage(conn, run_id)[0]
+        scored, with_ppl = conn.execute(Q.count_scored, {"run_id": run_id}).fetchone()
         conn.execute(Q.set_status, {"run_id": run_id, "status": "done", "error": None,
                                     "stats": Jsonb({"timings": timings, "llm_calls": u["calls"],
                                                     "llm_requests": u["requests"],
                                                     "prompt_tokens": u["prompt_tokens"],
-                                                    "completion_tokens": u["completion_tokens"]})})
+                                                    "completion_tokens": u["completion_tokens"],
+                                                    "uncertainty_scored": scored,
+                                                    "uncertainty_with_perplexity": with_ppl})})
         conn.commit()
         res = _result(conn, run_id, "done")
         res.seconds = timings
@@ -226,7 +229,8 @@ def _uncertainty(conn: psycopg.Connection, url: str, run_id: int, pool: list[int
                  show_progress: bool) -> tuple[list[int], list[float | None]]:
     from allabel.predict import DemoPool, predict_sentences
 
-    cands = uncertainty.sample_candidates(pool, set(picked), p.uncertainty_candidates, p.seed)
+    cap = uncertainty.candidate_cap(p.uncertainty_candidates, need)
+    cands = uncertainty.sample_candidates(pool, set(picked), cap, p.seed)
     if len(cands) < need:
         raise ConfigError(f"only {len(cands)} uncertainty candidates for {need} picks: raise "
                           f"--uncertainty-candidates")

@@ -59,3 +59,9 @@ WHERE run_id = %(run_id)s AND status = 'done' AND sentence_id = ANY (%(ids)s::bi
 
 -- name: texts
 SELECT id, text FROM sentences WHERE id = ANY (%(ids)s::bigint[]) ORDER BY id;
+
+-- name: count_scored
+-- Stage 3: how many candidates the LLM scored for this selection run (and how many have a perplexity).
+SELECT count(*) FILTER (WHERE status = 'done') AS scored,
+       count(perplexity) AS with_perplexity
+FROM predictions WHERE run_id = %(run_id)s;
