@@ -23,6 +23,7 @@ from allabel.llm import get_backend
 from allabel.predict import DemoPool, enqueue, prediction_run, process
 from allabel.select.run import SelectParams, select
 from allabel.select.strategies import STRATEGIES
+from allabel.select.variants import split_variant
 from allabel.sqlfiles import queries
 
 Q = queries("experiment")
@@ -70,7 +71,7 @@ def run_experiment(p: ExperimentParams, url: str | None = None, show_progress: b
     table for its first seeds.
     """
     for s in p.strategies:
-        if s not in STRATEGIES:
+        if split_variant(s)[0] not in STRATEGIES:
             raise ConfigError(f"unknown strategy {s!r}; one of {', '.join(STRATEGIES)}")
     url = url or db.database_url()
     backend = get_backend()
@@ -105,10 +106,11 @@ def _run_cells(p: ExperimentParams, url: str, exp_id: int, ds: int, todo: list, 
             if max_cells is not None and done >= max_cells:
                 return exp_id
             bar.set_postfix_str(f"{strategy} {budget} seed {seed}")
-            sel = select(SelectParams(p.dataset, "1" if budget == "full" else budget, strategy,
+            base, variant = split_variant(strategy)
+            sel = select(SelectParams(p.dataset, "1" if budget == "full" else budget, base,
                                       seed=seed, oracle=True, knn=p.knn, k=p.k,
                                       uncertainty_candidates=p.uncertainty_candidates,
-                                      pool_splits=p.pool_splits), url, show_progress=False)
+                                      pool_splits=p.pool_splits, **variant), url, show_progress=False)
             with db.connection(url) as conn:
                 pool = DemoPool.from_run(conn, sel.run_id)
                 pred_run = prediction_run(conn, ds, p.test_split, pool, p.k, backend)

@@ -32,6 +32,10 @@ def select(
         "10x", "--uncertainty-candidates",
         help="Sentences stage 3 scores with the LLM: all | 10x (times the stage size) | a count."),
     pool_splits: str | None = typer.Option(None, "--pool-splits", help="e.g. train,devel (never test)."),
+    length_floor: float = typer.Option(0.0, "--length-floor", min=0.0, max=1.0,
+                                       help="Stages 1-2 skip sentences shorter than this pool quantile."),
+    uncertainty_score: str = typer.Option("perplexity", "--uncertainty-score",
+                                          help="Stage 3 ranks by perplexity (paper) | total (summed NLL)."),
     resume: int | None = typer.Option(None, "--resume", help="Continue RUN once it is annotated."),
 ) -> None:
     """Pick the sentences worth annotating (ALLabel or a baseline); every pick is recorded."""
@@ -46,7 +50,8 @@ def select(
             raise ConfigError("--dataset and --budget are required (or --resume RUN)")
         p = SelectParams(dataset, budget, strategy, similarity, ratio, order, seed, oracle, knn, k,
                          uncertainty_candidates,
-                         pool_splits.split(",") if pool_splits else None)
+                         pool_splits.split(",") if pool_splits else None,
+                         length_floor=length_floor, uncertainty_score=uncertainty_score)
         r = run_select(p)
     stages = ", ".join(f"{s} {n}" for s, n in r.by_stage.items())
     typer.echo(f"run {r.run_id}: {r.status}; {r.selected} sentences selected ({stages})")

@@ -45,6 +45,9 @@ class SelectParams:
     k: int = 4                         # demonstrations per prompt in stage 3
     uncertainty_candidates: str = "10x"        # all | <f>x (times the stage size) | a count
     pool_splits: list[str] | None = None
+    # method options beyond the paper (defaults = the paper's method; see docs/selection.md)
+    length_floor: float = 0.0          # stages 1-2 skip sentences shorter than this pool quantile
+    uncertainty_score: str = "perplexity"  # stage 3: perplexity (mean) | total (summed NLL)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -60,7 +63,11 @@ class SelectResult:
 
 
 def _config_key(p: SelectParams, dataset_id: int) -> str:
-    blob = json.dumps({**p.as_dict(), "dataset_id": dataset_id, "model": get_settings().embed_model},
+    params = p.as_dict()
+    for name, default in (("length_floor", 0.0), ("uncertainty_score", "perplexity")):
+        if params[name] == default:  # runs made before these options keep their identity
+            del params[name]
+    blob = json.dumps({**params, "dataset_id": dataset_id, "model": get_settings().embed_model},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -202,16 +209,20 @@ def _stage(conn: psycopg.Connection, ds: int, pool: list[int], picked: list[int]
     blocked = np.zeros(len(pool), bool)
     already = np.array([index[s] for s in picked if s in index], np.int64)
     blocked[already] = True
+    if p.length_floor > 0 and stage in ("diversity", "similarity"):
+        blocked |= _too_short(conn, pool, p.length_floor)
+    taken = set(picked)
     if stage == "full":
-        rest = [s for s in pool if s not in set(picked)]
+        rest = [s for s in pool if s not in taken]
         return rest[:need], [None] * min(need, len(rest))
     if stage == "random":
-        rest = [s for s in pool if s not in set(picked)]
+        rest = [s for s in pool if s not in taken]
         ids = random.Random(p.seed).sample(rest, need)
         return ids, [None] * len(ids)
     if stage == "diversity":
         X = _vectors(conn, ds, pool)
-        idx, scores = diversity.coreset(X, need, already=already if len(already) else None)
+        idx, scores = diversity.coreset(X, need, already=already if len(already) else None,
+                                        excluded=np.flatnonzero(blocked))
         return [pool[i] for i in idx], scores
     if stage == "similarity":
         if p.similarity == "embedding":
@@ -222,6 +233,12 @@ def _stage(conn: psycopg.Connection, ds: int, pool: list[int], picked: list[int]
         idx, scores = similarity.top_scored(score, need, blocked)
         return [pool[i] for i in idx], scores
     raise ConfigError(f"unknown stage {stage}")
+
+
+def _too_short(conn: psycopg.Connection, pool: list[int], quantile: float) -> np.ndarray:
+    """Pool sentences (mask) with fewer tokens than the pool's ``quantile`` of token counts."""
+    n = np.array([r[1] for r in conn.execute(Q.token_counts, {"ids": pool})], np.float64)
+    return n < np.quantile(n, quantile)
 
 
 def _uncertainty(conn: psycopg.Connection, url: str, run_id: int, pool: list[int],
@@ -237,8 +254,9 @@ def _uncertainty(conn: psycopg.Connection, url: str, run_id: int, pool: list[int
     demos = DemoPool.from_run(conn, run_id)
     conn.commit()
     predict_sentences(run_id, cands, demos, p.k, url, show_progress=show_progress)
-    ppl = dict(conn.execute(Q.perplexities, {"run_id": run_id, "ids": cands}).fetchall())
-    return uncertainty.most_uncertain({c: ppl.get(c) for c in cands}, need)
+    rows = conn.execute(Q.answer_uncertainty, {"run_id": run_id, "ids": cands}).fetchall()
+    score = {sid: uncertainty.answer_score(ppl, n, p.uncertainty_score) for sid, ppl, n in rows}
+    return uncertainty.most_uncertain({c: score.get(c) for c in cands}, need)
 
 
 def _result(conn: psycopg.Connection, run_id: int, status: str) -> SelectResult:

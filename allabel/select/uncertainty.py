@@ -14,6 +14,7 @@ caps the sample at that many. The run's stats record how many were scored.
 
 from __future__ import annotations
 
+import math
 import random
 
 from allabel.errors import ConfigError
@@ -27,7 +28,7 @@ def candidate_cap(spec: str | int | None, need: int) -> int | None:
     try:
         if text.endswith("x"):
             factor = float(text[:-1])
-            if factor >= 1:
+            if factor > 0:
                 return max(need, int(round(factor * need)))
         elif int(text) >= 1:
             return int(text)
@@ -42,6 +43,20 @@ def sample_candidates(pool: list[int], selected: set[int], cap: int | None, seed
     if cap is None or cap >= len(rest):
         return rest
     return sorted(random.Random(seed).sample(rest, cap))
+
+
+def answer_score(perplexity: float | None, answer_tokens: int | None, kind: str) -> float | None:
+    """The uncertainty of one answer. ``perplexity`` (the paper): exp(-mean token log-prob), which
+    is blind to how much the model wrote. ``total``: the summed negative log-likelihood
+    n * ln(perplexity), which grows with every uncertain mention the model writes, so entity-rich
+    sentences the model is unsure about rank above short, empty answers."""
+    if kind not in ("perplexity", "total"):
+        raise ConfigError(f"--uncertainty-score is perplexity or total, not {kind!r}")
+    if perplexity is None:
+        return None
+    if kind == "perplexity":
+        return perplexity
+    return (answer_tokens or 0) * math.log(perplexity)
 
 
 def most_uncertain(perplexity: dict[int, float | None], m: int) -> tuple[list[int], list[float | None]]:

@@ -65,3 +65,14 @@ SELECT id, text FROM sentences WHERE id = ANY (%(ids)s::bigint[]) ORDER BY id;
 SELECT count(*) FILTER (WHERE status = 'done') AS scored,
        count(perplexity) AS with_perplexity
 FROM predictions WHERE run_id = %(run_id)s;
+
+-- name: token_counts
+-- Whitespace tokens per pool sentence (the corpora are tokenised), for the length floor.
+SELECT id, cardinality(regexp_split_to_array(btrim(text), '\s+')) AS n
+FROM sentences WHERE id = ANY (%(ids)s::bigint[]) ORDER BY id;
+
+-- name: answer_uncertainty
+-- Stage 3 scores: the answer's perplexity and its length in tokens (total NLL = n * ln(ppl)).
+SELECT p.sentence_id, p.perplexity, c.completion_tokens
+FROM predictions p LEFT JOIN llm_calls c ON c.id = p.call_id
+WHERE p.run_id = %(run_id)s AND p.status = 'done' AND p.sentence_id = ANY (%(ids)s::bigint[]);

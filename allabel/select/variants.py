@@ -1,0 +1,34 @@
+"""Method variants: a strategy name with ``+option`` suffixes, e.g. ``allabel+long+total``.
+
+The plain name is the paper's method; each suffix switches on one improvement so experiments can
+give every variant its own row beside the paper's configuration:
+
+* ``+long`` — stages 1 and 2 never pick a sentence shorter than the pool's median token count
+  (farthest-first favours outliers, and "most retrievable" favours short generic sentences:
+  both picked the shortest, entity-poorest sentences of the pool);
+* ``+total`` — stage 3 ranks by the answer's summed negative log-likelihood instead of its
+  perplexity (a mean), so entity-rich sentences the model is unsure about come first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allabel.errors import ConfigError
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "long": {"length_floor": 0.5},
+    "total": {"uncertainty_score": "total"},
+}
+
+
+def split_variant(name: str) -> tuple[str, dict[str, Any]]:
+    """("allabel+long", ...) -> ("allabel", {"length_floor": 0.5})."""
+    base, *mods = name.split("+")
+    overrides: dict[str, Any] = {}
+    for m in mods:
+        if m not in VARIANTS:
+            raise ConfigError(f"unknown variant +{m} in {name!r}; one of "
+                              + ", ".join(f"+{v}" for v in VARIANTS))
+        overrides.update(VARIANTS[m])
+    return base, overrides
