@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(default=128, ge=1)
     llm_temperature: float = 0.0
     llm_backoff: float = Field(default=0.5, ge=0, description="Base of exponential retry backoff (s).")
+    llm_quantization: Literal["int8", "int8_float32", "float32"] = Field(
+        default="int8", description="Weights of the converted local model (CTranslate2 quantization).")
     llm_compute_type: Literal["int8", "int8_float32", "float32"] = Field(
         default="int8", description="CTranslate2 compute type of the local model (float32: exact scores).")
     llm_batch_size: int = Field(default=8, ge=1, description="Local model: prompts decoded together.")

@@ -25,6 +25,9 @@ def main() -> None:
     ap.add_argument("--local-n", type=int, default=200, help="test sentences for the local backends")
     ap.add_argument("--reference-n", type=int, default=200,
                     help="of them, through the transformers reference (0: skip it)")
+    ap.add_argument("--split", default="test", help="sentences to label (devel: to choose settings)")
+    ap.add_argument("--variants", default="json/int8/1/0,json/int8/8/16,lines/int8/1/0,lines/int8/8/16",
+                    help="local variants: format/compute type/batch size/spread[/stored weights], comma-separated")
     ap.add_argument("--skip-openai", action="store_true")
     ap.add_argument("--delay", type=float, default=0.2)
     ap.add_argument("--requests", type=int, default=64)
@@ -94,8 +97,8 @@ def bench_local(args: argparse.Namespace) -> None:
         pool = DemoPool.from_split(conn, ds, "train")
         labels = dict(conn.execute("SELECT name, description FROM labels WHERE dataset_id=%s ORDER BY name",
                                    (ds,)).fetchall())
-        rows = conn.execute("SELECT id, text FROM sentences WHERE dataset_id=%s AND split='test' "
-                            "ORDER BY md5(id::text) LIMIT %s", (ds, n)).fetchall()
+        rows = conn.execute("SELECT id, text FROM sentences WHERE dataset_id=%s AND split=%s "
+                            "ORDER BY md5(id::text) LIMIT %s", (ds, args.split, n)).fetchall()
         gold_rows = conn.execute("SELECT sentence_id, start_char, end_char, label FROM entities "
                                  "WHERE source='gold' AND sentence_id = ANY(%s)", ([r[0] for r in rows],))
         gold = {tuple(g) for g in gold_rows}
@@ -118,7 +121,7 @@ def bench_local(args: argparse.Namespace) -> None:
               f"F1 {f1(answers, fmt):.3f}", flush=True)
         return rate
 
-    print(f"local backends, bc5cdr test, {n} sentences, k=4, max {max_tokens} answer tokens, "
+    print(f"local backends, bc5cdr {args.split}, {n} sentences, k=4, max {max_tokens} answer tokens, "
           f"{get_settings().threads} thread(s):")
     ref_rate = None
     if args.reference_n:
@@ -128,9 +131,11 @@ def bench_local(args: argparse.Namespace) -> None:
         answers = [ref.complete(m, max_tokens) for m in msgs]
         ref_rate = line(f"transformers fp32, one at a time, json ({len(msgs)})", time.perf_counter() - t,
                         answers, "json", None)
-    variants = [("json", 1, 0), ("json", 8, 16), ("lines", 1, 0), ("lines", 8, 16)]
-    for fmt, size, spread in variants:
-        os.environ.update({"ALLABEL_LLM_BATCH_SIZE": str(size), "ALLABEL_LLM_BATCH_SPREAD": str(spread)})
+    for spec in args.variants.split(","):
+        fmt, compute, size, spread, *quant = spec.split("/")
+        os.environ.update({"ALLABEL_LLM_BATCH_SIZE": size, "ALLABEL_LLM_BATCH_SPREAD": spread,
+                           "ALLABEL_LLM_COMPUTE_TYPE": compute,
+                           "ALLABEL_LLM_QUANTIZATION": quant[0] if quant else "int8"})
         get_settings.cache_clear()
         be = LocalBackend()
         be._loaded()
@@ -139,10 +144,11 @@ def bench_local(args: argparse.Namespace) -> None:
         comps = []
         for i in range(0, len(msgs), 32):  # claims of 32, as predict does for the local model
             comps += be.complete_batch(msgs[i:i + 32], max_tokens, 0.0)
-        line(f"ctranslate2 int8, batch {size} spread {spread}, {fmt}", time.perf_counter() - t,
+        stored = quant[0] if quant else "int8"
+        line(f"ct2 {stored} weights, {compute}, batch {size}/{spread}, {fmt}", time.perf_counter() - t,
              [c.text for c in comps], fmt, ref_rate)
-    os.environ.pop("ALLABEL_LLM_BATCH_SIZE")
-    os.environ.pop("ALLABEL_LLM_BATCH_SPREAD")
+    for var in ("BATCH_SIZE", "BATCH_SPREAD", "COMPUTE_TYPE", "QUANTIZATION"):
+        os.environ.pop(f"ALLABEL_LLM_{var}")
     get_settings.cache_clear()
 
 

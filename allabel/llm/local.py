@@ -71,14 +71,14 @@ class _Prompt:
 
 
 @lru_cache(maxsize=2)
-def _load(source: str, compute_type: str, threads: int) -> tuple[Any, Any]:
+def _load(source: str, quantization: str, compute_type: str, threads: int) -> tuple[Any, Any]:
     apply_thread_limits(threads)
     import ctranslate2
     from transformers import AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # our own progress bar is the one users watch
-    folder = ensure_ct2(Path(source), cache_dir())
+    folder = ensure_ct2(Path(source), cache_dir(), quantization)
     tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     gen = ctranslate2.Generator(str(folder), device="cpu", compute_type=compute_type,
                                 intra_threads=threads, inter_threads=1)
@@ -105,12 +105,15 @@ class LocalBackend:
     def __init__(self) -> None:
         s = get_settings()
         self._path, self.model = model_source()
-        self.compute_type = s.llm_compute_type
+        self.quantization, self.compute_type = s.llm_quantization, s.llm_compute_type
+        if (self.quantization, self.compute_type) != ("int8", "int8"):
+            # another numeric path gives other answers: its own name keeps runs and cache apart
+            self.model += f"@{self.quantization}-{self.compute_type}"
         self.batch_size, self.spread, self.threads = s.llm_batch_size, s.llm_batch_spread, s.threads
         self._lock = threading.Lock()
 
     def _loaded(self) -> tuple[Any, Any]:
-        return _load(str(self._path), self.compute_type, self.threads)
+        return _load(str(self._path), self.quantization, self.compute_type, self.threads)
 
     def _tokens(self, tok: Any, messages: list[Message]) -> _Prompt:
         """Chat-template tokens, split after the system message when that is a clean prefix."""
