@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path(".allabel"), description="Embedded server data lives here.")
     db_retries: int = Field(default=3, description="Reconnect attempts on a lost connection.")
 
+    # --- corpora ------------------------------------------------------------------------
+    data_dir: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ALLABEL_DATA", "ALLABEL_DATA_DIR", "data_dir"),
+        description="Folder holding bc5cdr/ and ncbi-disease/; unset: the checkout's data/.",
+    )
+
     # --- compute --------------------------------------------------------------------------
     threads: int = Field(default=1, ge=1, description="torch/OMP threads (1 is fastest here).")
 

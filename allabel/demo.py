@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 
 from allabel import db, migrate
+from allabel.corpora import corpus
 from allabel.embed import embed_dataset
+from allabel.errors import ConfigError
 from allabel.experiment import ExperimentParams, run_experiment
 from allabel.ingest import ingest_path
 from allabel.report import write_report
-
-DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "bc5cdr"
 
 DEMO = ExperimentParams(
     dataset="bc5cdr",
@@ -35,7 +35,20 @@ def say(msg: str) -> None:
     print(f"[demo] {msg}", file=sys.stderr, flush=True)
 
 
-def run_demo(data: Path = DEFAULT_DATA, params: ExperimentParams = DEMO) -> str:
+def demo_corpus(data: Path | None) -> Path:
+    """The bc5cdr folder to ingest: ``--data`` (the corpus folder itself or a folder holding
+    ``bc5cdr/``), else the bundled corpus (``ALLABEL_DATA`` or the checkout's ``data/``)."""
+    if data is None:
+        return corpus("bc5cdr")
+    if (data / "bc5cdr").is_dir():
+        return data / "bc5cdr"
+    if not data.exists():
+        raise ConfigError(f"--data {data}: no such file or folder")
+    return data
+
+
+def run_demo(data: Path | None = None, params: ExperimentParams = DEMO) -> str:
+    data = demo_corpus(data)
     url = db.database_url()
     say(f"database: {db.redact(url)}")
     migrate.upgrade(url)

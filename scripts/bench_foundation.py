@@ -18,8 +18,9 @@ import numpy as np
 
 from allabel import db, migrate, server
 from allabel.config import apply_thread_limits
+from allabel.corpora import data_dir
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+DATA = data_dir()  # the repository's data/ (or ALLABEL_DATA)
 
 
 def bm25s_index(conn, dataset_id):

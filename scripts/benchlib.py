@@ -11,8 +11,9 @@ from pathlib import Path
 
 from allabel import migrate, server
 from allabel.config import get_settings
+from allabel.corpora import data_dir
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+DATA = data_dir()  # the repository's data/ (or ALLABEL_DATA)
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ from allabel import migrate, server
 from allabel.config import get_settings
 
 REPO = Path(__file__).resolve().parent.parent
-DATA = (REPO.parent / "shared" / "data").resolve()
+DATA = REPO / "data"  # the corpora shipped with the repository (data/README.md)
 BC5CDR = DATA / "bc5cdr"
 TEMPLATE = "allabel_template"
 # the bundled GGUF is converted to a model folder once per machine, not once per test session

@@ -74,9 +74,11 @@ def report(
 
 
 def demo(
-    data: Path | None = typer.Option(None, "--data", help="bc5cdr folder (default ../shared/data/bc5cdr)."),
+    data: Path | None = typer.Option(
+        None, "--data", help="bc5cdr folder, or a folder holding bc5cdr/ (default: the repository's data/, "
+        "or ALLABEL_DATA)."),
 ) -> None:
-    """The end-to-end demo on the embedded defaults (about 10 minutes on 2 cores)."""
-    from allabel.demo import DEFAULT_DATA, run_demo
+    """The end-to-end demo on the embedded defaults (about 7 minutes on 2 cores)."""
+    from allabel.demo import run_demo
 
-    run_demo(data or DEFAULT_DATA)
+    run_demo(data)
