@@ -86,9 +86,10 @@ class Settings(BaseSettings):
     llm_temperature: float = 0.0
     llm_backoff: float = Field(default=0.5, ge=0, description="Base of exponential retry backoff (s).")
     llm_quantization: Literal["int8", "int8_float32", "float32"] = Field(
-        default="int8", description="Weights of the converted local model (CTranslate2 quantization).")
+        default="float32", description="Weights of the converted local model (CTranslate2 quantization).")
     llm_compute_type: Literal["int8", "int8_float32", "float32"] = Field(
-        default="int8", description="CTranslate2 compute type of the local model (float32: exact scores).")
+        default="float32",
+        description="CTranslate2 compute type of the local model (int8: faster, lower F1 with SmolLM2-135M).")
     llm_batch_size: int = Field(default=8, ge=1, description="Local model: prompts decoded together.")
     llm_batch_spread: int = Field(
         default=16, ge=0,

@@ -28,7 +28,7 @@ SENTENCES = ["Cisplatin induced nephrotoxicity in rats .",
 @pytest.fixture(scope="module")
 def bundled_ct2() -> Path:
     """The bundled model converted once (shared machine-wide model cache, see conftest)."""
-    return convert.ensure_ct2(bundled_gguf(), cache_dir())
+    return convert.ensure_ct2(bundled_gguf(), cache_dir(), "float32")
 
 
 def tiny_model(folder: Path, tokenizer_from: Path) -> Path:
@@ -95,7 +95,7 @@ def test_logprobs_equal_teacher_forced_scores(monkeypatch, bundled_ct2):
     token), and the tokens' text concatenates to the answer."""
     import ctranslate2
 
-    be = _backend(monkeypatch, ALLABEL_LLM_COMPUTE_TYPE="float32")
+    be = _backend(monkeypatch)
     gen, tok = be._loaded()
     scorer = ctranslate2.Generator(str(bundled_ct2), device="cpu", compute_type="float32",
                                    intra_threads=1)
@@ -113,16 +113,17 @@ def test_logprobs_equal_teacher_forced_scores(monkeypatch, bundled_ct2):
         assert np.max(np.abs(np.array(forced) - np.array(comp.token_logprobs))) <= 1e-3
 
 
-@pytest.mark.parametrize("compute", ["int8", "float32"])
-def test_batched_answers_equal_one_at_a_time(monkeypatch, compute):
-    be = _backend(monkeypatch, ALLABEL_LLM_COMPUTE_TYPE=compute, ALLABEL_LLM_BATCH_SIZE="8")
+def test_batched_answers_equal_one_at_a_time(monkeypatch):
+    """With the default float32 path a batch decodes exactly what each prompt alone decodes (with
+    int8 activations it does not: quantisation scales depend on the batch; see docs/llm.md)."""
+    be = _backend(monkeypatch, ALLABEL_LLM_BATCH_SIZE="8", ALLABEL_LLM_BATCH_SPREAD="64")
     msgs = [build_messages(LABELS, DEMOS, s) for s in SENTENCES]
     single = [be.complete(m, 48, 0.0) for m in msgs]
     batched = be.complete_batch(msgs, 48, 0.0)
     assert [c.text for c in batched] == [c.text for c in single]
     for a, b in zip(single, batched, strict=True):
         assert a.prompt_tokens == b.prompt_tokens > 0
-        assert np.allclose(a.token_logprobs, b.token_logprobs, atol=0.05)
+        assert np.allclose(a.token_logprobs, b.token_logprobs, atol=1e-3)
 
 
 def test_buckets_group_similar_lengths():
@@ -132,7 +133,10 @@ def test_buckets_group_similar_lengths():
 
 
 def test_compute_type_and_threads_follow_settings(monkeypatch):
-    be = _backend(monkeypatch, ALLABEL_THREADS="1", ALLABEL_LLM_COMPUTE_TYPE="int8")
+    be = _backend(monkeypatch, ALLABEL_THREADS="1")
     gen, _ = be._loaded()
-    assert gen.compute_type.startswith("int8") and gen.num_generators == 1
+    assert gen.compute_type == "float32" and gen.num_generators == 1
+    assert be.model == "SmolLM2-135M-Instruct-Q4_1"
+    fast = _backend(monkeypatch, ALLABEL_LLM_QUANTIZATION="int8", ALLABEL_LLM_COMPUTE_TYPE="int8")
+    assert fast.model == "SmolLM2-135M-Instruct-Q4_1@int8-int8"  # other answers, other cache entries
     assert os.environ["OMP_NUM_THREADS"] == "1"

@@ -106,7 +106,7 @@ class LocalBackend:
         s = get_settings()
         self._path, self.model = model_source()
         self.quantization, self.compute_type = s.llm_quantization, s.llm_compute_type
-        if (self.quantization, self.compute_type) != ("int8", "int8"):
+        if (self.quantization, self.compute_type) != ("float32", "float32"):
             # another numeric path gives other answers: its own name keeps runs and cache apart
             self.model += f"@{self.quantization}-{self.compute_type}"
         self.batch_size, self.spread, self.threads = s.llm_batch_size, s.llm_batch_spread, s.threads
