@@ -94,8 +94,10 @@ class Settings(BaseSettings):
     llm_batch_spread: int = Field(
         default=16, ge=0,
         description="Local model: most prompt tokens two prompts of one decoding batch may differ by.")
-    prompt_format: Literal["json", "lines"] = Field(
-        default="json", description="Answer format the prompt asks for (json list, or one 'Type: text' line each).")
+    prompt_format: Literal["auto", "json", "lines"] = Field(
+        default="auto",
+        description="Answer format: json list, or one 'Type: text' line each; auto = lines for the "
+                    "local model (higher F1 on bc5cdr devel, fewer tokens), json for endpoints.")
     model_cache: Path | None = Field(
         default=None, description="Where converted local models are kept (default $ALLABEL_HOME/models)."
     )

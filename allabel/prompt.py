@@ -4,8 +4,8 @@ The instruction names the dataset's labels with their descriptions; each demonst
 (user: sentence, assistant: answer) pair in exactly the format the model must answer in.
 Demonstrations come most-similar-last, so the closest example sits next to the sentence to label.
 
-Two answer formats (setting ``prompt_format``), each with its own prompt version so runs and the
-LLM cache never mix them:
+Two answer formats (setting ``prompt_format``; ``auto``: lines for the local model, json for
+endpoints), each with its own prompt version so runs and the LLM cache never mix them:
 * ``json`` — a JSON list of {"text", "label"} objects in order of appearance (``ner-json-v1``);
 * ``lines`` — one ``Type: mention`` line per mention, ``none`` when there is none
   (``ner-lines-v1``): about 30% fewer prompt tokens at k = 4 and a third fewer answer tokens,
@@ -24,11 +24,16 @@ NONE_ANSWER = "none"
 
 
 def answer_format(fmt: str | None = None) -> str:
-    """The configured answer format (``json`` unless ``prompt_format`` says otherwise)."""
-    if fmt is None:
+    """The configured answer format. ``auto`` (default): ``lines`` for the local model — on 150
+    bc5cdr devel sentences SmolLM2-135M scored F1 0.418 with it against 0.271 with json, 2.4x
+    faster — and ``json`` for endpoints (larger models, structured output)."""
+    if fmt is None or fmt == "auto":
         from allabel.config import get_settings
 
-        fmt = get_settings().prompt_format
+        s = get_settings()
+        fmt = s.prompt_format if fmt is None else "auto"
+        if fmt == "auto":
+            fmt = "lines" if s.effective_llm_backend == "local" else "json"
     if fmt not in PROMPT_VERSIONS:
         raise ValueError(f"unknown answer format {fmt!r}")
     return fmt

@@ -12,6 +12,17 @@ from allabel.prompt import Demo, build_messages, format_answer
 LABELS = ["Chemical", "Disease"]
 
 
+@pytest.fixture(autouse=True)
+def json_by_default(monkeypatch):
+    """The JSON cases below parse without naming the format; the lines cases name theirs."""
+    from allabel.config import get_settings
+
+    monkeypatch.setenv("ALLABEL_PROMPT_FORMAT", "json")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 def spans(p):
     return [(e.start, e.end, e.label, e.text) for e in p.entities]
 
@@ -136,3 +147,15 @@ def test_lines_format_none_junk_and_unknown_labels():
     assert parse_answer("I cannot help with that", s, LABELS, fmt="lines").status == "unparseable"
     assert parse_answer("", s, LABELS, fmt="lines").status == "unparseable"
     assert format_answer([], "lines") == "none"
+
+
+def test_auto_format_follows_the_backend(monkeypatch):
+    from allabel.config import get_settings
+    from allabel.prompt import answer_format, prompt_version
+
+    monkeypatch.setenv("ALLABEL_PROMPT_FORMAT", "auto")
+    get_settings.cache_clear()
+    assert answer_format() == "lines" and prompt_version() == "ner-lines-v1"
+    monkeypatch.setenv("ALLABEL_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    get_settings.cache_clear()
+    assert answer_format() == "json" and prompt_version() == "ner-json-v1"
