@@ -125,3 +125,31 @@ def evaluate_run(run_id: int, against: str = "gold", url: str | None = None) -> 
 
 def micro_f1(scores: list[LabelScore]) -> float:
     return next(s.f1 for s in scores if s.label == "*")
+
+
+def per_sentence(gold, pred, labels, sentences) -> dict[int, tuple[int, int, int]]:
+    """Strict (tp, fp, fn) per sentence from Arrow tables, in DuckDB (sql/queries/
+    evaluate_sentences.sql). Summed over sentences they give the micro row of ``compute``; the
+    bootstrap in allabel/stats.py resamples them."""
+    con = duckdb.connect()
+    for name, table in (("gold", gold), ("pred", pred), ("labels", labels), ("sentences", sentences)):
+        con.register(name, table)
+    rows = con.execute(queries("evaluate_sentences").per_sentence).fetchall()
+    con.close()
+    return {int(sid): (int(tp), int(fp), int(fn)) for sid, tp, fp, fn in rows}
+
+
+def sentence_counts(run_ids: list[int], url: str | None = None) -> dict[int, dict[int, tuple[int, int, int]]]:
+    """{run: {sentence: (tp, fp, fn)}} for the finished sentences of prediction runs (one ADBC
+    connection for all runs)."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    out = {}
+    with adbc.connect(url or db.database_url()) as c, c.cursor() as cur:
+        for run_id in run_ids:
+            tables = []
+            for q in (Q.gold_of_run, Q.predicted_of_run, Q.labels_of_run, Q.done_sentences_of_run):
+                cur.execute(q, (run_id,))
+                tables.append(cur.fetch_arrow_table())
+            out[run_id] = per_sentence(*tables)
+    return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -22,7 +22,7 @@ from allabel.evaluate import evaluate_run, micro_f1
 from allabel.llm import get_backend
 from allabel.predict import DemoPool, enqueue, prediction_run, process
 from allabel.select.run import SelectParams, select
-from allabel.select.strategies import STRATEGIES
+from allabel.select.strategies import STRATEGIES, canonical
 from allabel.select.variants import split_variant
 from allabel.sqlfiles import queries
 
@@ -70,9 +70,7 @@ def run_experiment(p: ExperimentParams, url: str | None = None, show_progress: b
     Cells run seed by seed (`full` first, then smallest budget first), so a stopped experiment has a complete
     table for its first seeds.
     """
-    for s in p.strategies:
-        if split_variant(s)[0] not in STRATEGIES:
-            raise ConfigError(f"unknown strategy {s!r}; one of {', '.join(STRATEGIES)}")
+    p = replace(p, strategies=list(dict.fromkeys(canonical(s) for s in p.strategies)))  # one spelling
     url = url or db.database_url()
     backend = get_backend()
     with db.connection(url) as conn:
@@ -107,7 +105,7 @@ def _run_cells(p: ExperimentParams, url: str, exp_id: int, ds: int, todo: list, 
                 return exp_id
             bar.set_postfix_str(f"{strategy} {budget} seed {seed}")
             base, variant = split_variant(strategy)
-            sel = select(SelectParams(p.dataset, "1" if budget == "full" else budget, base,
+            sel = select(SelectParams(p.dataset, None if budget == "full" else budget, base,
                                       seed=seed, oracle=True, knn=p.knn, k=p.k,
                                       uncertainty_candidates=p.uncertainty_candidates,
                                       pool_splits=p.pool_splits, **variant), url, show_progress=False)

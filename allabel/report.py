@@ -1,7 +1,9 @@
 """The experiment report: Markdown + HTML + a PNG plot of F1 against budget per strategy.
 
-Answers "does ALLabel pay off?": F1 mean ± std per strategy and budget, annotation cost
-(sentences and tokens annotated), LLM cost (calls and tokens), and the gap to ``full``.
+Answers "does ALLabel pay off?": per budget, each strategy's F1 and its difference to random
+with 95% paired bootstrap intervals over the test sentences (allabel/stats.py) and whether the
+interval excludes 0; then F1 mean ± std per strategy and budget, annotation cost (sentences and
+tokens annotated), LLM cost (calls and tokens), and the gap to ``full``.
 """
 
 from __future__ import annotations
@@ -9,12 +11,17 @@ from __future__ import annotations
 import html
 import statistics
 from collections import defaultdict
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from allabel import db
+import numpy as np
+
+from allabel import db, stats
+from allabel.config import get_settings
 from allabel.errors import ConfigError
-from allabel.experiment import results
+from allabel.evaluate import sentence_counts
+from allabel.experiment import ExperimentParams, results, test_sample
 from allabel.sqlfiles import queries
 
 Q = queries("experiment")
@@ -63,37 +70,134 @@ def markdown_table(summary: list[dict[str, Any]]) -> str:
     return head + "\n".join(lines) + "\n"
 
 
-def plot(summary: list[dict[str, Any]], path: Path) -> None:
+Cell = tuple[str, str, int]
+
+
+def cell_counts(conn, exp_id: int, dataset: str, params: dict[str, Any],
+                url: str | None = None) -> tuple[list[int], dict[Cell, np.ndarray]]:
+    """The experiment's fixed test sample and, per finished cell, its (n, 3) per-sentence tp, fp,
+    fn on exactly that sample, in sample order (rows align across cells, which pairing needs)."""
+    known = {f.name for f in fields(ExperimentParams)}
+    p = ExperimentParams(**{k: v for k, v in params.items() if k in known})
+    sample = test_sample(conn, db.dataset_id(conn, dataset), p)
+    done = conn.execute(Q.done_cells, {"experiment_id": exp_id}).fetchall()
+    counts = sentence_counts([r[3] for r in done], url)
+    out: dict[Cell, np.ndarray] = {}
+    for strategy, budget, seed, run in done:
+        per = counts[run]
+        missing = sum(1 for sid in sample if sid not in per)
+        if missing:
+            raise ConfigError(f"experiment {exp_id}, cell {strategy} {budget} seed {seed}: prediction "
+                              f"run {run} has not finished {missing} of the {len(sample)} test sentences")
+        out[(strategy, budget, seed)] = np.array([per[sid] for sid in sample], dtype=np.int64).reshape(-1, 3)
+    return sample, out
+
+
+def intervals(counts: dict[Cell, np.ndarray], resamples: int = stats.RESAMPLES,
+              seed: int = stats.SEED) -> list[dict[str, Any]]:
+    """Per (strategy, budget): F1 (mean over seeds) with its interval and, against random of the
+    same budget, the paired difference over the seeds both have. All on the same resamples."""
+    by: dict[tuple[str, str], dict[int, np.ndarray]] = defaultdict(dict)
+    for (strategy, budget, s), a in counts.items():
+        by[(strategy, budget)][s] = a
+    out = []
+    for (strategy, budget), per_seed in by.items():
+        seeds = sorted(per_seed)
+        f1 = stats.f1_interval(np.stack([per_seed[x] for x in seeds]), resamples, seed)
+        ref = by.get(("random", budget), {})
+        common = sorted(set(seeds) & set(ref)) if strategy != "random" else []
+        diff = stats.paired_difference(np.stack([per_seed[x] for x in common]),
+                                       np.stack([ref[x] for x in common]), resamples, seed) \
+            if common else None
+        out.append({"strategy": strategy, "budget": budget, "seeds": len(seeds), "f1": f1,
+                    "diff": diff, "paired_seeds": len(common)})
+    return sorted(out, key=lambda r: (_budget_key(r["budget"]), r["strategy"] != "random",
+                                      r["strategy"]))
+
+
+def _ci(i: stats.Interval, sign: bool = False) -> str:
+    f = "+.3f" if sign else ".3f"
+    return f"{i.estimate:{f}} [{i.low:{f}}, {i.high:{f}}]"
+
+
+def intervals_table(rows: list[dict[str, Any]]) -> str:
+    head = ("| budget | strategy | seeds | F1 [95% CI] | F1 − random [95% CI] | interval excludes 0 |\n"
+            "|---|---|---|---|---|---|\n")
+    lines = []
+    for r in rows:
+        if r["strategy"] == "random":
+            diff, verdict = "(reference)", ""
+        elif r["diff"] is None:
+            diff, verdict = "no random run of this budget" if r["budget"] != "full" else "", ""
+        else:
+            paired = "" if r["paired_seeds"] == r["seeds"] else f" ({r['paired_seeds']} paired seeds)"
+            diff, verdict = _ci(r["diff"], sign=True) + paired, r["diff"].verdict()
+        lines.append(f"| {r['budget']} | {r['strategy']} | {r['seeds']} | {_ci(r['f1'])} | {diff} | "
+                     f"{verdict} |")
+    return head + "\n".join(lines) + "\n"
+
+
+def _short_model(model: Any) -> str:
+    text = str(model or "")
+    return Path(text).name if "/" in text else text
+
+
+def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+    """F1 against budget per strategy with 95% bootstrap intervals as error bars; ``full`` as a
+    dashed line with its interval as a band; the y-axis starts at 0 so gaps are not exaggerated."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
-    budgets = sorted({s["budget"] for s in summary if s["budget"] != "full"}, key=_budget_key)
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    budgets = sorted({r["budget"] for r in rows if r["budget"] != "full"}, key=_budget_key)
     xs = {b: i for i, b in enumerate(budgets)}
-    for strategy in sorted({s["strategy"] for s in summary}):
-        pts = [s for s in summary if s["strategy"] == strategy]
-        if strategy == "full":
-            f = pts[0]
-            ax.axhline(f["f1_mean"], color="black", ls="--", lw=1, label="full (all annotated)")
-            continue
-        pts = sorted(pts, key=lambda s: xs[s["budget"]])
-        ax.errorbar([xs[s["budget"]] for s in pts], [s["f1_mean"] for s in pts],
-                    yerr=[s["f1_std"] for s in pts], marker="o", capsize=3, label=strategy)
+    curves = sorted({r["strategy"] for r in rows if r["budget"] != "full"})
+    width = min(0.3, 0.06 * len(curves))  # spread the strategies a little so bars don't overlap
+    top = 0.0
+    for j, strategy in enumerate(curves):
+        pts = sorted((r for r in rows if r["strategy"] == strategy and r["budget"] != "full"),
+                     key=lambda r: xs[r["budget"]])
+        off = (j - (len(curves) - 1) / 2) * (width / max(len(curves) - 1, 1))
+        est = np.array([r["f1"].estimate for r in pts])
+        lo = np.array([r["f1"].low for r in pts])
+        hi = np.array([r["f1"].high for r in pts])
+        top = max(top, float(hi.max()))
+        ax.errorbar([xs[r["budget"]] + off for r in pts], est, yerr=[est - lo, hi - est],
+                    marker="o", capsize=3, label=strategy)
+    for r in rows:
+        if r["budget"] == "full":
+            f = r["f1"]
+            ax.axhline(f.estimate, color="black", ls="--", lw=1, label="full (all annotated)")
+            ax.axhspan(f.low, f.high, color="black", alpha=0.08, lw=0)
+            top = max(top, f.high)
     ax.set_xticks(range(len(budgets)), budgets)
     ax.set_xlabel("annotation budget")
     ax.set_ylabel("entity F1 (strict, micro)")
-    ax.set_title("F1 against budget per strategy")
+    ax.set_ylim(0, max(0.05, top * 1.1))
+    ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
 
 
-def write_report(experiment: str, out_dir: Path | None = None) -> tuple[Path, str]:
-    """Write report.md, report.html and f1.png; returns (folder, markdown table)."""
+def _html_table(table: str) -> str:
+    lines = table.splitlines()
+    heads = "".join(f"<th>{html.escape(c.strip())}</th>" for c in lines[0].strip("|").split("|"))
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c.strip())}</td>" for c in line.strip("|").split("|"))
+        + "</tr>" for line in lines[2:])
+    return f"<table border=1 cellpadding=4><tr>{heads}</tr>{body}</table>"
+
+
+def write_report(experiment: str, out_dir: Path | None = None, resamples: int = stats.RESAMPLES,
+                 seed: int = stats.SEED) -> tuple[Path, str]:
+    """Write report.md, report.html and f1.png under ``out_dir`` (default
+    $ALLABEL_HOME/reports/experiment-ID, never the working directory); returns (folder,
+    markdown tables)."""
     with db.connection() as conn:
         exp_id = (conn.execute(Q.latest).fetchone()[0] if experiment == "latest"
                   else int(experiment))
@@ -103,34 +207,51 @@ def write_report(experiment: str, out_dir: Path | None = None) -> tuple[Path, st
         if meta is None:
             raise ConfigError(f"no experiment {exp_id}")
         rows = results(conn, exp_id)
-    if not rows:
-        raise ConfigError(f"experiment {exp_id} has no finished cell yet")
-    _, dataset, params, status, created, done, cells = meta
+        if not rows:
+            raise ConfigError(f"experiment {exp_id} has no finished cell yet")
+        _, dataset, params, status, created, done, cells = meta
+        sample, counts = cell_counts(conn, exp_id, dataset, params)
     if done < cells:
-        status = (f"unfinished, {done} of {cells} cells done (the table shows those; the same "
+        status = (f"unfinished, {done} of {cells} cells done (the tables show those; the same "
                   "`allabel experiment` command continues it)")
     summary = summarise(rows)
     table = markdown_table(summary)
-    out = out_dir or Path("reports") / f"experiment-{exp_id}"
+    ci_rows = intervals(counts, resamples, seed)
+    ci_table = intervals_table(ci_rows)
+    out = out_dir or get_settings().home / "reports" / f"experiment-{exp_id}"
     out.mkdir(parents=True, exist_ok=True)
-    plot(summary, out / "f1.png")
+    n, seeds = len(sample), params.get("seeds")
+    model = f"{params.get('backend')} {_short_model(params.get('model'))}"
+    plot(ci_rows, out / "f1.png",
+         f"{dataset}: strict micro F1 against annotation budget\n{model}, k = {params.get('k')}, "
+         f"{n} test sentences, {seeds} seed{'s' if seeds != 1 else ''}; bars: 95% bootstrap CI")
     intro = (f"# Experiment {exp_id}: does ALLabel pay off on {dataset}?\n\n"
              f"Status: {status}; created {created:%Y-%m-%d %H:%M}. Model: {params.get('backend')} "
              f"{params.get('model')}; k = {params.get('k')} demonstrations; test sample: "
-             f"{params.get('test_sample') or 'whole split'}; seeds: {params.get('seeds')}.\n\n"
-             "F1 is entity-level strict match (micro over labels); partial F1 counts overlapping "
-             "same-label spans. Annotation cost is what the strategy asked a person to annotate; "
-             "LLM cost counts calls actually made (cache hits are free) for selection and "
-             "prediction. Gap to full = F1(full) − F1.\n\n")
-    (out / "report.md").write_text(intro + table + "\n![F1 against budget](f1.png)\n")
-    rows_html = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c.strip())}</td>" for c in line.strip("|").split("|"))
-        + "</tr>" for line in table.splitlines()[2:])
-    heads = "".join(f"<th>{html.escape(c.strip())}</th>" for c in table.splitlines()[0].strip("|").split("|"))
+             f"{n} sentences of the {params.get('test_split', 'test')} split "
+             f"({'all of it' if not params.get('test_sample') else 'a fixed random sample'}), the "
+             f"same for every cell; seeds: {seeds}.\n\n")
+    ci_text = ("## F1 and the difference to random, with 95% intervals\n\n"
+               f"Paired bootstrap over the {n} test sentences ({resamples} resamples, seed {seed}): "
+               "each resample draws the test sentences with replacement and scores every run on "
+               "it; a strategy's F1 is the mean over its seeds of the micro F1 of each seed's run, "
+               "and its difference to random pairs its seed-s run with random's seed-s run on the "
+               "same resample. An interval that excludes 0 means the difference is larger than "
+               "the choice of test sentences explains; it does not cover other seeds than these.\n\n")
+    cost_text = ("## Cost and spread over seeds\n\n"
+                 "F1 is entity-level strict match (micro over labels); partial F1 counts overlapping "
+                 "same-label spans. Annotation cost is what the strategy asked a person to annotate; "
+                 "LLM cost counts calls actually made (cache hits are free) for selection and "
+                 "prediction. Gap to full = F1(full) − F1.\n\n")
+    tables = ci_table + "\n" + table
+    (out / "report.md").write_text(intro + ci_text + ci_table + "\n" + cost_text + table
+                                   + "\n![F1 against budget with 95% intervals](f1.png)\n")
     (out / "report.html").write_text(
         f"<!doctype html><meta charset=utf-8><title>allabel experiment {exp_id}</title>"
         f"<h1>Experiment {exp_id}: {html.escape(dataset)}</h1>"
         f"<p>{html.escape(intro.split(chr(10), 2)[2].strip())}</p>"
-        f"<table border=1 cellpadding=4><tr>{heads}</tr>{rows_html}</table>"
-        f"<p><img src='f1.png' alt='F1 against budget'></p>")
-    return out, table
+        f"<h2>F1 and the difference to random, with 95% intervals</h2>"
+        f"<p>{html.escape(ci_text.split(chr(10), 2)[2].strip())}</p>{_html_table(ci_table)}"
+        f"<h2>Cost and spread over seeds</h2><p>{html.escape(cost_text.split(chr(10), 2)[2].strip())}</p>"
+        f"{_html_table(table)}<p><img src='f1.png' alt='F1 against budget with 95% intervals'></p>")
+    return out, tables

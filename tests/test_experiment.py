@@ -3,11 +3,15 @@ experiment resumes to the same final table as an uninterrupted one, and the repo
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pytest
 
 from allabel.config import get_settings
+from allabel.db import connection as db_connection
 from allabel.experiment import ExperimentParams, results, run_experiment
-from allabel.report import summarise, write_report
+from allabel.experiment import test_sample as fixed_test_sample
+from allabel.report import cell_counts, intervals, summarise, write_report
 from tests.select_fixtures import small_corpus
 
 PARAMS = ExperimentParams(dataset="bc", budgets=["3", "6"], strategies=["random", "coreset", "full"],
@@ -61,3 +65,51 @@ def test_interrupted_experiment_resumes_to_the_same_table(conn, corpus, tmp_path
     s = {(x["strategy"], x["budget"]): x for x in summarise(results(conn, exp2))}
     assert s[("full", "full")]["gap_to_full"] == 0.0
     assert s[("random", "3")]["sentences"] == 3 and s[("full", "full")]["sentences"] == 30
+
+
+def test_cells_share_one_test_sample_ablations_and_intervals(conn, corpus, tmp_path, monkeypatch):
+    """Ablation names are first-class strategies; every cell predicts the same fixed test sample;
+    the report's intervals are computed from per-sentence counts that reproduce each cell's F1."""
+    p = ExperimentParams(dataset="bc", budgets=["4"], seeds=2, test_sample=3, k=1,
+                         strategies=["random", "Allabel:ds", "allabel:SU", "full"],
+                         uncertainty_candidates=4, pool_splits=["train"])
+    exp = run_experiment(p, show_progress=False)
+    cells = conn.execute("SELECT strategy, budget, seed, selection_run_id, prediction_run_id "
+                         "FROM experiment_cells WHERE experiment_id = %s AND status = 'done' "
+                         "ORDER BY strategy, seed", (exp,)).fetchall()
+    assert sorted({c[0] for c in cells}) == ["allabel:DS", "allabel:SU", "full", "random"]
+    assert len(cells) == 8
+    ds = conn.execute("SELECT id FROM datasets WHERE name = 'bc'").fetchone()[0]
+    sample = fixed_test_sample(conn, ds, p)
+    assert len(sample) == 3
+    for strategy, budget, seed, sel, pred in cells:
+        done = [r[0] for r in conn.execute("SELECT sentence_id FROM predictions WHERE run_id = %s "
+                                           "AND status = 'done' ORDER BY sentence_id", (pred,))]
+        assert done == sample, (strategy, budget, seed)
+        stages = dict(conn.execute("SELECT stage, count(*) FROM selections WHERE run_id = %s "
+                                   "GROUP BY stage", (sel,)).fetchall())
+        params = conn.execute("SELECT params FROM runs WHERE id = %s", (sel,)).fetchone()[0]
+        if strategy == "allabel:DS":
+            assert stages == {"diversity": 1, "similarity": 3}  # 1:3:1 without U -> 1:3 of 4
+        elif strategy == "allabel:SU":
+            assert stages == {"similarity": 3, "uncertainty": 1}
+        elif strategy == "full":
+            assert params["budget"] is None and stages == {"full": 30}
+
+    out, md = write_report(str(exp), tmp_path / "rep")
+    report = (out / "report.md").read_text()
+    assert "F1 − random [95% CI]" in report and "3 test sentences" in report
+    assert "| 4 | random | 2 |" in md and "(reference)" in md
+    with db_connection() as c:
+        _, counts = cell_counts(c, exp, "bc", {**asdict(p), "strategies": p.strategies})
+    rows = {(r["strategy"], r["budget"]): r for r in intervals(counts, resamples=500)}
+    f1s = {}
+    for r in results(conn, exp):
+        f1s.setdefault((r["strategy"], r["budget"]), []).append(r["f1"])
+    for key, vals in f1s.items():  # per-sentence counts give back each cell's stored micro F1
+        assert rows[key]["f1"].estimate == pytest.approx(sum(vals) / len(vals))
+    assert rows[("allabel:DS", "4")]["paired_seeds"] == 2 and rows[("full", "full")]["diff"] is None
+
+    monkeypatch.setenv("ALLABEL_HOME", str(tmp_path / "home"))  # no --out: under the home, not cwd
+    get_settings.cache_clear()
+    assert write_report(str(exp))[0] == tmp_path / "home" / "reports" / f"experiment-{exp}"

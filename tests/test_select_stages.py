@@ -10,7 +10,7 @@ from allabel.errors import ConfigError
 from allabel.select.budget import parse_budget, parse_order, parse_ratio, stage_sizes
 from allabel.select.diversity import coreset, mean_similarity_to_others
 from allabel.select.similarity import knn_embedding, sum_of_ranks, top_scored
-from allabel.select.strategies import make_strategy
+from allabel.select.strategies import ABLATIONS, STRATEGIES, canonical, make_strategy
 from allabel.select.uncertainty import most_uncertain, sample_candidates
 
 
@@ -121,3 +121,28 @@ def test_order_and_ratio_and_budget_parsing():
     assert make_strategy("allabel", [1, 3, 1], parse_order("DSU")).plan(5, 100) == [
         ("diversity", 1), ("similarity", 3), ("uncertainty", 1)]
     assert make_strategy("coreset", [1, 3, 1], []).plan(7, 100) == [("diversity", 7)]
+
+
+def test_ablation_names_are_parsed_in_one_place():
+    dsu = parse_order("DSU")
+    assert canonical(" Allabel:ds ") == "allabel:DS" and canonical("RANDOM") == "random"
+    # pairs keep the ratio of the stages present: 1:3:1 -> D:S 1:3, D:U 1:1, S:U 3:1
+    assert make_strategy("allabel:DS", [1, 3, 1], dsu).plan(8, 100) == [
+        ("diversity", 2), ("similarity", 6)]
+    assert make_strategy("allabel:du", [1, 3, 1], dsu).plan(7, 100) == [
+        ("diversity", 4), ("uncertainty", 3)]  # 3.5 each: the tie goes to the earlier stage
+    assert make_strategy("allabel:US", [1, 3, 1], dsu).plan(8, 100) == [
+        ("uncertainty", 2), ("similarity", 6)]
+    # other orders: the letters replace --order, the ratio stays
+    assert make_strategy("allabel:UDS", [1, 3, 1], dsu).plan(10, 100) == [
+        ("uncertainty", 2), ("diversity", 2), ("similarity", 6)]
+    assert make_strategy("allabel:D", [1, 3, 1], dsu).plan(5, 100) == [("diversity", 5)]
+    assert make_strategy("allabel:DS", [1, 3, 1], dsu).name == "allabel:DS"
+    for bad in ("allabel:", "allabel:DD", "allabel:DX", "allabel:DSUD", "random:DS", "bogus"):
+        with pytest.raises(ConfigError, match="strategy"):
+            canonical(bad)
+    with pytest.raises(ConfigError, match="no share"):
+        make_strategy("allabel:SU", [1, 0, 0], dsu).plan(5, 100)
+    # every name the --ablations shortcut adds is valid and already canonical
+    assert all(canonical(a) == a for a in ABLATIONS + STRATEGIES)
+    assert len(set(ABLATIONS)) == 11

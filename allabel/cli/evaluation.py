@@ -38,7 +38,11 @@ def _csv(text: str) -> list[str]:
 def experiment(
     dataset: str = typer.Option(..., "--dataset"),
     budgets: str = typer.Option("1%,5%,10%", "--budgets"),
-    strategies: str = typer.Option("allabel,random,coreset,similarity,uncertainty,full", "--strategies"),
+    strategies: str = typer.Option("allabel,random,coreset,similarity,uncertainty,full", "--strategies",
+                                   help="Comma-separated; also allabel:<stages> ablations such as "
+                                        "allabel:DS, allabel:SDU (docs/selection.md)."),
+    ablations: bool = typer.Option(False, "--ablations",
+                                   help="Add every single stage, pair and other order of the stages."),
     seeds: int = typer.Option(3, "--seeds", min=1),
     test_sample: int | None = typer.Option(None, "--test-sample", min=1),
     k: int = typer.Option(4, "--k", min=0),
@@ -47,28 +51,35 @@ def experiment(
     pool_splits: str | None = typer.Option(None, "--pool-splits"),
     workers: int = typer.Option(1, "--workers", min=1,
                                 help="Local processes predicting each cell (1 thread each by default)."),
+    out: Path | None = typer.Option(None, "--out",
+                                    help="Report folder (default $ALLABEL_HOME/reports/experiment-ID)."),
 ) -> None:
     """Select (oracle) -> predict the test split -> evaluate, for every strategy x budget x seed."""
     from allabel.experiment import ExperimentParams, run_experiment
     from allabel.report import write_report
+    from allabel.select.strategies import ABLATIONS
 
-    p = ExperimentParams(dataset, _csv(budgets), _csv(strategies), seeds, test_sample, k,
+    names = _csv(strategies) + (list(ABLATIONS) if ablations else [])
+    p = ExperimentParams(dataset, _csv(budgets), names, seeds, test_sample, k,
                          uncertainty_candidates=uncertainty_candidates,
                          pool_splits=_csv(pool_splits) if pool_splits else None)
     exp_id = run_experiment(p, workers=workers)
-    out, table = write_report(str(exp_id))
+    folder, table = write_report(str(exp_id), out)
     typer.echo(table)
-    typer.echo(f"experiment {exp_id}; report: {out / 'report.md'}")
+    typer.echo(f"experiment {exp_id}; report: {folder / 'report.md'}")
 
 
 def report(
     experiment: str = typer.Argument("latest", help="Experiment id or 'latest'."),
-    out: Path | None = typer.Option(None, "--out", help="Folder (default reports/experiment-ID)."),
+    out: Path | None = typer.Option(None, "--out",
+                                    help="Folder (default $ALLABEL_HOME/reports/experiment-ID)."),
+    resamples: int = typer.Option(10_000, "--resamples", min=100, help="Bootstrap resamples."),
+    bootstrap_seed: int = typer.Option(0, "--bootstrap-seed", help="Seed of the bootstrap resamples."),
 ) -> None:
-    """Markdown + HTML report with the results table and a PNG plot."""
+    """Markdown + HTML report: F1 and F1 − random with 95% paired bootstrap intervals, costs, a plot."""
     from allabel.report import write_report
 
-    folder, table = write_report(experiment, out)
+    folder, table = write_report(experiment, out, resamples, bootstrap_seed)
     typer.echo(table)
     typer.echo(f"report: {folder / 'report.md'} (and report.html, f1.png)")
 

@@ -20,7 +20,8 @@ def select(
     dataset: str | None = typer.Option(None, "--dataset"),
     budget: str | None = typer.Option(None, "--budget", help="A count (120) or a share of the pool (5%)."),
     strategy: str = typer.Option("allabel", "--strategy",
-                                 help="allabel | random | coreset | similarity | uncertainty | full"),
+                                 help="allabel | random | coreset | similarity | uncertainty | full | "
+                                      "allabel:<stages> (ablations: allabel:DS, allabel:UDS, ...)"),
     similarity: str = typer.Option("embedding", "--similarity", help="Stage-2 kNN: embedding | bm25"),
     ratio: str = typer.Option("1:3:1", "--ratio", help="Diversity:similarity:uncertainty."),
     order: str = typer.Option("DSU", "--order", help="Stage order, a permutation of DSU."),
@@ -42,11 +43,13 @@ def select(
     from allabel.select.run import SelectParams
     from allabel.select.run import resume as resume_run
     from allabel.select.run import select as run_select
+    from allabel.select.strategies import canonical
 
     if resume is not None:
         r = resume_run(resume)
     else:
-        if not dataset or not budget:
+        strategy = canonical(strategy)
+        if not dataset or (not budget and strategy != "full"):
             raise ConfigError("--dataset and --budget are required (or --resume RUN)")
         p = SelectParams(dataset, budget, strategy, similarity, ratio, order, seed, oracle, knn, k,
                          uncertainty_candidates,

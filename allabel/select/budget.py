@@ -56,13 +56,19 @@ def parse_order(text: str) -> list[str]:
 
 
 def stage_sizes(m: int, ratio: list[float], order: list[str]) -> list[tuple[str, int]]:
-    """[(stage, size)] in execution order; sizes sum to m (largest remainder)."""
+    """[(stage, size)] in execution order; sizes sum to m (largest remainder).
+
+    ``order`` may hold a subset of the stages (ablations such as allabel:DS): the ratio of the
+    stages present is kept, 1:3:1 -> D:S = 1:3.
+    """
     weight = dict(zip(["diversity", "similarity", "uncertainty"], ratio, strict=True))
     total = sum(weight[s] for s in order)
+    if total <= 0:
+        raise ConfigError(f"the ratio gives the stages {', '.join(order)} no share of the budget")
     exact = [m * weight[s] / total for s in order]
     sizes = [math.floor(x) for x in exact]
     left = m - sum(sizes)
-    by_rem = sorted(range(3), key=lambda i: (-(exact[i] - sizes[i]), i))
+    by_rem = sorted(range(len(order)), key=lambda i: (-(exact[i] - sizes[i]), i))
     for i in by_rem[:left]:
         sizes[i] += 1
     return list(zip(order, sizes, strict=True))

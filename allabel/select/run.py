@@ -34,7 +34,7 @@ Q = queries("select")
 @dataclass
 class SelectParams:
     dataset: str
-    budget: str
+    budget: str | None                 # None only for strategy full (everything)
     strategy: str = "allabel"
     similarity: str = "embedding"     # kNN of stage 2: embedding | bm25
     ratio: str = "1:3:1"

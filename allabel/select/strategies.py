@@ -2,6 +2,17 @@
 
 A strategy turns a budget M into a plan: the stages to run, in order, with their sizes. The
 stages themselves live in diversity.py, similarity.py and uncertainty.py.
+
+Strategy names (parsed here and nowhere else; ``allabel select --strategy`` and ``allabel
+experiment --strategies`` both accept them):
+
+* ``allabel`` — the three stages in ``--order`` (default DSU) at ``--ratio`` (default 1:3:1);
+* ``random``, ``coreset`` (diversity only), ``similarity``, ``uncertainty`` — one stage spends the
+  whole budget; ``full`` — everything annotated;
+* ``allabel:<stages>`` — ablations: the letters D (diversity), S (similarity), U (uncertainty) say
+  which stages run and in which order, e.g. ``allabel:DS`` (no uncertainty), ``allabel:SU``,
+  ``allabel:UDS``. The ratio of the stages present is kept (1:3:1 -> DS 1:3, DU 1:1, SU 3:1); the
+  letters replace ``--order``. Letters are case-insensitive and stored upper-case.
 """
 
 from __future__ import annotations
@@ -9,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from allabel.errors import ConfigError
-from allabel.select.budget import stage_sizes
+from allabel.select.budget import STAGE_LETTERS, stage_sizes
 
 
 @dataclass
@@ -53,15 +64,41 @@ class Full(Strategy):
 
 
 STRATEGIES = ("allabel", "random", "coreset", "similarity", "uncertainty", "full")
+# what `allabel experiment --ablations` adds: each single stage, each pair, the other orders
+ABLATIONS = ("coreset", "similarity", "uncertainty",
+             "allabel:DS", "allabel:DU", "allabel:SU",
+             "allabel:DUS", "allabel:SDU", "allabel:SUD", "allabel:UDS", "allabel:USD")
+_SINGLE = {"random": "random", "coreset": "diversity", "similarity": "similarity",
+           "uncertainty": "uncertainty"}
+
+
+def canonical(name: str) -> str:
+    """The one spelling of a strategy name (``Allabel:ds`` -> ``allabel:DS``); a clear error for
+    anything else. Canonical names keep run and experiment keys stable."""
+    base, sep, letters = name.strip().partition(":")
+    base = base.strip().lower()
+    if not sep:
+        if base in STRATEGIES:
+            return base
+    elif base == "allabel":
+        letters = letters.strip().upper()
+        if letters and len(set(letters)) == len(letters) and set(letters) <= set(STAGE_LETTERS):
+            return f"allabel:{letters}"
+        raise ConfigError(f"bad strategy {name!r}: after 'allabel:' give the stages to run in "
+                          f"order, each of D, S, U at most once (e.g. allabel:DS, allabel:UDS)")
+    raise ConfigError(f"unknown strategy {name!r}; one of {', '.join(STRATEGIES)} or "
+                      f"allabel:<stages> such as allabel:DS or allabel:SDU")
 
 
 def make_strategy(name: str, ratio: list[float], order: list[str]) -> Strategy:
-    if name == "allabel":
+    """The strategy of a name; ``ratio`` always applies to allabel variants, ``order`` only to
+    plain ``allabel`` (the letters of ``allabel:XY`` are its order)."""
+    n = canonical(name)
+    if n == "allabel":
         return ALLabel(ratio=tuple(ratio), order=tuple(order))
-    if name == "full":
+    if n.startswith("allabel:"):
+        return ALLabel(name=n, ratio=tuple(ratio),
+                       order=tuple(STAGE_LETTERS[c] for c in n.split(":", 1)[1]))
+    if n == "full":
         return Full()
-    stage = {"random": "random", "coreset": "diversity", "similarity": "similarity",
-             "uncertainty": "uncertainty"}.get(name)
-    if stage is None:
-        raise ConfigError(f"unknown strategy {name!r}; one of {', '.join(STRATEGIES)}")
-    return SingleStage(name=name, stage=stage)
+    return SingleStage(name=n, stage=_SINGLE[n])

@@ -26,3 +26,7 @@ DELETE FROM evaluations WHERE run_id = %(run_id)s AND against = %(against)s;
 -- name: insert_evaluation
 INSERT INTO evaluations (run_id, against, metric, label, value)
 VALUES (%(run_id)s, %(against)s, %(metric)s, %(label)s, %(value)s);
+
+-- name: done_sentences_of_run
+-- Every sentence a prediction run finished (per-sentence counts need the ones without mentions).
+SELECT p.sentence_id FROM allabel.predictions p WHERE p.run_id = $1 AND p.status = 'done';

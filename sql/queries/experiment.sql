@@ -62,3 +62,8 @@ SELECT c.strategy, c.budget, c.seed, c.f1,
 FROM experiment_cells c
 WHERE c.experiment_id = %(experiment_id)s AND c.status = 'done'
 ORDER BY c.strategy, c.budget, c.seed;
+
+-- name: done_cells
+-- The finished cells with their prediction runs (the report's per-sentence counts come from these).
+SELECT strategy, budget, seed, prediction_run_id FROM experiment_cells
+WHERE experiment_id = %(experiment_id)s AND status = 'done' ORDER BY strategy, budget, seed;

@@ -1,0 +1,109 @@
+"""Paired bootstrap intervals on hand-made per-sentence counts, and per-sentence counts that add
+up to the micro row of the DuckDB evaluation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from allabel.evaluate import compute, per_sentence
+from allabel.stats import f1_interval, micro_f1, paired_difference
+from tests.test_evaluate import tables
+
+
+def system(right: np.ndarray, n: int = 200) -> np.ndarray:
+    """(n, 3) counts: one gold mention per sentence, found (tp) where ``right`` else missed (fn)
+    with a spurious prediction (fp)."""
+    c = np.zeros((n, 3), np.int64)
+    c[right, 0] = 1
+    c[~right, 1] = 1
+    c[~right, 2] = 1
+    return c
+
+
+def mask(n: int, idx) -> np.ndarray:
+    m = np.zeros(n, bool)
+    m[idx] = True
+    return m
+
+
+def test_micro_f1_from_counts():
+    assert micro_f1(np.array([3, 1, 2])) == pytest.approx(6 / 9)
+    assert micro_f1(np.array([0, 0, 0])) == 0.0  # nothing to score: 0, not a division error
+    assert micro_f1(np.array([[1, 0, 0], [0, 1, 1]])).tolist() == [1.0, 0.0]
+
+
+def test_identical_systems_interval_contains_zero():
+    a = system(mask(200, np.arange(0, 200, 2)))[None]
+    d = paired_difference(a, a.copy(), resamples=2000, seed=1)
+    assert (d.estimate, d.low, d.high) == (0.0, 0.0, 0.0)
+    assert not d.excludes_zero and d.verdict() == "no"
+
+
+def test_equally_good_systems_with_different_errors_contain_zero():
+    a = system(mask(200, np.arange(0, 100)))[None]     # right on the first half
+    b = system(mask(200, np.arange(100, 200)))[None]   # right on the second half
+    d = paired_difference(a, b, resamples=2000, seed=1)
+    assert d.estimate == pytest.approx(0.0)
+    assert d.low < 0 < d.high and not d.excludes_zero
+    assert d.high - d.low > 0.1  # disagreement on every sentence: a wide interval
+
+
+def test_clearly_better_system_excludes_zero_on_the_right_side():
+    better = system(mask(200, np.arange(0, 180)))[None]   # 90% of the sentences right
+    worse = system(mask(200, np.arange(0, 100)))[None]    # 50% right (a subset of the above)
+    d = paired_difference(better, worse, resamples=2000, seed=1)
+    assert d.estimate == pytest.approx(0.9 - 0.5)  # F1 of these = share right
+    assert d.low > 0 and d.excludes_zero and d.verdict() == "yes (better)"
+    assert d.low <= d.estimate <= d.high
+    r = paired_difference(worse, better, resamples=2000, seed=1)
+    assert r.high < 0 and r.verdict() == "yes (worse)"
+    assert r.low == pytest.approx(-d.high) and r.high == pytest.approx(-d.low)
+
+
+def test_seeds_are_pooled_and_paired_by_row():
+    n = 200
+    a = np.stack([system(mask(n, np.arange(0, 150))), system(mask(n, np.arange(0, 170)))])
+    b = np.stack([system(mask(n, np.arange(0, 100))), system(mask(n, np.arange(0, 120)))])
+    d = paired_difference(a, b, resamples=1000, seed=3)
+    assert d.estimate == pytest.approx(((0.75 - 0.5) + (0.85 - 0.6)) / 2)
+    f = f1_interval(a, resamples=1000, seed=3)
+    assert f.estimate == pytest.approx((0.75 + 0.85) / 2) and f.low < f.estimate < f.high
+    with pytest.raises(ValueError, match="same seeds and sentences"):
+        paired_difference(a, b[:1])
+
+
+def test_deterministic_with_a_seed():
+    rng = np.random.default_rng(42)  # varied counts, so percentiles are not stuck on a grid
+    a, b = rng.integers(0, 4, size=(2, 3, 150, 3))
+    one = paired_difference(a, b, resamples=3000, seed=7)
+    assert paired_difference(a, b, resamples=3000, seed=7) == one
+    assert paired_difference(a, b, resamples=3000, seed=8) != one
+    assert f1_interval(a, resamples=3000, seed=7) == f1_interval(a, resamples=3000, seed=7)
+
+
+def test_interval_width_matches_the_binomial_standard_error():
+    # F1 of these systems = share of sentences right; its bootstrap 95% interval should be about
+    # ±1.96·sqrt(p(1-p)/n) wide: 0.6 on 400 sentences -> ±0.048
+    n = 400
+    a = system(mask(n, np.arange(0, 240)), n)[None]
+    f = f1_interval(a, resamples=4000, seed=0)
+    half = 1.96 * (0.6 * 0.4 / n) ** 0.5
+    assert f.high - f.low == pytest.approx(2 * half, rel=0.15)
+
+
+def test_per_sentence_counts_add_up_to_the_micro_row():
+    import pyarrow as pa
+
+    gold = [(1, 0, 7, "Chemical"), (1, 15, 28, "Disease"), (2, 0, 5, "Disease"), (3, 4, 9, "Chemical")]
+    pred = [(1, 0, 7, "Chemical"), (1, 0, 7, "Chemical"), (1, 15, 20, "Disease"),
+            (2, 0, 5, "Chemical"), (4, 0, 3, "Disease"), (5, 0, 3, "Gene")]  # Gene: no such label
+    g, p, labels = tables(gold, pred)
+    sentences = pa.table({"sentence_id": pa.array([1, 2, 3, 4, 5, 6], pa.int64())})
+    per = per_sentence(g, p, labels, sentences)
+    assert per == {1: (1, 1, 1), 2: (0, 1, 1), 3: (0, 0, 1), 4: (0, 1, 0), 5: (0, 0, 0),
+                   6: (0, 0, 0)}
+    micro = next(s for s in compute(g, p, labels) if s.label == "*")
+    tp, fp, fn = np.array(list(per.values())).sum(axis=0)
+    assert (tp, tp + fp, tp + fn) == (micro.tp, micro.n_pred, micro.n_gold)
+    assert micro_f1(np.array([tp, fp, fn])) == pytest.approx(micro.f1)
