@@ -126,3 +126,20 @@ def test_bm25_similarity_stage(conn, corpus):
     scores = [s for (s,) in conn.execute("SELECT score FROM selections WHERE run_id = %s ORDER BY rank",
                                          (r.run_id,))]
     assert scores == sorted(scores, reverse=True) and scores[0] > 0
+
+
+def test_cli_ablation_names_and_full_without_a_budget(conn, cli, corpus):
+    code, out, err = cli("select", "--dataset", "bc", "--budget", "8", "--strategy", "Allabel:ds")
+    assert code == 0, err
+    run_id = int(out.split()[1].rstrip(":"))
+    stages = [s for _, s, _ in picks(conn, run_id)]
+    assert stages == ["diversity"] * 2 + ["similarity"] * 6  # 1:3 of 8, in the letters' order
+    params = conn.execute("SELECT params FROM runs WHERE id = %s", (run_id,)).fetchone()[0]
+    assert params["strategy"] == "allabel:DS"  # stored in its one spelling
+    code, out, err = cli("select", "--dataset", "bc", "--strategy", "full")
+    assert code == 0, err
+    assert "70 sentences selected" in out
+    code, out, err = cli("select", "--dataset", "bc", "--budget", "8", "--strategy", "allabel:DX")
+    assert code != 0 and "bad strategy 'allabel:DX'" in err
+    code, out, err = cli("select", "--dataset", "bc", "--strategy", "random")
+    assert code != 0 and "--budget are required" in err
