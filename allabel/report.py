@@ -93,24 +93,39 @@ def cell_counts(conn, exp_id: int, dataset: str, params: dict[str, Any],
     return sample, out
 
 
+ABLATION_REFERENCE = "allabel"
+
+
+def _is_ablation(strategy: str) -> bool:
+    return strategy.startswith("allabel:") or strategy in ("coreset", "similarity", "uncertainty")
+
+
 def intervals(counts: dict[Cell, np.ndarray], resamples: int = stats.RESAMPLES,
               seed: int = stats.SEED) -> list[dict[str, Any]]:
     """Per (strategy, budget): F1 (mean over seeds) with its interval and, against random of the
-    same budget, the paired difference over the seeds both have. All on the same resamples."""
+    same budget, the paired difference over the seeds both have (``diff``); ablations (single
+    stages, allabel:<stages>) also against allabel (``diff_allabel``). All on the same resamples."""
     by: dict[tuple[str, str], dict[int, np.ndarray]] = defaultdict(dict)
     for (strategy, budget, s), a in counts.items():
         by[(strategy, budget)][s] = a
+
+    def versus(per_seed: dict[int, np.ndarray], ref: dict[int, np.ndarray]):
+        common = sorted(set(per_seed) & set(ref))
+        if not common:
+            return None, 0
+        return stats.paired_difference(np.stack([per_seed[x] for x in common]),
+                                       np.stack([ref[x] for x in common]), resamples, seed), len(common)
+
     out = []
     for (strategy, budget), per_seed in by.items():
         seeds = sorted(per_seed)
         f1 = stats.f1_interval(np.stack([per_seed[x] for x in seeds]), resamples, seed)
-        ref = by.get(("random", budget), {})
-        common = sorted(set(seeds) & set(ref)) if strategy != "random" else []
-        diff = stats.paired_difference(np.stack([per_seed[x] for x in common]),
-                                       np.stack([ref[x] for x in common]), resamples, seed) \
-            if common else None
+        diff, paired = (None, 0) if strategy == "random" else versus(per_seed, by.get(("random", budget), {}))
+        diff_a, paired_a = versus(per_seed, by.get((ABLATION_REFERENCE, budget), {})) \
+            if _is_ablation(strategy) else (None, 0)
         out.append({"strategy": strategy, "budget": budget, "seeds": len(seeds), "f1": f1,
-                    "diff": diff, "paired_seeds": len(common)})
+                    "diff": diff, "paired_seeds": paired,
+                    "diff_allabel": diff_a, "paired_seeds_allabel": paired_a})
     return sorted(out, key=lambda r: (_budget_key(r["budget"]), r["strategy"] != "random",
                                       r["strategy"]))
 
@@ -118,6 +133,12 @@ def intervals(counts: dict[Cell, np.ndarray], resamples: int = stats.RESAMPLES,
 def _ci(i: stats.Interval, sign: bool = False) -> str:
     f = "+.3f" if sign else ".3f"
     return f"{i.estimate:{f}} [{i.low:{f}}, {i.high:{f}}]"
+
+
+def _diff_cell(r: dict[str, Any], key: str, paired_key: str) -> tuple[str, str]:
+    d = r[key]
+    paired = "" if r[paired_key] == r["seeds"] else f" ({r[paired_key]} paired seeds)"
+    return _ci(d, sign=True) + paired, d.verdict()
 
 
 def intervals_table(rows: list[dict[str, Any]]) -> str:
@@ -130,8 +151,22 @@ def intervals_table(rows: list[dict[str, Any]]) -> str:
         elif r["diff"] is None:
             diff, verdict = "no random run of this budget" if r["budget"] != "full" else "", ""
         else:
-            paired = "" if r["paired_seeds"] == r["seeds"] else f" ({r['paired_seeds']} paired seeds)"
-            diff, verdict = _ci(r["diff"], sign=True) + paired, r["diff"].verdict()
+            diff, verdict = _diff_cell(r, "diff", "paired_seeds")
+        lines.append(f"| {r['budget']} | {r['strategy']} | {r['seeds']} | {_ci(r['f1'])} | {diff} | "
+                     f"{verdict} |")
+    return head + "\n".join(lines) + "\n"
+
+
+def ablations_table(rows: list[dict[str, Any]]) -> str | None:
+    """Each ablation against the full method of the same budget; None without both."""
+    rows = [r for r in rows if r["diff_allabel"] is not None]
+    if not rows:
+        return None
+    head = ("| budget | strategy | seeds | F1 [95% CI] | F1 − allabel [95% CI] | interval excludes 0 |\n"
+            "|---|---|---|---|---|---|\n")
+    lines = []
+    for r in rows:
+        diff, verdict = _diff_cell(r, "diff_allabel", "paired_seeds_allabel")
         lines.append(f"| {r['budget']} | {r['strategy']} | {r['seeds']} | {_ci(r['f1'])} | {diff} | "
                      f"{verdict} |")
     return head + "\n".join(lines) + "\n"
@@ -218,6 +253,7 @@ def write_report(experiment: str, out_dir: Path | None = None, resamples: int = 
     table = markdown_table(summary)
     ci_rows = intervals(counts, resamples, seed)
     ci_table = intervals_table(ci_rows)
+    abl_table = ablations_table(ci_rows)
     out = out_dir or get_settings().home / "reports" / f"experiment-{exp_id}"
     out.mkdir(parents=True, exist_ok=True)
     n, seeds = len(sample), params.get("seeds")
@@ -243,8 +279,15 @@ def write_report(experiment: str, out_dir: Path | None = None, resamples: int = 
                  "same-label spans. Annotation cost is what the strategy asked a person to annotate; "
                  "LLM cost counts calls actually made (cache hits are free) for selection and "
                  "prediction. Gap to full = F1(full) − F1.\n\n")
-    tables = ci_table + "\n" + table
-    (out / "report.md").write_text(intro + ci_text + ci_table + "\n" + cost_text + table
+    abl_text = ("## Ablations against allabel\n\n"
+                "Each single stage and each allabel:<stages> variant minus allabel (the three "
+                "stages in the configured order) of the same budget, paired by seed on the same "
+                "resamples: a negative difference that excludes 0 means the stages left out (or "
+                "the order) matter.\n\n") if abl_table else ""
+    tables = ci_table + "\n" + (abl_table + "\n" if abl_table else "") + table
+    (out / "report.md").write_text(intro + ci_text + ci_table + "\n"
+                                   + (abl_text + abl_table + "\n" if abl_table else "")
+                                   + cost_text + table
                                    + "\n![F1 against budget with 95% intervals](f1.png)\n")
     (out / "report.html").write_text(
         f"<!doctype html><meta charset=utf-8><title>allabel experiment {exp_id}</title>"
@@ -252,6 +295,8 @@ def write_report(experiment: str, out_dir: Path | None = None, resamples: int = 
         f"<p>{html.escape(intro.split(chr(10), 2)[2].strip())}</p>"
         f"<h2>F1 and the difference to random, with 95% intervals</h2>"
         f"<p>{html.escape(ci_text.split(chr(10), 2)[2].strip())}</p>{_html_table(ci_table)}"
-        f"<h2>Cost and spread over seeds</h2><p>{html.escape(cost_text.split(chr(10), 2)[2].strip())}</p>"
+        + (f"<h2>Ablations against allabel</h2><p>{html.escape(abl_text.split(chr(10), 2)[2].strip())}</p>"
+           f"{_html_table(abl_table)}" if abl_table else "")
+        + f"<h2>Cost and spread over seeds</h2><p>{html.escape(cost_text.split(chr(10), 2)[2].strip())}</p>"
         f"{_html_table(table)}<p><img src='f1.png' alt='F1 against budget with 95% intervals'></p>")
     return out, tables

@@ -107,3 +107,31 @@ def test_per_sentence_counts_add_up_to_the_micro_row():
     tp, fp, fn = np.array(list(per.values())).sum(axis=0)
     assert (tp, tp + fp, tp + fn) == (micro.tp, micro.n_pred, micro.n_gold)
     assert micro_f1(np.array([tp, fp, fn])) == pytest.approx(micro.f1)
+
+
+def test_report_intervals_per_budget_pair_seeds_and_compare_ablations_with_allabel():
+    from allabel.report import ablations_table, intervals, intervals_table
+
+    n = 200
+    good, poor = system(mask(n, np.arange(0, 180))), system(mask(n, np.arange(0, 100)))
+    counts = {}
+    for seed in (0, 1, 2):
+        counts[("random", "5", seed)] = poor
+        counts[("allabel", "5", seed)] = good
+        counts[("full", "full", seed)] = good
+    counts[("allabel:DS", "5", 0)] = poor  # seeds 0 and 5: only seed 0 pairs with random
+    counts[("allabel:DS", "5", 5)] = poor
+    rows = {(r["strategy"], r["budget"]): r for r in intervals(counts, resamples=1000)}
+    a = rows[("allabel", "5")]
+    assert a["diff"].estimate == pytest.approx(0.4) and a["diff"].excludes_zero
+    assert a["paired_seeds"] == 3 and a["diff_allabel"] is None
+    ds = rows[("allabel:DS", "5")]
+    assert ds["paired_seeds"] == 1 and ds["diff"].estimate == pytest.approx(0.0)
+    assert ds["diff_allabel"].verdict() == "yes (worse)"
+    assert rows[("random", "5")]["diff"] is None and rows[("full", "full")]["diff"] is None
+    table = intervals_table(list(rows.values()))
+    assert "| 5 | allabel | 3 | 0.900 [" in table and "yes (better)" in table
+    assert "(1 paired seeds)" in table and "(reference)" in table
+    abl = ablations_table(list(rows.values()))
+    assert abl is not None and abl.count("\n") == 3 and "| 5 | allabel:DS | 2 |" in abl
+    assert ablations_table([r for k, r in rows.items() if k[0] != "allabel:DS"]) is None
