@@ -108,22 +108,31 @@ def intervals(counts: dict[Cell, np.ndarray], resamples: int = stats.RESAMPLES,
     by: dict[tuple[str, str], dict[int, np.ndarray]] = defaultdict(dict)
     for (strategy, budget, s), a in counts.items():
         by[(strategy, budget)][s] = a
+    # resample every system once: same (n, resamples, seed) -> same resamples for all systems,
+    # so a paired difference is a difference of columns (seed -> column)
+    boot = {}
+    for key, per_seed in by.items():
+        seeds = sorted(per_seed)
+        whole, samples = stats.seed_f1_samples(np.stack([per_seed[x] for x in seeds]), resamples, seed)
+        boot[key] = {x: (whole[i], samples[:, i]) for i, x in enumerate(seeds)}
 
-    def versus(per_seed: dict[int, np.ndarray], ref: dict[int, np.ndarray]):
-        common = sorted(set(per_seed) & set(ref))
+    def versus(key: tuple[str, str], ref: tuple[str, str]) -> tuple[stats.Interval | None, int]:
+        common = sorted(set(boot[key]) & set(boot.get(ref, {})))
         if not common:
             return None, 0
-        return stats.paired_difference(np.stack([per_seed[x] for x in common]),
-                                       np.stack([ref[x] for x in common]), resamples, seed), len(common)
+        whole = np.array([boot[key][x][0] - boot[ref][x][0] for x in common])
+        samples = np.stack([boot[key][x][1] - boot[ref][x][1] for x in common], axis=1)
+        return stats.interval_of_mean(whole, samples), len(common)
 
     out = []
     for (strategy, budget), per_seed in by.items():
-        seeds = sorted(per_seed)
-        f1 = stats.f1_interval(np.stack([per_seed[x] for x in seeds]), resamples, seed)
-        diff, paired = (None, 0) if strategy == "random" else versus(per_seed, by.get(("random", budget), {}))
-        diff_a, paired_a = versus(per_seed, by.get((ABLATION_REFERENCE, budget), {})) \
+        key = (strategy, budget)
+        f1 = stats.interval_of_mean(np.array([w for w, _ in boot[key].values()]),
+                                    np.stack([smp for _, smp in boot[key].values()], axis=1))
+        diff, paired = (None, 0) if strategy == "random" else versus(key, ("random", budget))
+        diff_a, paired_a = versus(key, (ABLATION_REFERENCE, budget)) \
             if _is_ablation(strategy) else (None, 0)
-        out.append({"strategy": strategy, "budget": budget, "seeds": len(seeds), "f1": f1,
+        out.append({"strategy": strategy, "budget": budget, "seeds": len(per_seed), "f1": f1,
                     "diff": diff, "paired_seeds": paired,
                     "diff_allabel": diff_a, "paired_seeds_allabel": paired_a})
     return sorted(out, key=lambda r: (_budget_key(r["budget"]), r["strategy"] != "random",

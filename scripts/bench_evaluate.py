@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Evaluation benchmark (issue 5): time of `evaluate` for 100,000 predicted entities.
+"""Evaluation benchmark (issue 5): time of `evaluate` for 100,000 predicted entities; then
+(issue 11) per-sentence counts of the same run and the paired bootstrap over them.
 
 Predictions are synthesised on all bc5cdr sentences: the gold mentions (some relabelled) plus
 random token spans, about 7 per sentence, until 100,000.
@@ -75,6 +76,31 @@ def main() -> None:
         print(f"evaluate: {n_pred:,} predicted vs {micro.n_gold:,} gold entities: {best[0]:.2f} s total "
               f"(fetch over ADBC + DuckDB metrics {best[1]:.2f} s, writing the evaluations rows the rest); "
               f"target <= 2 s. micro F1 {micro.f1:.3f}")
+        bench_bootstrap(run, micro)
+
+
+def bench_bootstrap(run: int, micro) -> None:
+    import numpy as np
+
+    from allabel.evaluate import sentence_counts
+    from allabel.stats import f1_interval, paired_difference
+
+    t = time.perf_counter()
+    per = sentence_counts([run])[run]
+    t_counts = time.perf_counter() - t
+    a = np.array([per[s] for s in sorted(per)])
+    assert (a[:, 0].sum(), a[:, 0].sum() + a[:, 1].sum()) == (micro.tp, micro.n_pred)
+    for n in (300, len(a)):
+        x = np.stack([a[:n]] * 3)  # three "seeds"
+        y = x.copy()
+        y[:, ::2, 0], y[:, ::2, 2] = 0, x[:, ::2, 0] + x[:, ::2, 2]  # a worse system: half its hits lost
+        t = time.perf_counter()
+        f1_interval(x)
+        d = paired_difference(x, y)
+        secs = time.perf_counter() - t
+        print(f"bootstrap, {n:,} sentences x 3 seeds, 10,000 resamples: F1 interval + paired difference "
+              f"{secs:.2f} s (difference {d.estimate:+.3f} [{d.low:+.3f}, {d.high:+.3f}])")
+    print(f"per-sentence counts of the run ({len(a):,} sentences, ADBC + DuckDB): {t_counts:.2f} s")
 
 
 if __name__ == "__main__":

@@ -125,6 +125,9 @@ def test_report_intervals_per_budget_pair_seeds_and_compare_ablations_with_allab
     a = rows[("allabel", "5")]
     assert a["diff"].estimate == pytest.approx(0.4) and a["diff"].excludes_zero
     assert a["paired_seeds"] == 3 and a["diff_allabel"] is None
+    # the report resamples each system once; the result equals resampling the pair directly
+    assert a["diff"] == paired_difference(np.stack([good] * 3), np.stack([poor] * 3), resamples=1000)
+    assert a["f1"] == f1_interval(np.stack([good] * 3), resamples=1000)
     ds = rows[("allabel:DS", "5")]
     assert ds["paired_seeds"] == 1 and ds["diff"].estimate == pytest.approx(0.0)
     assert ds["diff_allabel"].verdict() == "yes (worse)"
