@@ -277,7 +277,7 @@ def write_report(experiment: str, out_dir: Path | None = None, resamples: int = 
              f"({'all of it' if not params.get('test_sample') else 'a fixed random sample'}), the "
              f"same for every cell; seeds: {seeds}.\n\n")
     ci_text = ("## F1 and the difference to random, with 95% intervals\n\n"
-               f"Paired bootstrap over the {n} test sentences ({resamples} resamples, seed {seed}): "
+               f"Paired bootstrap over the {n} test sentences ({resamples:,} resamples, seed {seed}): "
                "each resample draws the test sentences with replacement and scores every run on "
                "it; a strategy's F1 is the mean over its seeds of the micro F1 of each seed's run, "
                "and its difference to random pairs its seed-s run with random's seed-s run on the "

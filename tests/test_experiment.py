@@ -108,6 +108,13 @@ def test_cells_share_one_test_sample_ablations_and_intervals(conn, corpus, tmp_p
         f1s.setdefault((r["strategy"], r["budget"]), []).append(r["f1"])
     for key, vals in f1s.items():  # per-sentence counts give back each cell's stored micro F1
         assert rows[key]["f1"].estimate == pytest.approx(sum(vals) / len(vals))
+    for strategy, budget, seed, _, pred in cells:  # ... and its tp, predicted and gold counts
+        stored = dict(conn.execute("SELECT metric, value FROM evaluations WHERE run_id = %s AND "
+                                   "label = '*' AND metric IN ('tp', 'n_pred', 'n_gold')",
+                                   (pred,)).fetchall())
+        tp, fp, fn = counts[(strategy, budget, seed)].sum(axis=0)
+        assert (tp, tp + fp, tp + fn) == (stored["tp"], stored["n_pred"], stored["n_gold"])
+        assert stored["n_gold"] > 0 and counts[(strategy, budget, seed)].shape == (3, 3)
     assert rows[("allabel:DS", "4")]["paired_seeds"] == 2 and rows[("full", "full")]["diff"] is None
 
     monkeypatch.setenv("ALLABEL_HOME", str(tmp_path / "home"))  # no --out: under the home, not cwd
