@@ -136,6 +136,11 @@ def test_cli_ablation_names_and_full_without_a_budget(conn, cli, corpus):
     assert stages == ["diversity"] * 2 + ["similarity"] * 6  # 1:3 of 8, in the letters' order
     params = conn.execute("SELECT params FROM runs WHERE id = %s", (run_id,)).fetchone()[0]
     assert params["strategy"] == "allabel:DS"  # stored in its one spelling
+    code, out, err = cli("select", "--dataset", "bc", "--budget", "8", "--strategy", "allabel:SD+long")
+    assert code == 0, err
+    params = conn.execute("SELECT params FROM runs WHERE id = %s",
+                          (int(out.split()[1].rstrip(":")),)).fetchone()[0]
+    assert (params["strategy"], params["length_floor"]) == ("allabel:SD", 0.5)  # +long = the option
     code, out, err = cli("select", "--dataset", "bc", "--strategy", "full")
     assert code == 0, err
     assert "70 sentences selected" in out

@@ -138,6 +138,10 @@ def test_ablation_names_are_parsed_in_one_place():
         ("uncertainty", 2), ("diversity", 2), ("similarity", 6)]
     assert make_strategy("allabel:D", [1, 3, 1], dsu).plan(5, 100) == [("diversity", 5)]
     assert make_strategy("allabel:DS", [1, 3, 1], dsu).name == "allabel:DS"
+    # method variants ride along: checked, lower-cased, kept
+    assert canonical("Allabel:ds+LONG") == "allabel:DS+long" and canonical("allabel+total") == "allabel+total"
+    with pytest.raises(ConfigError, match=r"\+wide"):
+        canonical("allabel:DS+wide")
     for bad in ("allabel:", "allabel:DD", "allabel:DX", "allabel:DSUD", "random:DS", "bogus"):
         with pytest.raises(ConfigError, match="strategy"):
             canonical(bad)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -44,18 +45,19 @@ def select(
     from allabel.select.run import resume as resume_run
     from allabel.select.run import select as run_select
     from allabel.select.strategies import canonical
+    from allabel.select.variants import split_variant
 
     if resume is not None:
         r = resume_run(resume)
     else:
-        strategy = canonical(strategy)
+        strategy, variant = split_variant(canonical(strategy))  # +long etc. set the options below
         if not dataset or (not budget and strategy != "full"):
             raise ConfigError("--dataset and --budget are required (or --resume RUN)")
         p = SelectParams(dataset, budget, strategy, similarity, ratio, order, seed, oracle, knn, k,
                          uncertainty_candidates,
                          pool_splits.split(",") if pool_splits else None,
                          length_floor=length_floor, uncertainty_score=uncertainty_score)
-        r = run_select(p)
+        r = run_select(replace(p, **variant))
     stages = ", ".join(f"{s} {n}" for s, n in r.by_stage.items())
     typer.echo(f"run {r.run_id}: {r.status}; {r.selected} sentences selected ({stages})")
     if r.status == "awaiting_annotation":

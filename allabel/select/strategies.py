@@ -13,6 +13,9 @@ experiment --strategies`` both accept them):
   which stages run and in which order, e.g. ``allabel:DS`` (no uncertainty), ``allabel:SU``,
   ``allabel:UDS``. The ratio of the stages present is kept (1:3:1 -> DS 1:3, DU 1:1, SU 3:1); the
   letters replace ``--order``. Letters are case-insensitive and stored upper-case.
+
+Any of these may carry method variants, ``+long`` and ``+total`` (allabel/select/variants.py), e.g.
+``allabel:DS+long``.
 """
 
 from __future__ import annotations
@@ -72,9 +75,7 @@ _SINGLE = {"random": "random", "coreset": "diversity", "similarity": "similarity
            "uncertainty": "uncertainty"}
 
 
-def canonical(name: str) -> str:
-    """The one spelling of a strategy name (``Allabel:ds`` -> ``allabel:DS``); a clear error for
-    anything else. Canonical names keep run and experiment keys stable."""
+def _canonical_base(name: str) -> str:
     base, sep, letters = name.strip().partition(":")
     base = base.strip().lower()
     if not sep:
@@ -90,10 +91,23 @@ def canonical(name: str) -> str:
                       f"allabel:<stages> such as allabel:DS or allabel:SDU")
 
 
+def canonical(name: str) -> str:
+    """The one spelling of a strategy name (``Allabel:ds+long`` -> ``allabel:DS+long``); a clear
+    error for anything else. Canonical names keep run and experiment keys stable. Method
+    variants (``+long``, ``+total``: allabel/select/variants.py) are checked and kept as given."""
+    from allabel.select.variants import split_variant
+
+    base, *mods = name.strip().split("+")
+    out = "+".join([_canonical_base(base), *(m.strip().lower() for m in mods)])
+    split_variant(out)  # unknown variants are refused here, before anything runs
+    return out
+
+
 def make_strategy(name: str, ratio: list[float], order: list[str]) -> Strategy:
-    """The strategy of a name; ``ratio`` always applies to allabel variants, ``order`` only to
-    plain ``allabel`` (the letters of ``allabel:XY`` are its order)."""
-    n = canonical(name)
+    """The strategy of a name (without ``+variants``: those are SelectParams options); ``ratio``
+    always applies to allabel and its ablations, ``order`` only to plain ``allabel`` (the letters
+    of ``allabel:XY`` are its order)."""
+    n = _canonical_base(name)
     if n == "allabel":
         return ALLabel(ratio=tuple(ratio), order=tuple(order))
     if n.startswith("allabel:"):
