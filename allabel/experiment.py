@@ -71,6 +71,9 @@ def run_experiment(p: ExperimentParams, url: str | None = None, show_progress: b
     table for its first seeds.
     """
     p = replace(p, strategies=list(dict.fromkeys(canonical(s) for s in p.strategies)))  # one spelling
+    if p.test_split != "test" and (p.pool_splits is None or p.test_split in p.pool_splits):
+        raise ConfigError(f"evaluating on {p.test_split!r}: give --pool-splits without it "
+                          f"(e.g. --pool-splits train), so no evaluated sentence is in the pool")
     url = url or db.database_url()
     backend = get_backend()
     with db.connection(url) as conn:

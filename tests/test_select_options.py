@@ -79,3 +79,12 @@ def test_stage3_scores_ten_times_its_size_and_records_it(conn, corpus):
     n3 = r.by_stage["uncertainty"]
     assert stats["uncertainty_scored"] == 2 * n3 == conn.execute(
         "SELECT count(*) FROM predictions WHERE run_id = %s", (r.run_id,)).fetchone()[0]
+
+
+def test_experiment_on_devel_needs_a_pool_without_devel(db_url):
+    from allabel.experiment import ExperimentParams, run_experiment
+
+    for pool in (None, ["train", "devel"]):
+        with pytest.raises(ConfigError, match="--pool-splits without it"):
+            run_experiment(ExperimentParams("bc", ["5%"], ["random"], 1, test_split="devel",
+                                            pool_splits=pool), show_progress=False)

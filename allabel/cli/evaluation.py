@@ -49,6 +49,9 @@ def experiment(
     uncertainty_candidates: str = typer.Option(
         "10x", "--uncertainty-candidates", help="Stage 3 candidates: all | 10x (times the stage size) | a count."),
     pool_splits: str | None = typer.Option(None, "--pool-splits"),
+    eval_split: str = typer.Option("test", "--eval-split",
+                                   help="Split the cells are scored on (devel: choose settings without "
+                                        "touching test; then pool only from the other splits)."),
     workers: int = typer.Option(1, "--workers", min=1,
                                 help="Local processes predicting each cell (1 thread each by default)."),
     out: Path | None = typer.Option(None, "--out",
@@ -61,7 +64,7 @@ def experiment(
 
     names = _csv(strategies) + (list(ABLATIONS) if ablations else [])
     p = ExperimentParams(dataset, _csv(budgets), names, seeds, test_sample, k,
-                         uncertainty_candidates=uncertainty_candidates,
+                         test_split=eval_split, uncertainty_candidates=uncertainty_candidates,
                          pool_splits=_csv(pool_splits) if pool_splits else None)
     exp_id = run_experiment(p, workers=workers)
     folder, table = write_report(str(exp_id), out)
