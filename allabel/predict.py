@@ -259,7 +259,8 @@ def process(run_id: int, pool: DemoPool, k: int, url: str | None = None, workers
         with db.connection(url) as conn:
             conn.execute(Q.finish_run, {"run_id": run_id, "unfinished": "failed" if error else "running",
                                         "error": error,
-                                        "stats": Jsonb({"last_seconds": round(stats.seconds, 3)})})
+                                        "stats": Jsonb({"last_seconds": round(stats.seconds, 3)}),
+                                        "seconds": stats.seconds})
             conn.commit()
     return stats
 

@@ -55,6 +55,9 @@ def select(
         r = run_select(p)
     stages = ", ".join(f"{s} {n}" for s, n in r.by_stage.items())
     typer.echo(f"run {r.run_id}: {r.status}; {r.selected} sentences selected ({stages})")
+    if r.perplexity_known_share is not None:
+        typer.echo(f"uncertainty: perplexity known for {r.perplexity_known_share:.0%} of "
+                   f"{r.uncertainty_candidates} candidates")
     if r.status == "awaiting_annotation":
         typer.echo(f"next: allabel export {r.run_id} --format labelstudio > todo.json; annotate; "
                    f"allabel import FILE --run {r.run_id}; allabel select --resume {r.run_id}")

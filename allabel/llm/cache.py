@@ -55,7 +55,9 @@ class CachedLLM:
 
     def complete(self, messages: list[Message]) -> tuple[Completion, int, bool]:
         """(completion, llm_calls.id, cache_hit)."""
-        key = cache_key(self.backend.name, self.backend.model, messages, self.params)
+        # backends may add parameters that change the answer (structured output) to the key
+        key = cache_key(self.backend.name, self.backend.model, messages,
+                        {**self.params, **getattr(self.backend, "key_params", {})})
         with self._lock:
             row = self._execute(Q.lookup, {"key": key}).fetchone()
         if row is not None:
@@ -131,8 +133,19 @@ class CachedLLM:
 
 
 def usage(conn: psycopg.Connection, run_id: int | None = None) -> list[dict]:
+    """Per run: requests, cache hits, calls, tokens, LLM seconds (sum of latencies), wall-clock
+    seconds of the LLM work, share of answers with a known perplexity, and money (USD, from
+    ``llm_prices``; None when a paid call's model has no price)."""
+    from allabel.llm.pricing import money_by_run
+
     cols = ["run", "kind", "dataset", "status", "requests", "cache_hits", "calls", "retries",
-            "prompt_tokens", "completion_tokens", "llm_seconds"]
-    return [dict(zip(cols, [float(v) if k == "llm_seconds" else v for k, v in zip(cols, r, strict=False)],
-                     strict=True))
-            for r in conn.execute(Q.usage, {"run_id": run_id})]
+            "prompt_tokens", "completion_tokens", "llm_seconds", "wall_seconds",
+            "perplexity_known_share"]
+    money = money_by_run(conn.execute(Q.usage_by_model, {"run_id": run_id}).fetchall())
+    out = []
+    for r in conn.execute(Q.usage, {"run_id": run_id}):
+        row = dict(zip(cols, r, strict=True))
+        row["llm_seconds"] = float(row["llm_seconds"])
+        row["money"] = money.get(row["run"], 0.0)
+        out.append(row)
+    return out
