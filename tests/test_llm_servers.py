@@ -190,3 +190,34 @@ def test_llm_check_on_a_broken_server(db_url, monkeypatch, cli, case):
     else:
         assert "fake-model: found" in out
         assert "log-probs    NO" in out and "CANNOT rank by uncertainty" in out
+
+
+# ---- rate limits --------------------------------------------------------------------------
+def test_duration_formats():
+    from allabel.llm.openai_backend import parse_duration, server_wait
+
+    assert parse_duration("1.5") == 1.5 and parse_duration("20ms") == pytest.approx(0.02)
+    assert parse_duration("6m0s") == 360 and parse_duration("1h2m3.5s") == pytest.approx(3723.5)
+    assert parse_duration("soon") is None
+    assert server_wait({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
+    assert server_wait({"x-ratelimit-reset-requests": "2s", "x-ratelimit-reset-tokens": "500ms"}) == 2
+
+
+@pytest.mark.parametrize("what,wait", [("429ra", "1"), ("429reset", "800ms"), ("exhausted", "700ms")])
+def test_rate_limit_headers_are_honoured(db_url, monkeypatch, what, wait):
+    """The next request waits what the server said (exponential backoff here would be 0.01 s)."""
+    from allabel.llm.openai_backend import OpenAIBackend, parse_duration
+
+    with FakeOpenAI() as srv:
+        srv.script, srv.retry_after = [what], wait
+        _env(monkeypatch, srv.url)
+        b = OpenAIBackend()
+        msgs = [{"role": "user", "content": "Sentence: Heparin ."}]
+        comp = b.complete(msgs, 16, 0.0)
+        if what == "exhausted":  # the answer came, the *next* request waits for the reset
+            assert comp.retries == 0
+            b.complete(msgs, 16, 0.0)
+        else:
+            assert comp.retries == 1 and comp.token_logprobs
+    assert len(srv.times) == 2
+    assert srv.times[1] - srv.times[0] >= parse_duration(wait) - 0.05
