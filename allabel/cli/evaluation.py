@@ -47,6 +47,9 @@ def experiment(
     pool_splits: str | None = typer.Option(None, "--pool-splits"),
     workers: int = typer.Option(1, "--workers", min=1,
                                 help="Local processes predicting each cell (1 thread each by default)."),
+    estimate: bool = typer.Option(False, "--estimate",
+                                  help="Print calls, tokens, time and money of the cells to run; "
+                                       "call no LLM."),
 ) -> None:
     """Select (oracle) -> predict the test split -> evaluate, for every strategy x budget x seed."""
     from allabel.experiment import ExperimentParams, run_experiment
@@ -55,6 +58,11 @@ def experiment(
     p = ExperimentParams(dataset, _csv(budgets), _csv(strategies), seeds, test_sample, k,
                          uncertainty_candidates=uncertainty_candidates,
                          pool_splits=_csv(pool_splits) if pool_splits else None)
+    if estimate:
+        from allabel.estimate import estimate_experiment
+
+        typer.echo(str(estimate_experiment(p)))
+        return
     exp_id = run_experiment(p, workers=workers)
     out, table = write_report(str(exp_id))
     typer.echo(table)

@@ -40,9 +40,17 @@ def predict(
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most N sentences in the run."),
     new: bool = typer.Option(False, "--new", help="Only sentences not predicted yet (cron)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes."),
+    estimate: bool = typer.Option(False, "--estimate",
+                                  help="Print calls, tokens, time and money; call no LLM."),
 ) -> None:
     """Recognise entities with the LLM; resumable, cached, one row per sentence and entity."""
     from allabel.predict import predict_split, run_summary
+
+    if estimate:
+        from allabel.estimate import estimate_predict
+
+        typer.echo(str(estimate_predict(dataset, split, demos, k, limit)))
+        return
 
     st = predict_split(dataset, split, demos, k, limit, workers)
     if st.processed == 0 and st.enqueued == 0:

@@ -37,12 +37,28 @@ def select(
     uncertainty_score: str = typer.Option("perplexity", "--uncertainty-score",
                                           help="Stage 3 ranks by perplexity (paper) | total (summed NLL)."),
     resume: int | None = typer.Option(None, "--resume", help="Continue RUN once it is annotated."),
+    estimate: bool = typer.Option(False, "--estimate",
+                                  help="Print stage 3's calls, tokens, time and money; call no LLM."),
 ) -> None:
     """Pick the sentences worth annotating (ALLabel or a baseline); every pick is recorded."""
     from allabel.select.run import SelectParams
     from allabel.select.run import resume as resume_run
     from allabel.select.run import select as run_select
 
+    if estimate:
+        from allabel.estimate import estimate_select
+        from allabel.select.run import run_params
+
+        if resume is not None:
+            p = run_params(resume)
+        elif not dataset or not budget:
+            raise ConfigError("--dataset and --budget are required (or --resume RUN)")
+        else:
+            p = SelectParams(dataset, budget, strategy, similarity, ratio, order, seed, oracle,
+                             knn, k, uncertainty_candidates,
+                             pool_splits.split(",") if pool_splits else None)
+        typer.echo(str(estimate_select(p)))
+        return
     if resume is not None:
         r = resume_run(resume)
     else:

@@ -313,6 +313,15 @@ def _result(conn: psycopg.Connection, run_id: int, status: str) -> SelectResult:
                         uncertainty_candidates=stats.get("uncertainty_candidates"))
 
 
+def run_params(run_id: int, url: str | None = None) -> SelectParams:
+    """The parameters a selection run was started with."""
+    with db.connection(url) as conn:
+        row = conn.execute(Q.get_run, {"run_id": run_id}).fetchone()
+    if row is None or row[1] != "selection":
+        raise ConfigError(f"run {run_id} is not a selection run")
+    return SelectParams(**row[3])
+
+
 def resume(run_id: int, url: str | None = None, show_progress: bool = True) -> SelectResult:
     with db.connection(url) as conn:
         row = conn.execute(Q.get_run, {"run_id": run_id}).fetchone()
