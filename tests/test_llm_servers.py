@@ -221,3 +221,36 @@ def test_rate_limit_headers_are_honoured(db_url, monkeypatch, what, wait):
             assert comp.retries == 1 and comp.token_logprobs
     assert len(srv.times) == 2
     assert srv.times[1] - srv.times[0] >= parse_duration(wait) - 0.05
+
+
+# ---- structured output ----------------------------------------------------------------------
+def test_json_schema_is_sent_parsed_and_keyed_apart(conn, toy, monkeypatch):
+    with FakeOpenAI(shape="openai") as srv:
+        _env(monkeypatch, srv.url, ALLABEL_LLM_RESPONSE_FORMAT="json_schema")
+        predict_split("toy", "test", "train", k=1, limit=2, show_progress=False)
+        rf = srv.requests[-1]["response_format"]
+        assert rf["type"] == "json_schema" and rf["json_schema"]["schema"]["required"] == ["entities"]
+        rows = conn.execute("SELECT p.parse_status, c.answer FROM predictions p "
+                            "JOIN llm_calls c ON c.id = p.call_id ORDER BY p.id").fetchall()
+        assert [r[0] for r in rows] == ["ok", "ok"] and rows[0][1].startswith('{"entities"')
+        ents = conn.execute("SELECT text FROM entities WHERE source='llm' ORDER BY id").fetchall()
+        assert ents == [("Heparin",), ("Warfarin",)]
+        # without structured output the same prompts are different requests (not cache hits)
+        _env(monkeypatch, srv.url, ALLABEL_LLM_RESPONSE_FORMAT="none")
+        n = len(srv.requests)
+        conn.execute("DELETE FROM predictions")
+        conn.commit()
+        predict_split("toy", "test", "train", k=1, limit=2, show_progress=False)
+        assert len(srv.requests) == n + 2 and "response_format" not in srv.requests[-1]
+
+
+def test_server_without_structured_output_falls_back_to_the_tolerant_parser(conn, toy, monkeypatch):
+    with FakeOpenAI(shape="strict") as srv:
+        _env(monkeypatch, srv.url, ALLABEL_LLM_RESPONSE_FORMAT="json_schema",
+             ALLABEL_LLM_CONCURRENCY="1")
+        predict_split("toy", "test", "train", k=1, limit=3, show_progress=False)
+    assert "response_format" not in srv.requests[-1] and "top_logprobs" not in srv.requests[-1]
+    assert conn.execute("SELECT dropped_fields FROM llm_endpoints").fetchone()[0] == [
+        "response_format", "top_logprobs"]
+    assert [r[2] for r in conn.execute("SELECT status, perplexity, parse_status FROM predictions")
+            ] == ["ok"] * 3
