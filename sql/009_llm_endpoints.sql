@@ -37,6 +37,8 @@ CREATE TABLE llm_batch_items (
     batch_id     bigint NOT NULL REFERENCES llm_batches(id) ON DELETE CASCADE,
     custom_id    text NOT NULL,           -- the prediction id
     cache_key    text NOT NULL,
+    request      jsonb NOT NULL,          -- messages + decoding parameters (as llm_calls.request)
+    demo_ids     bigint[],                -- the demonstrations shown in the prompt
     PRIMARY KEY (batch_id, custom_id)
 );
 COMMENT ON TABLE llm_batch_items IS 'Which prediction (and cache key) each line of a submitted batch input file stands for.';

@@ -54,6 +54,10 @@ class FakeOpenAI:
         self.requests: list[dict] = []
         self.headers: list[dict] = []
         self.times: list[float] = []
+        self.paths: list[tuple[str, str]] = []
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, dict] = {}
+        self.batch_requests: list[dict] = []
         self._lock = threading.Lock()
         outer = self
 
@@ -64,6 +68,14 @@ class FakeOpenAI:
                 pass
 
             def do_GET(self):
+                outer.paths.append(("GET", self.path))
+                got = outer.batch_get(self.path)
+                if got is not None:
+                    if isinstance(got, bytes):
+                        self._raw(200, got)
+                    else:
+                        self._send(*got)
+                    return
                 if self.path.rstrip("/").endswith("/models"):
                     self._send(200, {"object": "list", "data": [
                         {"id": m, "object": "model", "created": 0, "owned_by": "fake"}
@@ -72,7 +84,14 @@ class FakeOpenAI:
                 self._send(404, {"error": {"message": "not found"}})
 
             def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.paths.append(("POST", self.path))
+                if self.path.endswith("/files") or self.path.endswith("/batches"):
+                    with outer._lock:
+                        outer.headers.append(dict(self.headers))
+                        self._send(*outer.batch_post(self.path, raw, self.headers))
+                    return
+                body = json.loads(raw)
                 with outer._lock:
                     outer.requests.append(body)
                     outer.headers.append(dict(self.headers))
@@ -126,6 +145,69 @@ class FakeOpenAI:
         self.httpd.request_queue_size = 128
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    # ---- Batch API (files + batches) -----------------------------------------------------
+    def _batch_obj(self, b: dict) -> dict:
+        return {"object": "batch", "endpoint": "/v1/chat/completions", "completion_window": "24h",
+                "created_at": 0, "errors": None, **b}
+
+    def batch_post(self, path: str, raw: bytes, headers) -> tuple[int, dict]:
+        if path.endswith("/files"):
+            boundary = headers["Content-Type"].split("boundary=")[1].strip('"').encode()
+            content = purpose = None
+            for part in raw.split(b"--" + boundary):
+                head, _, data = part.partition(b"\r\n\r\n")
+                data = data.removesuffix(b"\r\n")
+                if b'name="file"' in head:
+                    content = data
+                elif b'name="purpose"' in head:
+                    purpose = data.decode()
+            fid = f"file-{len(self.files) + 1}"
+            self.files[fid] = content or b""
+            return 200, {"id": fid, "object": "file", "bytes": len(self.files[fid]),
+                         "created_at": 0, "filename": "input.jsonl", "purpose": purpose,
+                         "status": "processed"}
+        req = json.loads(raw)
+        bid = f"batch_{len(self.batches) + 1}"
+        self.batches[bid] = {"id": bid, "input_file_id": req["input_file_id"],
+                             "status": "validating", "metadata": req.get("metadata")}
+        return 200, self._batch_obj(self.batches[bid])
+
+    def complete_batches(self, fail: set[str] = frozenset()) -> None:
+        """Finish every open batch: answer each line, except custom_ids in ``fail``."""
+        for b in self.batches.values():
+            if b["status"] == "completed":
+                continue
+            out, err = [], []
+            for line in self.files[b["input_file_id"]].decode().splitlines():
+                item = json.loads(line)
+                self.batch_requests.append(item)
+                if item["custom_id"] in fail:
+                    err.append({"id": "r", "custom_id": item["custom_id"], "response": None,
+                                "error": {"code": "server_error", "message": "failed"}})
+                    continue
+                out.append({"id": "r", "custom_id": item["custom_id"], "error": None,
+                            "response": {"status_code": 200, "request_id": "q",
+                                         "body": self.answer(item["body"], "ok")}})
+            for name, rows in (("output_file_id", out), ("error_file_id", err)):
+                if rows:
+                    fid = f"file-{len(self.files) + 1}"
+                    self.files[fid] = "".join(json.dumps(r) + "\n" for r in rows).encode()
+                    b[name] = fid
+            b["status"] = "completed"
+            b["request_counts"] = {"total": len(out) + len(err), "completed": len(out),
+                                   "failed": len(err)}
+
+    def batch_get(self, path: str):
+        parts = path.split("?")[0].rstrip("/").split("/")
+        if parts[-1] == "batches":
+            return 200, {"object": "list", "data": [self._batch_obj(b) for b in self.batches.values()],
+                         "has_more": False}
+        if len(parts) >= 2 and parts[-2] == "batches" and parts[-1] in self.batches:
+            return 200, self._batch_obj(self.batches[parts[-1]])
+        if parts[-1] == "content" and parts[-2] in self.files:
+            return self.files[parts[-2]]
+        return None
 
     # ---- server behaviour -----------------------------------------------------------------
     def reject(self, body: dict) -> str | None:

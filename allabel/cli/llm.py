@@ -42,9 +42,18 @@ def predict(
     workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes."),
     estimate: bool = typer.Option(False, "--estimate",
                                   help="Print calls, tokens, time and money; call no LLM."),
+    batch_api: bool = typer.Option(False, "--batch-api",
+                                   help="OpenAI Batch API: collect finished batches, submit the "
+                                        "pending rest (run again, e.g. from cron)."),
 ) -> None:
     """Recognise entities with the LLM; resumable, cached, one row per sentence and entity."""
     from allabel.predict import predict_split, run_summary
+
+    if batch_api and not estimate:
+        from allabel.llm.batch import predict_batch_api
+
+        typer.echo(str(predict_batch_api(dataset, split, demos, k, limit)))
+        return
 
     if estimate:
         from allabel.estimate import estimate_predict
