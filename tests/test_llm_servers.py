@@ -254,3 +254,28 @@ def test_server_without_structured_output_falls_back_to_the_tolerant_parser(conn
         "response_format", "top_logprobs"]
     assert [r[2] for r in conn.execute("SELECT status, perplexity, parse_status FROM predictions")
             ] == ["ok"] * 3
+
+
+def test_after_a_refusal_the_same_command_works_once_the_endpoint_gives_logprobs(
+        conn, pooled, monkeypatch, cli):
+    """The reported story: answers cached without log-probs; the server is fixed; `llm check`
+    sees log-probs; the same select asks those again and ranks by known perplexities."""
+    args = ("select", "--dataset", "toy", "--budget", "2", "--strategy", "uncertainty", "--oracle",
+            "--k", "1", "--uncertainty-candidates", "6", "--pool-splits", "pool")
+    with FakeOpenAI(shape="llamacpp") as srv:
+        srv.default = "nologprobs"
+        _env(monkeypatch, srv.url)
+        assert cli(*args)[0] == 5
+        n = len(srv.requests)
+        assert n == 6
+        code, _, err = cli(*args)  # unchanged endpoint: served from the cache, refused again
+        assert code == 5 and len(srv.requests) == n and "0 of 6 candidates" in err
+        srv.default = "ok"
+        code, out, _ = cli("llm", "check")
+        assert code == 0 and "log-probs    yes" in out
+        code, out, err = cli(*args)
+        assert code == 0, err
+        assert "perplexity known for 100% of 6 candidates" in out
+        assert len(srv.requests) == n + 1 + 6  # the check, then the six asked again
+    assert conn.execute("SELECT count(*) FROM llm_calls WHERE token_logprobs IS NULL").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM selections WHERE stage = 'uncertainty'").fetchone()[0] == 2

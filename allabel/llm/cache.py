@@ -60,14 +60,24 @@ class CachedLLM:
                         {**self.params, **getattr(self.backend, "key_params", {})})
         with self._lock:
             row = self._execute(Q.lookup, {"key": key}).fetchone()
-        if row is not None:
+        stale = (row is not None and row[3] is None and bool(row[1])
+                 and getattr(self.backend, "logprobs_expected", lambda: False)())
+        if row is not None and not stale:
             comp = Completion(text=row[1], tokens=row[2], token_logprobs=row[3],
                               prompt_tokens=row[4], completion_tokens=row[5], latency_ms=row[6])
             self._log(row[0], True, 0)
             return comp, row[0], True
         comp = self.backend.complete(messages, **self.params)
         with self._lock:
-            call_id = self._insert(key, messages, comp)
+            if stale and comp.token_logprobs is not None:
+                # cached before the endpoint gave log-probs (it does now): keep the new answer
+                call_id = self._execute(Q.refresh_call, {
+                    "key": key, "answer": comp.text, "tokens": comp.tokens,
+                    "logprobs": comp.token_logprobs, "prompt_tokens": comp.prompt_tokens,
+                    "completion_tokens": comp.completion_tokens,
+                    "latency_ms": comp.latency_ms}).fetchone()[0]
+            else:
+                call_id = self._insert(key, messages, comp)
         self._log(call_id, False, comp.retries)
         return comp, call_id, False
 

@@ -39,6 +39,7 @@ OPTIONAL_FIELDS = ("response_format", "top_logprobs", "logprobs")
 # process-wide memory of rejected fields, per (base_url, model); mirrored in llm_endpoints
 _DROPPED: dict[tuple[str, str], set[str]] = {}
 _DROPPED_LOCK = threading.Lock()
+_LOGPROBS: dict[tuple[str, str], bool | None] = {}  # recorded: does the endpoint give log-probs
 
 ANSWER_SCHEMA = {
     "type": "json_schema",
@@ -162,7 +163,14 @@ class OpenAIBackend:
         self.logprobs_seen: bool | None = None
         with _DROPPED_LOCK:
             if self._endpoint not in _DROPPED:
-                _DROPPED[self._endpoint] = endpoints.load(*self._endpoint)[0]
+                _DROPPED[self._endpoint], _LOGPROBS[self._endpoint] = endpoints.load(*self._endpoint)
+
+    def logprobs_expected(self) -> bool:
+        """Does this endpoint give log-probs (seen here, or recorded, e.g. by ``llm check``)?
+        Cached answers without them are then asked again (see ``CachedLLM``)."""
+        if self.logprobs_seen is not None:
+            return self.logprobs_seen
+        return bool(_LOGPROBS.get(self._endpoint))
 
     # ---- request fields ---------------------------------------------------------------
     @property
@@ -273,6 +281,7 @@ class OpenAIBackend:
         seen = lps is not None or not text
         if seen != self.logprobs_seen:  # remember what the endpoint does (diagnostics)
             self.logprobs_seen = seen
+            _LOGPROBS[self._endpoint] = seen
             endpoints.save(*self._endpoint, logprobs=seen)
         usage = getattr(resp, "usage", None)
         return Completion(text=text, tokens=toks, token_logprobs=lps,

@@ -264,7 +264,12 @@ def _uncertainty(conn: psycopg.Connection, url: str, run_id: int, pool: list[int
     conn.commit()
     minimum = get_settings().llm_min_known_perplexity
     if share < minimum:  # never rank silently on unknown uncertainty
-        raise LLMError(_unknown_uncertainty(conn, run_id, cands, known, minimum))
+        message = _unknown_uncertainty(conn, run_id, cands, known, minimum)
+        # forget the answers without a perplexity (their calls stay cached), so that the same
+        # command asks again once the endpoint gives log-probs
+        conn.execute(Q.forget_unknown, {"run_id": run_id, "ids": cands})
+        conn.commit()
+        raise LLMError(message)
     score = {sid: uncertainty.answer_score(ppl, n, p.uncertainty_score) for sid, ppl, n in rows}
     return uncertainty.most_uncertain({c: score.get(c) for c in cands}, need)
 
@@ -299,7 +304,8 @@ def _unknown_uncertainty(conn: psycopg.Connection, run_id: int, cands: list[int]
             f"{minimum:.0%} needed (llm_min_known_perplexity); {where}: "
             f"{'; '.join(causes) or 'unknown cause'}. `allabel llm check` shows what the "
             f"endpoint answers; use a server that returns log-probs (vLLM, llama.cpp, Ollama "
-            f">= 0.12.11, OpenAI) or the local backend")
+            f">= 0.12.11, OpenAI) or the local backend, then run the same command again "
+            f"(answers cached without log-probs are asked again once the endpoint gives them)")
 
 
 def _result(conn: psycopg.Connection, run_id: int, status: str) -> SelectResult:

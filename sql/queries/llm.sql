@@ -55,3 +55,11 @@ SELECT q.run_id, c.backend, c.model, c.via,
 FROM run_llm_requests q JOIN llm_calls c ON c.id = q.call_id
 WHERE NOT q.cache_hit AND (%(run_id)s::bigint IS NULL OR q.run_id = %(run_id)s::bigint)
 GROUP BY q.run_id, c.backend, c.model, c.via;
+
+-- name: refresh_call
+-- A cached answer without log-probs, asked again now that the endpoint gives them.
+UPDATE llm_calls SET answer = %(answer)s, tokens = %(tokens)s, token_logprobs = %(logprobs)s,
+    prompt_tokens = %(prompt_tokens)s, completion_tokens = %(completion_tokens)s,
+    latency_ms = %(latency_ms)s, created_at = now()
+WHERE cache_key = %(key)s
+RETURNING id;

@@ -91,3 +91,8 @@ SELECT count(*) FILTER (WHERE p.status = 'done' AND c.token_logprobs IS NULL) AS
        count(*) FILTER (WHERE p.status <> 'done') AS not_answered
 FROM predictions p LEFT JOIN llm_calls c ON c.id = p.call_id
 WHERE p.run_id = %(run_id)s AND p.sentence_id = ANY (%(ids)s::bigint[]);
+
+-- name: forget_unknown
+-- Stage 3 refused: drop the candidates' predictions without a perplexity (entities cascade).
+DELETE FROM predictions
+WHERE run_id = %(run_id)s AND sentence_id = ANY (%(ids)s::bigint[]) AND perplexity IS NULL;
