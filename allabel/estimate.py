@@ -213,7 +213,9 @@ def estimate_select(p: Any, url: str | None = None) -> Estimate:
             demos = DemoPool._load(ds, "estimate", conn.execute(Q.gold_demos, {"ids": picked}).fetchall())
             note = ("demonstrations: gold (the oracle's annotations)" if p.oracle else
                     "demonstrations approximated by gold (not annotated yet)")
-        cands = uncertainty.sample_candidates(pool, set(picked), p.uncertainty_candidates, p.seed)
+        need = dict(plan)["uncertainty"]
+        cands = uncertainty.sample_candidates(
+            pool, set(picked), uncertainty.candidate_cap(p.uncertainty_candidates, need), p.seed)
         if run_id is not None:  # candidates already answered in this run are not asked again
             done = {r[0] for r in conn.execute(Q.predicted, {"run_id": run_id})}
             cands = [c for c in cands if c not in done]
@@ -233,6 +235,8 @@ def estimate_experiment(p: Any, url: str | None = None, proxy_sample: int = 30) 
     from allabel.select import run as srun
     from allabel.select.budget import parse_budget, parse_order, parse_ratio
     from allabel.select.strategies import make_strategy
+    from allabel.select.uncertainty import candidate_cap
+    from allabel.select.variants import split_variant
 
     backend = get_backend()
     with db.connection(url) as conn:
@@ -248,12 +252,15 @@ def estimate_experiment(p: Any, url: str | None = None, proxy_sample: int = 30) 
         todo = [c for c in cells(p) if c not in done]
         for strategy, budget, _seed in todo:
             requests += len(sample)
-            m = len(pool) if strategy == "full" else parse_budget(budget, len(pool))
-            plan = make_strategy(strategy, parse_ratio("1:3:1"), parse_order("DSU")).plan(m, len(pool))
+            base, _ = split_variant(strategy)
+            m = len(pool) if base == "full" else parse_budget(budget, len(pool))
+            plan = make_strategy(base, parse_ratio("1:3:1"), parse_order("DSU")).plan(m, len(pool))
             before = 0
             for stage, size in plan:
                 if stage == "uncertainty":
-                    requests += min(p.uncertainty_candidates, len(pool) - before)
+                    cap = candidate_cap(p.uncertainty_candidates, size)
+                    rest = len(pool) - before
+                    requests += rest if cap is None else min(cap, rest)
                     break
                 before += size
         costing = Costing(conn, backend)

@@ -82,7 +82,7 @@ def test_estimates_match_real_calls_and_tokens(conn, fake, cli):
 def test_experiment_estimate_counts_the_calls_it_will_make(conn, fake, cli):
     predict_split("bc", "devel", "train", k=1, limit=6, show_progress=False)
     p = ExperimentParams("bc", budgets=["3"], strategies=["random", "uncertainty"], seeds=1,
-                         test_sample=5, k=1, uncertainty_candidates=6, pool_splits=["train"])
+                         test_sample=5, k=1, uncertainty_candidates="6", pool_splits=["train"])
     est = estimate_experiment(p)
     assert est.requests == 2 * 5 + 6
     n_before = len(fake.requests)

@@ -45,30 +45,21 @@ def select(
     from allabel.select.run import resume as resume_run
     from allabel.select.run import select as run_select
 
-    if estimate:
-        from allabel.estimate import estimate_select
-        from allabel.select.run import run_params
-
-        if resume is not None:
-            p = run_params(resume)
-        elif not dataset or not budget:
-            raise ConfigError("--dataset and --budget are required (or --resume RUN)")
-        else:
-            p = SelectParams(dataset, budget, strategy, similarity, ratio, order, seed, oracle,
-                             knn, k, uncertainty_candidates,
-                             pool_splits.split(",") if pool_splits else None)
-        typer.echo(str(estimate_select(p)))
-        return
-    if resume is not None:
-        r = resume_run(resume)
-    else:
+    p = None
+    if resume is None:
         if not dataset or not budget:
             raise ConfigError("--dataset and --budget are required (or --resume RUN)")
         p = SelectParams(dataset, budget, strategy, similarity, ratio, order, seed, oracle, knn, k,
                          uncertainty_candidates,
                          pool_splits.split(",") if pool_splits else None,
                          length_floor=length_floor, uncertainty_score=uncertainty_score)
-        r = run_select(p)
+    if estimate:
+        from allabel.estimate import estimate_select
+        from allabel.select.run import run_params
+
+        typer.echo(str(estimate_select(p if p is not None else run_params(resume))))
+        return
+    r = resume_run(resume) if p is None else run_select(p)
     stages = ", ".join(f"{s} {n}" for s, n in r.by_stage.items())
     typer.echo(f"run {r.run_id}: {r.status}; {r.selected} sentences selected ({stages})")
     if r.perplexity_known_share is not None:

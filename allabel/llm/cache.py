@@ -53,31 +53,33 @@ class CachedLLM:
     def close(self) -> None:
         self._conn.close()
 
-    def complete(self, messages: list[Message]) -> tuple[Completion, int, bool]:
-        """(completion, llm_calls.id, cache_hit)."""
+    def _key(self, messages: list[Message]) -> str:
         # backends may add parameters that change the answer (structured output) to the key
-        key = cache_key(self.backend.name, self.backend.model, messages,
-                        {**self.params, **getattr(self.backend, "key_params", {})})
+        return cache_key(self.backend.name, self.backend.model, messages,
+                         {**self.params, **getattr(self.backend, "key_params", {})})
+
+    def _lookup(self, key: str):
+        """The cached row, or None. An answer cached without log-probs counts as missing when the
+        endpoint is now known to give them (it is asked again and replaced, see ``_insert``)."""
         with self._lock:
             row = self._execute(Q.lookup, {"key": key}).fetchone()
-        stale = (row is not None and row[3] is None and bool(row[1])
-                 and getattr(self.backend, "logprobs_expected", lambda: False)())
-        if row is not None and not stale:
+        if (row is not None and row[3] is None and row[1]
+                and getattr(self.backend, "logprobs_expected", lambda: False)()):
+            return None
+        return row
+
+    def complete(self, messages: list[Message]) -> tuple[Completion, int, bool]:
+        """(completion, llm_calls.id, cache_hit)."""
+        key = self._key(messages)
+        row = self._lookup(key)
+        if row is not None:
             comp = Completion(text=row[1], tokens=row[2], token_logprobs=row[3],
                               prompt_tokens=row[4], completion_tokens=row[5], latency_ms=row[6])
             self._log(row[0], True, 0)
             return comp, row[0], True
         comp = self.backend.complete(messages, **self.params)
         with self._lock:
-            if stale and comp.token_logprobs is not None:
-                # cached before the endpoint gave log-probs (it does now): keep the new answer
-                call_id = self._execute(Q.refresh_call, {
-                    "key": key, "answer": comp.text, "tokens": comp.tokens,
-                    "logprobs": comp.token_logprobs, "prompt_tokens": comp.prompt_tokens,
-                    "completion_tokens": comp.completion_tokens,
-                    "latency_ms": comp.latency_ms}).fetchone()[0]
-            else:
-                call_id = self._insert(key, messages, comp)
+            call_id = self._insert(key, messages, comp)
         self._log(call_id, False, comp.retries)
         return comp, call_id, False
 
@@ -88,9 +90,8 @@ class CachedLLM:
         out: list[tuple[Completion, int, bool] | LLMError | None] = [None] * len(batch)
         misses: list[tuple[int, str]] = []
         for i, messages in enumerate(batch):
-            key = cache_key(self.backend.name, self.backend.model, messages, self.params)
-            with self._lock:
-                row = self._execute(Q.lookup, {"key": key}).fetchone()
+            key = self._key(messages)
+            row = self._lookup(key)
             if row is None:
                 misses.append((i, key))
                 continue
@@ -132,6 +133,13 @@ class CachedLLM:
             "tokens": comp.tokens, "logprobs": comp.token_logprobs,
             "prompt_tokens": comp.prompt_tokens, "completion_tokens": comp.completion_tokens,
             "latency_ms": comp.latency_ms}).fetchone()
+        if row is None and comp.token_logprobs is not None:
+            # cached without log-probs before the endpoint gave them: keep the new answer
+            row = self._execute(Q.refresh_call, {
+                "key": key, "answer": comp.text, "tokens": comp.tokens,
+                "logprobs": comp.token_logprobs, "prompt_tokens": comp.prompt_tokens,
+                "completion_tokens": comp.completion_tokens,
+                "latency_ms": comp.latency_ms}).fetchone()
         if row is None:  # another worker stored the same request meanwhile
             row = self._execute(Q.lookup, {"key": key}).fetchone()
         return row[0]

@@ -61,5 +61,5 @@ GROUP BY q.run_id, c.backend, c.model, c.via;
 UPDATE llm_calls SET answer = %(answer)s, tokens = %(tokens)s, token_logprobs = %(logprobs)s,
     prompt_tokens = %(prompt_tokens)s, completion_tokens = %(completion_tokens)s,
     latency_ms = %(latency_ms)s, created_at = now()
-WHERE cache_key = %(key)s
+WHERE cache_key = %(key)s AND token_logprobs IS NULL
 RETURNING id;
