@@ -98,6 +98,23 @@ class Settings(BaseSettings):
         default="auto",
         description="Answer format: json list, or one 'Type: text' line each; auto = lines for the "
                     "local model (higher F1 on bc5cdr devel, fewer tokens), json for endpoints.")
+    llm_top_logprobs: int | None = Field(
+        default=0, ge=0, le=20,
+        description="top_logprobs sent with logprobs (llama.cpp answers null without it); "
+                    "unset: not sent.")
+    llm_response_format: Literal["none", "json_schema", "json_object"] = Field(
+        default="none", description="Structured output: send a JSON schema for the answer.")
+    llm_min_known_perplexity: float = Field(
+        default=0.95, ge=0, le=1,
+        description="Stage 3 refuses when fewer candidates than this share have a perplexity.")
+    llm_prices: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Per model: USD per million prompt / completion tokens "
+                    '({"gpt-4o-mini": {"prompt": 0.15, "completion": 0.6}}).')
+    llm_batch_discount: float = Field(default=0.5, ge=0, le=1,
+                                      description="Price factor of Batch API calls.")
+    llm_rate_wait_max: float = Field(default=120.0, ge=0,
+                                     description="Longest wait honoured from Retry-After (s).")
     model_cache: Path | None = Field(
         default=None, description="Where converted local models are kept (default $ALLABEL_HOME/models)."
     )

@@ -46,6 +46,13 @@ def _json_items(answer: str) -> tuple[list | None, bool]:
     m = _FENCE.search(text)
     if m:
         text = m.group(1).strip()
+    if text.startswith("{"):  # structured output: {"entities": [...]} (llm_response_format)
+        try:
+            val = json.loads(text)
+            if isinstance(val, dict) and isinstance(val.get("entities"), list):
+                return val["entities"], False
+        except json.JSONDecodeError:
+            pass
     start = text.find("[")
     if start < 0:
         return None, False

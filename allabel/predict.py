@@ -114,13 +114,18 @@ def config_key(params: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
 
 
+def run_params(dataset_id: int, split: str, demos: DemoPool, k: int, backend: Any) -> dict:
+    """The parameters that identify a prediction run (its config_key is their hash)."""
+    s = get_settings()
+    return {"dataset_id": dataset_id, "split": split, "demos": demos.source, "k": k,
+            "backend": backend.name, "model": backend.model, "prompt": prompt_version(),
+            "max_tokens": s.llm_max_tokens, "temperature": s.llm_temperature}
+
+
 def prediction_run(conn: psycopg.Connection, dataset_id: int, split: str, demos: DemoPool,
                    k: int, backend: Any) -> int:
     """The run for this configuration (created on first use, continued afterwards)."""
-    s = get_settings()
-    params = {"dataset_id": dataset_id, "split": split, "demos": demos.source, "k": k,
-              "backend": backend.name, "model": backend.model, "prompt": prompt_version(),
-              "max_tokens": s.llm_max_tokens, "temperature": s.llm_temperature}
+    params = run_params(dataset_id, split, demos, k, backend)
     row = conn.execute(Q.upsert_run, {"dataset_id": dataset_id, "config_key": config_key(params),
                                       "params": Jsonb(params)}).fetchone()
     conn.commit()
@@ -259,7 +264,8 @@ def process(run_id: int, pool: DemoPool, k: int, url: str | None = None, workers
         with db.connection(url) as conn:
             conn.execute(Q.finish_run, {"run_id": run_id, "unfinished": "failed" if error else "running",
                                         "error": error,
-                                        "stats": Jsonb({"last_seconds": round(stats.seconds, 3)})})
+                                        "stats": Jsonb({"last_seconds": round(stats.seconds, 3)}),
+                                        "seconds": stats.seconds})
             conn.commit()
     return stats
 

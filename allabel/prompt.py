@@ -34,6 +34,10 @@ def answer_format(fmt: str | None = None) -> str:
         fmt = s.prompt_format if fmt is None else "auto"
         if fmt == "auto":
             fmt = "lines" if s.effective_llm_backend == "local" else "json"
+        if s.effective_llm_backend == "openai" and s.llm_response_format != "none" and fmt != "json":
+            from allabel.errors import ConfigError
+
+            raise ConfigError("llm_response_format asks the endpoint for JSON: use prompt_format json or auto")
     if fmt not in PROMPT_VERSIONS:
         raise ValueError(f"unknown answer format {fmt!r}")
     return fmt

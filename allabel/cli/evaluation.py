@@ -56,6 +56,9 @@ def experiment(
                                 help="Local processes predicting each cell (1 thread each by default)."),
     out: Path | None = typer.Option(None, "--out",
                                     help="Report folder (default $ALLABEL_HOME/reports/experiment-ID)."),
+    estimate: bool = typer.Option(False, "--estimate",
+                                  help="Print calls, tokens, time and money of the cells to run; "
+                                       "call no LLM."),
 ) -> None:
     """Select (oracle) -> predict the test split -> evaluate, for every strategy x budget x seed."""
     from allabel.experiment import ExperimentParams, run_experiment
@@ -66,6 +69,11 @@ def experiment(
     p = ExperimentParams(dataset, _csv(budgets), names, seeds, test_sample, k,
                          test_split=eval_split, uncertainty_candidates=uncertainty_candidates,
                          pool_splits=_csv(pool_splits) if pool_splits else None)
+    if estimate:
+        from allabel.estimate import estimate_experiment
+
+        typer.echo(str(estimate_experiment(p)))
+        return
     exp_id = run_experiment(p, workers=workers)
     folder, table = write_report(str(exp_id), out)
     typer.echo(table)

@@ -39,6 +39,8 @@ def select(
     uncertainty_score: str = typer.Option("perplexity", "--uncertainty-score",
                                           help="Stage 3 ranks by perplexity (paper) | total (summed NLL)."),
     resume: int | None = typer.Option(None, "--resume", help="Continue RUN once it is annotated."),
+    estimate: bool = typer.Option(False, "--estimate",
+                                  help="Print stage 3's calls, tokens, time and money; call no LLM."),
 ) -> None:
     """Pick the sentences worth annotating (ALLabel or a baseline); every pick is recorded."""
     from allabel.select.run import SelectParams
@@ -47,9 +49,8 @@ def select(
     from allabel.select.strategies import canonical
     from allabel.select.variants import split_variant
 
-    if resume is not None:
-        r = resume_run(resume)
-    else:
+    p = None
+    if resume is None:
         strategy, variant = split_variant(canonical(strategy))  # +long etc. set the options below
         if not dataset or (not budget and strategy != "full"):
             raise ConfigError("--dataset and --budget are required (or --resume RUN)")
@@ -57,9 +58,19 @@ def select(
                          uncertainty_candidates,
                          pool_splits.split(",") if pool_splits else None,
                          length_floor=length_floor, uncertainty_score=uncertainty_score)
-        r = run_select(replace(p, **variant))
+        p = replace(p, **variant)
+    if estimate:
+        from allabel.estimate import estimate_select
+        from allabel.select.run import run_params
+
+        typer.echo(str(estimate_select(p if p is not None else run_params(resume))))
+        return
+    r = resume_run(resume) if p is None else run_select(p)
     stages = ", ".join(f"{s} {n}" for s, n in r.by_stage.items())
     typer.echo(f"run {r.run_id}: {r.status}; {r.selected} sentences selected ({stages})")
+    if r.perplexity_known_share is not None:
+        typer.echo(f"uncertainty: perplexity known for {r.perplexity_known_share:.0%} of "
+                   f"{r.uncertainty_candidates} candidates")
     if r.status == "awaiting_annotation":
         typer.echo(f"next: allabel export {r.run_id} --format labelstudio > todo.json; annotate; "
                    f"allabel import FILE --run {r.run_id}; allabel select --resume {r.run_id}")

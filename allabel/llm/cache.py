@@ -53,11 +53,25 @@ class CachedLLM:
     def close(self) -> None:
         self._conn.close()
 
-    def complete(self, messages: list[Message]) -> tuple[Completion, int, bool]:
-        """(completion, llm_calls.id, cache_hit)."""
-        key = cache_key(self.backend.name, self.backend.model, messages, self.params)
+    def _key(self, messages: list[Message]) -> str:
+        # backends may add parameters that change the answer (structured output) to the key
+        return cache_key(self.backend.name, self.backend.model, messages,
+                         {**self.params, **getattr(self.backend, "key_params", {})})
+
+    def _lookup(self, key: str):
+        """The cached row, or None. An answer cached without log-probs counts as missing when the
+        endpoint is now known to give them (it is asked again and replaced, see ``_insert``)."""
         with self._lock:
             row = self._execute(Q.lookup, {"key": key}).fetchone()
+        if (row is not None and row[3] is None and row[1]
+                and getattr(self.backend, "logprobs_expected", lambda: False)()):
+            return None
+        return row
+
+    def complete(self, messages: list[Message]) -> tuple[Completion, int, bool]:
+        """(completion, llm_calls.id, cache_hit)."""
+        key = self._key(messages)
+        row = self._lookup(key)
         if row is not None:
             comp = Completion(text=row[1], tokens=row[2], token_logprobs=row[3],
                               prompt_tokens=row[4], completion_tokens=row[5], latency_ms=row[6])
@@ -76,9 +90,8 @@ class CachedLLM:
         out: list[tuple[Completion, int, bool] | LLMError | None] = [None] * len(batch)
         misses: list[tuple[int, str]] = []
         for i, messages in enumerate(batch):
-            key = cache_key(self.backend.name, self.backend.model, messages, self.params)
-            with self._lock:
-                row = self._execute(Q.lookup, {"key": key}).fetchone()
+            key = self._key(messages)
+            row = self._lookup(key)
             if row is None:
                 misses.append((i, key))
                 continue
@@ -120,6 +133,13 @@ class CachedLLM:
             "tokens": comp.tokens, "logprobs": comp.token_logprobs,
             "prompt_tokens": comp.prompt_tokens, "completion_tokens": comp.completion_tokens,
             "latency_ms": comp.latency_ms}).fetchone()
+        if row is None and comp.token_logprobs is not None:
+            # cached without log-probs before the endpoint gave them: keep the new answer
+            row = self._execute(Q.refresh_call, {
+                "key": key, "answer": comp.text, "tokens": comp.tokens,
+                "logprobs": comp.token_logprobs, "prompt_tokens": comp.prompt_tokens,
+                "completion_tokens": comp.completion_tokens,
+                "latency_ms": comp.latency_ms}).fetchone()
         if row is None:  # another worker stored the same request meanwhile
             row = self._execute(Q.lookup, {"key": key}).fetchone()
         return row[0]
@@ -131,8 +151,19 @@ class CachedLLM:
 
 
 def usage(conn: psycopg.Connection, run_id: int | None = None) -> list[dict]:
+    """Per run: requests, cache hits, calls, tokens, LLM seconds (sum of latencies), wall-clock
+    seconds of the LLM work, share of answers with a known perplexity, and money (USD, from
+    ``llm_prices``; None when a paid call's model has no price)."""
+    from allabel.llm.pricing import money_by_run
+
     cols = ["run", "kind", "dataset", "status", "requests", "cache_hits", "calls", "retries",
-            "prompt_tokens", "completion_tokens", "llm_seconds"]
-    return [dict(zip(cols, [float(v) if k == "llm_seconds" else v for k, v in zip(cols, r, strict=False)],
-                     strict=True))
-            for r in conn.execute(Q.usage, {"run_id": run_id})]
+            "prompt_tokens", "completion_tokens", "llm_seconds", "wall_seconds",
+            "perplexity_known_share"]
+    money = money_by_run(conn.execute(Q.usage_by_model, {"run_id": run_id}).fetchall())
+    out = []
+    for r in conn.execute(Q.usage, {"run_id": run_id}):
+        row = dict(zip(cols, r, strict=True))
+        row["llm_seconds"] = float(row["llm_seconds"])
+        row["money"] = money.get(row["run"], 0.0)
+        out.append(row)
+    return out

@@ -22,7 +22,7 @@ from psycopg.types.json import Jsonb
 from allabel import bm25, db
 from allabel.config import get_settings
 from allabel.embed import load_vectors
-from allabel.errors import ConfigError
+from allabel.errors import ConfigError, LLMError
 from allabel.select import diversity, similarity, uncertainty
 from allabel.select.budget import parse_budget, parse_order, parse_ratio
 from allabel.select.strategies import make_strategy
@@ -60,6 +60,8 @@ class SelectResult:
     selected: int
     by_stage: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    perplexity_known_share: float | None = None  # stage 3: candidates with a known perplexity
+    uncertainty_candidates: int | None = None
 
 
 def _config_key(p: SelectParams, dataset_id: int) -> str:
@@ -255,8 +257,55 @@ def _uncertainty(conn: psycopg.Connection, url: str, run_id: int, pool: list[int
     conn.commit()
     predict_sentences(run_id, cands, demos, p.k, url, show_progress=show_progress)
     rows = conn.execute(Q.answer_uncertainty, {"run_id": run_id, "ids": cands}).fetchall()
+    known = sum(1 for _, ppl, _ in rows if ppl is not None)
+    share = known / len(cands) if cands else 1.0
+    conn.execute(Q.add_stats, {"run_id": run_id, "stats": Jsonb({
+        "perplexity_known_share": round(share, 4), "uncertainty_candidates": len(cands)})})
+    conn.commit()
+    minimum = get_settings().llm_min_known_perplexity
+    if share < minimum:  # never rank silently on unknown uncertainty
+        message = _unknown_uncertainty(conn, run_id, cands, known, minimum)
+        # forget the answers without a perplexity (their calls stay cached), so that the same
+        # command asks again once the endpoint gives log-probs
+        conn.execute(Q.forget_unknown, {"run_id": run_id, "ids": cands})
+        conn.commit()
+        raise LLMError(message)
     score = {sid: uncertainty.answer_score(ppl, n, p.uncertainty_score) for sid, ppl, n in rows}
     return uncertainty.most_uncertain({c: score.get(c) for c in cands}, need)
+
+
+def _unknown_uncertainty(conn: psycopg.Connection, run_id: int, cands: list[int], known: int,
+                         minimum: float) -> str:
+    """The refusal message: how many lack a perplexity, which endpoint, and why."""
+    from allabel.llm import get_backend
+    from allabel.llm.endpoints import load
+
+    backend = get_backend()
+    where = backend.name
+    dropped: set[str] = set()
+    if backend.name == "openai":
+        where = f"endpoint {backend.base_url} (model {backend.model})"
+        dropped = load(backend.base_url, backend.model)[0]
+    gaps = conn.execute(Q.perplexity_gaps, {"run_id": run_id, "ids": cands}).fetchone()
+    causes = []
+    if gaps[0]:
+        cause = f"{gaps[0]} answers carried no log-probs"
+        if dropped & {"logprobs", "top_logprobs"}:
+            cause += f" (the endpoint rejected the request fields {', '.join(sorted(dropped))})"
+        else:
+            cause += " although logprobs and top_logprobs were asked for: the server does not return them"
+        causes.append(cause)
+    if gaps[1]:
+        causes.append(f"{gaps[1]} answers were empty")
+    if gaps[2]:
+        causes.append(f"{gaps[2]} candidates got no answer")
+    return (f"stage 3 (uncertainty) refused: only {known} of {len(cands)} candidates "
+            f"({known / max(len(cands), 1):.0%}) have a perplexity, at least "
+            f"{minimum:.0%} needed (llm_min_known_perplexity); {where}: "
+            f"{'; '.join(causes) or 'unknown cause'}. `allabel llm check` shows what the "
+            f"endpoint answers; use a server that returns log-probs (vLLM, llama.cpp, Ollama "
+            f">= 0.12.11, OpenAI) or the local backend, then run the same command again "
+            f"(answers cached without log-probs are asked again once the endpoint gives them)")
 
 
 def _result(conn: psycopg.Connection, run_id: int, status: str) -> SelectResult:
@@ -264,7 +313,19 @@ def _result(conn: psycopg.Connection, run_id: int, status: str) -> SelectResult:
     by: dict[str, int] = {}
     for _, st in rows:
         by[st] = by.get(st, 0) + 1
-    return SelectResult(run_id, status, len(rows), by)
+    stats = conn.execute(Q.run_stats, {"run_id": run_id}).fetchone()[0] or {}
+    return SelectResult(run_id, status, len(rows), by,
+                        perplexity_known_share=stats.get("perplexity_known_share"),
+                        uncertainty_candidates=stats.get("uncertainty_candidates"))
+
+
+def run_params(run_id: int, url: str | None = None) -> SelectParams:
+    """The parameters a selection run was started with."""
+    with db.connection(url) as conn:
+        row = conn.execute(Q.get_run, {"run_id": run_id}).fetchone()
+    if row is None or row[1] != "selection":
+        raise ConfigError(f"run {run_id} is not a selection run")
+    return SelectParams(**row[3])
 
 
 def resume(run_id: int, url: str | None = None, show_progress: bool = True) -> SelectResult:

@@ -86,7 +86,10 @@ VALUES (%(sentence_id)s, %(start)s, %(end)s, %(label)s, %(text)s, 'llm', %(run_i
 UPDATE runs r
 SET status = CASE WHEN EXISTS (SELECT 1 FROM predictions p WHERE p.run_id = r.id
                                  AND p.status = 'pending') THEN %(unfinished)s ELSE 'done' END,
-    finished_at = now(), stats = r.stats || %(stats)s, error = %(error)s
+    finished_at = now(), error = %(error)s,
+    -- llm_wall_seconds: wall-clock time of all LLM work sessions of the run, summed
+    stats = r.stats || %(stats)s || jsonb_build_object('llm_wall_seconds',
+        round((coalesce((r.stats ->> 'llm_wall_seconds')::numeric, 0) + %(seconds)s::numeric), 3))
 WHERE r.id = %(run_id)s;
 
 -- name: run_summary

@@ -76,3 +76,23 @@ FROM sentences WHERE id = ANY (%(ids)s::bigint[]) ORDER BY id;
 SELECT p.sentence_id, p.perplexity, c.completion_tokens
 FROM predictions p LEFT JOIN llm_calls c ON c.id = p.call_id
 WHERE p.run_id = %(run_id)s AND p.status = 'done' AND p.sentence_id = ANY (%(ids)s::bigint[]);
+
+-- name: add_stats
+UPDATE runs SET stats = stats || %(stats)s WHERE id = %(run_id)s;
+
+-- name: run_stats
+SELECT stats FROM runs WHERE id = %(run_id)s;
+
+-- name: perplexity_gaps
+-- Why stage-3 candidates have no perplexity: the answer carried no log-probs, or no answer.
+SELECT count(*) FILTER (WHERE p.status = 'done' AND c.token_logprobs IS NULL) AS no_logprobs,
+       count(*) FILTER (WHERE p.status = 'done' AND c.token_logprobs IS NOT NULL
+                        AND p.perplexity IS NULL) AS empty_answer,
+       count(*) FILTER (WHERE p.status <> 'done') AS not_answered
+FROM predictions p LEFT JOIN llm_calls c ON c.id = p.call_id
+WHERE p.run_id = %(run_id)s AND p.sentence_id = ANY (%(ids)s::bigint[]);
+
+-- name: forget_unknown
+-- Stage 3 refused: drop the candidates' predictions without a perplexity (entities cascade).
+DELETE FROM predictions
+WHERE run_id = %(run_id)s AND sentence_id = ANY (%(ids)s::bigint[]) AND perplexity IS NULL;

@@ -1,0 +1,276 @@
+"""What a command will cost before it runs: LLM calls, tokens, time and money (``--estimate``).
+
+Nothing here calls the LLM or writes to the database. The prompts are the real ones wherever
+they can be known in advance (``predict``; ``select`` once the picks before stage 3 are known or
+computed in memory, with the oracle's or the run's annotations as demonstrations) and each is
+looked up in the cache (a cached request costs nothing). Tokens: the model's own tokenizer when
+the backend offers one (``count_tokens``), else a linear fit of prompt tokens on prompt characters
+and messages over the model's recent calls in ``llm_calls``, else 4 characters a token. Answer
+tokens and latency are the model's recent means; time is calls x latency / concurrency.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from allabel import db
+from allabel.config import get_settings
+from allabel.llm import get_backend
+from allabel.llm.base import Message
+from allabel.llm.cache import cache_key
+from allabel.llm.pricing import cost
+from allabel.sqlfiles import queries
+
+Q = queries("estimate")
+
+
+@dataclass
+class Estimate:
+    requests: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0       # of the calls (cache hits excluded)
+    completion_tokens: int = 0
+    seconds: float | None = 0.0
+    money: float | None = 0.0
+    basis: list[str] = field(default_factory=list)
+
+    @property
+    def calls(self) -> int:
+        return self.requests - self.cache_hits
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"requests": self.requests, "cache_hits": self.cache_hits, "calls": self.calls,
+                "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+                "seconds": self.seconds, "money": self.money, "basis": self.basis}
+
+    def __str__(self) -> str:
+        secs = f"~{self.seconds:.1f} s" if self.seconds is not None else "time unknown (no recent calls)"
+        usd = f"${self.money:.4f}" if self.money is not None else "money unknown (no price for the model)"
+        lines = [f"estimate (no LLM call made): {self.requests} requests, {self.calls} LLM calls "
+                 f"({self.cache_hits} cached), ~{self.prompt_tokens} prompt tokens, "
+                 f"~{self.completion_tokens} answer tokens, {secs}, {usd}"]
+        lines += [f"  {b}" for b in self.basis]
+        return "\n".join(lines)
+
+
+class Costing:
+    """Token counts, answer length, latency and price of one backend/model, from its history."""
+
+    def __init__(self, conn: psycopg.Connection, backend: Any):
+        s = get_settings()
+        self.backend = backend
+        self.params = {"max_tokens": s.llm_max_tokens, "temperature": s.llm_temperature,
+                       **getattr(backend, "key_params", {})}
+        rows = conn.execute(Q.calibration, {"backend": backend.name, "model": backend.model}).fetchall()
+        self.n = len(rows)
+        self.coef: np.ndarray | None = None
+        if hasattr(backend, "count_tokens"):
+            self.how = "prompt tokens from the model's tokenizer"
+        elif rows:
+            y = np.array([r[0] for r in rows], float)
+            X = np.array([[r[3], r[4]] for r in rows], float)
+            self.coef = np.linalg.lstsq(X, y, rcond=None)[0]
+            self.how = f"prompt tokens fitted on {self.n} recent calls of {backend.model}"
+        else:
+            self.how = "prompt tokens guessed at 4 characters a token (no calls of this model yet)"
+        comp = [r[1] for r in rows if r[1] is not None]
+        lat = [r[2] for r in rows if r[2] is not None]
+        self.answer_tokens = float(np.mean(comp)) if comp else float(min(s.llm_max_tokens, 32))
+        self.latency = float(np.mean(lat)) / 1000 if lat else None
+
+    def prompt_tokens(self, messages: list[Message]) -> float:
+        if hasattr(self.backend, "count_tokens"):
+            return float(self.backend.count_tokens(messages))
+        chars = sum(len(m["content"]) for m in messages)
+        if self.coef is not None:
+            return max(float(self.coef @ np.array([chars, len(messages)], float)), 0.0)
+        return chars / 4 + 4 * len(messages)
+
+    def key(self, messages: list[Message]) -> str:
+        return cache_key(self.backend.name, self.backend.model, messages, self.params)
+
+    def estimate(self, conn: psycopg.Connection, prompts: list[list[Message]]) -> Estimate:
+        """Requests for these exact prompts (the cache consulted)."""
+        keys = [self.key(m) for m in prompts]
+        cached = {r[0] for r in conn.execute(Q.cached_keys, {"keys": keys})} if keys else set()
+        est = Estimate(requests=len(prompts))
+        seen: set[str] = set()
+        tokens = 0.0
+        for k, m in zip(keys, prompts, strict=True):
+            if k in cached or k in seen:  # an identical prompt is asked (and paid) once
+                est.cache_hits += 1
+                continue
+            seen.add(k)
+            tokens += self.prompt_tokens(m)
+        est.prompt_tokens = round(tokens)
+        return self.finish(est)
+
+    def finish(self, est: Estimate) -> Estimate:
+        est.completion_tokens = round(est.calls * self.answer_tokens)
+        conc = max(1, getattr(self.backend, "concurrency", 1))
+        est.seconds = None if self.latency is None else est.calls * self.latency / conc
+        if self.latency is None and est.calls == 0:
+            est.seconds = 0.0
+        est.money = cost(self.backend.name, self.backend.model, est.prompt_tokens,
+                         est.completion_tokens)
+        lat = f"{self.latency:.2f} s/call" if self.latency is not None else "unknown"
+        est.basis = [self.how, f"answer tokens {self.answer_tokens:.0f}/call and latency {lat} "
+                               f"from recent calls; concurrency {conc}"]
+        return est
+
+
+def _labels(conn: psycopg.Connection, dataset_id: int) -> dict[str, str | None]:
+    from allabel.predict import _labels as labels
+
+    return labels(conn, dataset_id)
+
+
+def _prompts(conn: psycopg.Connection, pool: Any, labels: dict, ids: list[int], k: int
+             ) -> list[list[Message]]:
+    from allabel.prompt import build_messages
+
+    if not ids:
+        return []
+    texts = dict(conn.execute(Q.texts, {"ids": ids}).fetchall())
+    demo_lists = pool.retrieve_many(conn, [(texts[i], i) for i in ids], k)
+    return [build_messages(labels, [pool.demos[d] for d in demos], texts[i])
+            for i, demos in zip(ids, demo_lists, strict=True)]
+
+
+def estimate_predict(dataset: str, split: str, demos: str, k: int = 4,
+                     limit: int | None = None, url: str | None = None) -> Estimate:
+    """What ``allabel predict`` with these options would ask, without asking."""
+    from allabel.errors import ConfigError
+    from allabel.predict import DemoPool, config_key, run_params
+
+    backend = get_backend()
+    with db.connection(url) as conn:
+        ds = db.dataset_id(conn, dataset)
+        pool = (DemoPool.from_run(conn, int(demos)) if demos.isdigit()
+                else DemoPool.from_split(conn, ds, demos))
+        if pool.dataset_id != ds:
+            raise ConfigError(f"run {demos} belongs to another dataset")
+        key = config_key(run_params(ds, split, pool, k, backend))
+        row = conn.execute(Q.find_prediction_run, {"config_key": key}).fetchone()
+        run_id = row[0] if row else None
+        have = conn.execute(Q.count_run_predictions, {"run_id": run_id}).fetchone()[0] if row else 0
+        room = None if limit is None else max(limit - have, 0)
+        ids = [r[0] for r in conn.execute(Q.pending_or_new, {
+            "run_id": run_id, "dataset_id": ds, "split": split, "room": room})]
+        costing = Costing(conn, backend)
+        return costing.estimate(conn, _prompts(conn, pool, _labels(conn, ds), ids, k))
+
+
+def estimate_select(p: Any, url: str | None = None) -> Estimate:
+    """What stage 3 of ``allabel select`` would ask. The picks before it are the run's own when
+    it exists, else computed now in memory (nothing is written); demonstrations carry the run's
+    annotations, or gold with ``--oracle``; without either they are approximated by gold."""
+    from allabel.predict import DemoPool
+    from allabel.select import run as srun
+    from allabel.select import uncertainty
+    from allabel.select.budget import parse_budget, parse_order, parse_ratio
+    from allabel.select.strategies import make_strategy
+
+    backend = get_backend()
+    with db.connection(url) as conn:
+        ds = db.dataset_id(conn, p.dataset)
+        pool = srun._pool(conn, ds, p.pool_splits)
+        m = len(pool) if p.strategy == "full" else parse_budget(p.budget, len(pool))
+        plan = make_strategy(p.strategy, parse_ratio(p.ratio), parse_order(p.order)).plan(m, len(pool))
+        costing = Costing(conn, backend)
+        if "uncertainty" not in [st for st, _ in plan]:
+            est = costing.finish(Estimate())
+            est.basis.insert(0, f"strategy {p.strategy} makes no LLM call")
+            return est
+        found = conn.execute(srun.Q.find_run, {"config_key": srun._config_key(p, ds)}).fetchone()
+        run_id = found[0] if found else None
+        if found is not None and found[1] == "done":
+            est = costing.finish(Estimate())
+            est.basis.insert(0, f"selection run {run_id} is done: nothing to ask")
+            return est
+        chosen = conn.execute(srun.Q.selected, {"run_id": run_id}).fetchall() if run_id else []
+        picked = [sid for sid, _ in chosen]
+        for stage, size in plan:
+            if stage == "uncertainty":
+                break
+            have = sum(1 for _, st in chosen if st == stage)
+            if have < size:
+                ids, _ = srun._stage(conn, ds, pool, picked, stage, size - have, p)
+                picked += ids
+        note = "demonstrations: the run's annotations"
+        annotated = run_id is not None and picked and \
+            conn.execute(srun.Q.unannotated, {"run_id": run_id}).fetchone()[0] == 0
+        if annotated and not p.oracle:
+            demos = DemoPool.from_run(conn, run_id)
+        else:
+            demos = DemoPool._load(ds, "estimate", conn.execute(Q.gold_demos, {"ids": picked}).fetchall())
+            note = ("demonstrations: gold (the oracle's annotations)" if p.oracle else
+                    "demonstrations approximated by gold (not annotated yet)")
+        need = dict(plan)["uncertainty"]
+        cands = uncertainty.sample_candidates(
+            pool, set(picked), uncertainty.candidate_cap(p.uncertainty_candidates, need), p.seed)
+        if run_id is not None:  # candidates already answered in this run are not asked again
+            done = {r[0] for r in conn.execute(Q.predicted, {"run_id": run_id})}
+            cands = [c for c in cands if c not in done]
+        est = costing.estimate(conn, _prompts(conn, demos, _labels(conn, ds), cands, p.k))
+        est.basis.insert(0, f"stage 3: {len(cands)} candidates, k = {p.k}; {note}")
+        return est
+
+
+def estimate_experiment(p: Any, url: str | None = None, proxy_sample: int = 30) -> Estimate:
+    """An experiment's cells not done yet: stage-3 candidates plus the test sample, per cell.
+    Prompts of cells depend on selections not made yet, so tokens per call are the mean over a
+    proxy (test sentences with demonstrations retrieved from the pool's gold) and the cache is
+    not consulted: an upper bound on calls for a resumed or repeated experiment."""
+    from allabel.experiment import Q as EQ
+    from allabel.experiment import cells, test_sample
+    from allabel.predict import DemoPool
+    from allabel.select import run as srun
+    from allabel.select.budget import parse_budget, parse_order, parse_ratio
+    from allabel.select.strategies import make_strategy
+    from allabel.select.uncertainty import candidate_cap
+    from allabel.select.variants import split_variant
+
+    backend = get_backend()
+    with db.connection(url) as conn:
+        ds = db.dataset_id(conn, p.dataset)
+        pool = srun._pool(conn, ds, p.pool_splits)
+        sample = test_sample(conn, ds, p)
+        params = {**asdict(p), "backend": backend.name, "model": backend.model}
+        key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+        row = conn.execute(EQ.find, {"config_key": key}).fetchone()
+        done = {(c[0], c[1], c[2]) for c in conn.execute(EQ.cells, {"experiment_id": row[0]})
+                if c[3] == "done"} if row else set()
+        requests = 0
+        todo = [c for c in cells(p) if c not in done]
+        for strategy, budget, _seed in todo:
+            requests += len(sample)
+            base, _ = split_variant(strategy)
+            m = len(pool) if base == "full" else parse_budget(budget, len(pool))
+            plan = make_strategy(base, parse_ratio("1:3:1"), parse_order("DSU")).plan(m, len(pool))
+            before = 0
+            for stage, size in plan:
+                if stage == "uncertainty":
+                    cap = candidate_cap(p.uncertainty_candidates, size)
+                    rest = len(pool) - before
+                    requests += rest if cap is None else min(cap, rest)
+                    break
+                before += size
+        costing = Costing(conn, backend)
+        proxy_pool = DemoPool._load(ds, "proxy", conn.execute(Q.gold_demos, {"ids": pool}).fetchall())
+        proxy_ids = random.Random(0).sample(sample, min(proxy_sample, len(sample)))
+        prompts = _prompts(conn, proxy_pool, _labels(conn, ds), proxy_ids, p.k)
+        mean = float(np.mean([costing.prompt_tokens(m) for m in prompts])) if prompts else 0.0
+        est = Estimate(requests=requests, prompt_tokens=round(mean * requests))
+        est = costing.finish(est)
+        est.basis.insert(0, f"{len(todo)} cells to run; {len(sample)} test sentences per cell; "
+                            f"~{mean:.0f} prompt tokens/call from {len(prompts)} proxy prompts; "
+                            f"cache not consulted (upper bound)")
+        return est

@@ -1,0 +1,52 @@
+-- Queries of allabel/estimate.py (cost estimates; nothing here writes).
+
+-- name: calibration
+-- Recent paid calls of one backend and model: prompt tokens against prompt characters and
+-- messages (to estimate tokens of new prompts), answer tokens and latency.
+SELECT c.prompt_tokens, c.completion_tokens, c.latency_ms,
+       (SELECT coalesce(sum(length(m ->> 'content')), 0)
+        FROM jsonb_array_elements(c.request -> 'messages') m) AS chars,
+       jsonb_array_length(c.request -> 'messages') AS messages
+FROM llm_calls c
+WHERE c.backend = %(backend)s AND c.model = %(model)s AND c.prompt_tokens IS NOT NULL
+  AND c.via = 'sync'
+ORDER BY c.id DESC
+LIMIT 500;
+
+-- name: cached_keys
+SELECT cache_key FROM llm_calls WHERE cache_key = ANY (%(keys)s::text[]);
+
+-- name: find_prediction_run
+SELECT id FROM runs WHERE kind = 'prediction' AND config_key = %(config_key)s;
+
+-- name: pending_or_new
+-- The sentences a prediction run would ask about: its pending ones, then split sentences it has
+-- no prediction for (at most %(room)s).
+(SELECT p.sentence_id FROM predictions p
+ WHERE p.run_id = %(run_id)s AND p.status = 'pending' ORDER BY p.id)
+UNION ALL
+(SELECT s.id FROM sentences s
+ WHERE s.dataset_id = %(dataset_id)s AND s.split = %(split)s
+   AND NOT EXISTS (SELECT 1 FROM predictions p WHERE p.run_id = %(run_id)s AND p.sentence_id = s.id)
+ ORDER BY s.position LIMIT %(room)s);
+
+-- name: count_run_predictions
+SELECT count(*) FROM predictions WHERE run_id = %(run_id)s;
+
+-- name: predicted
+SELECT sentence_id FROM predictions WHERE run_id = %(run_id)s AND status = 'done';
+
+-- name: texts
+SELECT id, text FROM sentences WHERE id = ANY (%(ids)s::bigint[]);
+
+-- name: gold_demos
+-- Gold entities of given sentences, in the shape of a demonstration pool.
+SELECT s.id, s.text,
+       coalesce(array_agg(e.start_char ORDER BY e.start_char, e.end_char) FILTER (WHERE e.id IS NOT NULL), '{}'),
+       coalesce(array_agg(e.end_char ORDER BY e.start_char, e.end_char) FILTER (WHERE e.id IS NOT NULL), '{}'),
+       coalesce(array_agg(e.label ORDER BY e.start_char, e.end_char) FILTER (WHERE e.id IS NOT NULL), '{}'),
+       coalesce(array_agg(e.text ORDER BY e.start_char, e.end_char) FILTER (WHERE e.id IS NOT NULL), '{}')
+FROM sentences s
+LEFT JOIN entities e ON e.sentence_id = s.id AND e.source = 'gold'
+WHERE s.id = ANY (%(ids)s::bigint[])
+GROUP BY s.id ORDER BY s.id;
