@@ -26,7 +26,8 @@ Q = queries("annotation")
 SOURCES = ("gold", "human", "llm")
 FORMATS = tuple(WRITERS)
 
-__all__ = ["FORMATS", "SOURCES", "ExportResult", "export_entities", "export_run", "iob_tags", "tokens_of"]
+__all__ = ["FORMATS", "SOURCES", "ExportResult", "export_entities", "export_run", "iob_tags", "run_records",
+           "tokens_of"]
 
 
 @dataclass
@@ -64,6 +65,16 @@ def _run_info(conn, run_id: int):
     return row
 
 
+def run_records(conn, run_id: int, include_annotated: bool, dataset: str):
+    """The records of a selection run's annotation hand-off, in selection order."""
+    for r in conn.execute(Q.to_export, {"run_id": run_id, "all": include_annotated}):
+        sid, text, tokens, starts, stage, rank, _annotated, annotator, source, entities = r
+        meta: dict[str, Any] = {"dataset": dataset, "run_id": run_id, "stage": stage, "rank": rank}
+        if source == "human":
+            meta["annotator"] = annotator
+        yield Record(sid, text, tokens, starts, entities, source, meta)
+
+
 def export_run(run_id: int, fmt: str, out: TextIO, include_annotated: bool = False) -> ExportResult:
     """The sentences of a selection run still to annotate (all with ``include_annotated``)."""
     writer = _writer(fmt, out)
@@ -71,12 +82,8 @@ def export_run(run_id: int, fmt: str, out: TextIO, include_annotated: bool = Fal
         kind, dataset_id, dataset = _run_info(conn, run_id)
         if kind != "selection":
             raise ConfigError(f"run {run_id} is a {kind} run; export it with --source llm|gold|human")
-        for r in conn.execute(Q.to_export, {"run_id": run_id, "all": include_annotated}):
-            sid, text, tokens, starts, stage, rank, _annotated, annotator, source, entities = r
-            meta: dict[str, Any] = {"dataset": dataset, "run_id": run_id, "stage": stage, "rank": rank}
-            if source == "human":
-                meta["annotator"] = annotator
-            writer.write(Record(sid, text, tokens, starts, entities, source, meta))
+        for rec in run_records(conn, run_id, include_annotated, dataset):
+            writer.write(rec)
         return _finish(writer, fmt, conn, dataset_id)
 
 

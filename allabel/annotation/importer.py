@@ -77,6 +77,11 @@ def _labelstudio(path: Path, lines: list[str], warnings: list[str]) -> list[Item
         raise InputError(str(path), e.lineno, f"not valid JSON: {e.msg}") from None
     if not isinstance(tasks, list):
         raise InputError(str(path), 1, "a Label Studio export is a JSON list of tasks")
+    return parse_tasks(tasks, str(path), warnings)
+
+
+def parse_tasks(tasks: list, path: str, warnings: list[str]) -> list[Item]:
+    """Label Studio tasks (JSON export or API) or JSON-MIN records -> items (see _labelstudio)."""
     items: list[Item] = []
     ignored: dict[str, int] = {}
     min_records: set[int] = set()
@@ -115,6 +120,8 @@ def _labelstudio(path: Path, lines: list[str], warnings: list[str]) -> list[Item
                 if key in _MIN_DATA:
                     continue
                 vals = value if isinstance(value, list) else [value]
+                if not vals:
+                    continue
                 found = [_span_of(v) for v in vals]
                 if vals and all(f is not None for f in found):
                     spans.extend(found)

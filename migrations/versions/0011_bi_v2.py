@@ -1,5 +1,6 @@
-"""Runs sql/011_bi_v2.sql: BI views with ids and sentence text, unquoted column names, the latest
-LLM run per dataset and split, column comments, bi.bm25() for the reader role."""
+"""Runs sql/011_bi_v2.sql (BI views with ids and sentence text, unquoted column names, the latest
+LLM run per dataset and split, column comments, bi.bm25() for the reader role) and
+sql/011b_labelstudio.sql (the Label Studio project each run was pushed to)."""
 
 from allabel.migrate import run_sql_file
 
@@ -11,3 +12,4 @@ depends_on = None
 
 def upgrade() -> None:
     run_sql_file("011_bi_v2.sql")
+    run_sql_file("011b_labelstudio.sql")

@@ -114,3 +114,10 @@ FROM annotations a
 LEFT JOIN entities e ON e.run_id = a.run_id AND e.sentence_id = a.sentence_id AND e.source = 'human'
 WHERE a.run_id = %(run_id)s
 GROUP BY a.sentence_id, a.annotator;
+
+-- name: ls_project
+SELECT project_id FROM labelstudio_projects WHERE run_id = %(run_id)s AND url = %(url)s;
+
+-- name: ls_project_save
+INSERT INTO labelstudio_projects (run_id, url, project_id) VALUES (%(run_id)s, %(url)s, %(project_id)s)
+ON CONFLICT (run_id, url) DO UPDATE SET project_id = EXCLUDED.project_id, created_at = now();
