@@ -10,12 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
-import signal
-import socket
-import subprocess
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import psycopg
@@ -106,62 +101,15 @@ def fresh_empty_db(pg_server: str) -> str:
     return _with_db(pg_server, name)
 
 
-# --- a real Label Studio, started once per test session (only when a test asks for it) -------
-LABELSTUDIO = REPO / ".venv-labelstudio" / "bin" / "label-studio"
-LS_USER, LS_TOKEN = "test@allabel.local", "allabel-test-token-0123456789"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="session")
 def labelstudio(tmp_path_factory: pytest.TempPathFactory):
-    """(url, token) of a Label Studio server from .venv-labelstudio (made by ./scripts/setup) with
-    a throw-away data directory, a preset user and legacy token, and no update check, analytics
-    or error reporting (nothing goes to the network)."""
-    if not LABELSTUDIO.exists():
-        pytest.fail(f"{LABELSTUDIO} is missing: run ./scripts/setup (it makes .venv-labelstudio)")
-    data = tmp_path_factory.mktemp("labelstudio")
-    port = _free_port()
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(data), "LANG": "C.UTF-8",
-           "LABEL_STUDIO_BASE_DATA_DIR": str(data), "LABEL_STUDIO_USERNAME": LS_USER,
-           "LABEL_STUDIO_PASSWORD": "allabel-test-password", "LABEL_STUDIO_USER_TOKEN": LS_TOKEN,
-           "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true", "LATEST_VERSION_CHECK": "false",
-           "COLLECT_ANALYTICS": "false", "SENTRY_DSN": "", "FRONTEND_SENTRY_DSN": "",
-           "SECRET_KEY": "allabel-tests-only", "OMP_NUM_THREADS": "1"}
-    log = (data / "server.log").open("wb")
-    t0 = time.monotonic()
-    proc = subprocess.Popen(
-        [str(LABELSTUDIO), "start", "--data-dir", str(data / "data"), "--no-browser",
-         "--internal-host", "127.0.0.1", "-p", str(port), "--enable-legacy-api-token"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    """(url, token) of a real Label Studio server, started once per test session (only when a
+    test asks for it); see tests/labelstudio_server.py."""
+    from tests.labelstudio_server import running_labelstudio
+
     try:
-        while True:
-            if proc.poll() is not None:
-                tail = (data / "server.log").read_text(errors="replace")[-2000:]
-                pytest.fail(f"Label Studio exited with {proc.returncode}:\n{tail}")
-            try:
-                with urllib.request.urlopen(url + "/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() - t0 > 300:
-                pytest.fail("Label Studio did not answer /health within 300 s")
-            time.sleep(0.5)
-        (data / "startup_seconds").write_text(f"{time.monotonic() - t0:.1f}\n")
-        yield url, LS_TOKEN
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+        with running_labelstudio(tmp_path_factory.mktemp("labelstudio") / "data") as srv:
+            yield srv.url, srv.token
+    except RuntimeError as e:
+        pytest.fail(str(e))
