@@ -30,6 +30,7 @@ def timed(label: str, fn, *args, **kw):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=200, help="sentences selected and pushed")
+    ap.add_argument("--fresh", action="store_true", help="start from an empty data dir (migrations)")
     args = ap.parse_args()
     from label_studio_sdk import LabelStudio
 
@@ -37,11 +38,12 @@ def main() -> None:
     from allabel.config import get_settings
     from allabel.ingest import ingest_path
     from allabel.select.run import SelectParams, select
-    from tests.labelstudio_server import running_labelstudio
+    from tests.labelstudio_server import TEMPLATE, running_labelstudio
 
     with tempfile.TemporaryDirectory(prefix="allabel-ls-bench-", dir="/tmp") as tmp, \
-            running_labelstudio(Path(tmp) / "ls") as srv, scratch_database():
-        print(f"Label Studio start-up (fresh data dir, migrations)  {srv.startup_seconds:7.2f} s")
+            running_labelstudio(Path(tmp) / "ls", use_template=not args.fresh) as srv, scratch_database():
+        how = "migrated template" if TEMPLATE.is_dir() and not args.fresh else "fresh data dir, migrations"
+        print(f"{'Label Studio start-up (' + how + ')':<44} {srv.startup_seconds:7.2f} s", flush=True)
         os.environ.update({"ALLABEL_LABELSTUDIO_URL": srv.url, "ALLABEL_LABELSTUDIO_API_KEY": srv.token})
         get_settings.cache_clear()
         ingest_path(DATA / "bc5cdr" / "train.tsv", "bc", "train")

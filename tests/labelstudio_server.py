@@ -39,13 +39,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_labelstudio(data: Path, timeout: float = 300) -> Iterator[Server]:
+def running_labelstudio(data: Path, timeout: float = 300, use_template: bool = True) -> Iterator[Server]:
     """A Label Studio serving from ``data`` (a new directory: filled from the template when
     there is one) until the block ends (then its process group is
     terminated). RuntimeError with the log's tail when it cannot start."""
     if not LABELSTUDIO.exists():
         raise RuntimeError(f"{LABELSTUDIO} is missing: run ./scripts/setup (it makes .venv-labelstudio)")
-    if TEMPLATE.is_dir() and not data.exists():
+    if use_template and TEMPLATE.is_dir() and not data.exists():
         shutil.copytree(TEMPLATE, data)
     data.mkdir(parents=True, exist_ok=True)
     port = _free_port()

@@ -170,6 +170,12 @@ def test_conll_export_reingests(conn, world, tmp_path, cli):
             "ORDER BY 1, 2, 3, 4", (ds,)).fetchall()
 
     assert spans("bc2") == spans("bc") and len(spans("bc")) > 80
+    # the JSONL export is a corpus too
+    j = tmp_path / "gold.jsonl"
+    code, _, err = cli("export", "--dataset", "bc", "--source", "gold", "--format", "jsonl", "--out", j)
+    code, _, err = cli("ingest", j, "--dataset", "bc3", "--split", "all")
+    assert code == 0, err
+    assert spans("bc3") == spans("bc")
     # and it re-imports as annotations of a run
     g = tmp_path / "run.conll"
     code, _, err = cli("export", str(world["run"]), "--source", "gold", "--format", "conll", "--out", g)
