@@ -119,6 +119,18 @@ class Settings(BaseSettings):
         default=None, description="Where converted local models are kept (default $ALLABEL_HOME/models)."
     )
 
+    # --- Label Studio (allabel labelstudio push/pull) ---------------------------------------
+    labelstudio_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ALLABEL_LABELSTUDIO_URL", "LABEL_STUDIO_URL", "labelstudio_url"),
+        description="A running Label Studio, e.g. http://localhost:8080.",
+    )
+    labelstudio_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ALLABEL_LABELSTUDIO_API_KEY", "LABEL_STUDIO_API_KEY"),
+        description="Label Studio access token; environment only (never from the TOML file).",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -99,3 +99,17 @@ def fresh_empty_db(pg_server: str) -> str:
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     return _with_db(pg_server, name)
+
+
+
+@pytest.fixture(scope="session")
+def labelstudio(tmp_path_factory: pytest.TempPathFactory):
+    """(url, token) of a real Label Studio server, started once per test session (only when a
+    test asks for it); see tests/labelstudio_server.py."""
+    from tests.labelstudio_server import running_labelstudio
+
+    try:
+        with running_labelstudio(tmp_path_factory.mktemp("labelstudio") / "data") as srv:
+            yield srv.url, srv.token
+    except RuntimeError as e:
+        pytest.fail(str(e))

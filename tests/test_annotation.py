@@ -41,20 +41,20 @@ def first_word(text):
 
 def test_jsonl_round_trip(conn, run_id, tmp_path):
     f = tmp_path / "a.jsonl"
-    assert export(run_id, "jsonl", f) == 4
+    assert export(run_id, "jsonl", f).sentences == 4
     items = [json.loads(x) for x in f.read_text().splitlines()]
-    assert all(o["prefilled"] is False for o in items)
+    assert all(o["entities_source"] is None and o["entities"] == [] for o in items)
     for o in items:
         a, b, w = first_word(o["text"])
         o["entities"] = [{"start": a, "end": b, "label": "Disease", "text": w}]
     f.write_text("\n".join(json.dumps(o) for o in items))
-    assert import_file(f, run_id, annotator="bob") == 4
+    assert import_file(f, run_id, annotator="bob").sentences == 4
     got = stored(conn, run_id)
     assert len(got) == 4 and all(r[3] == "Disease" for r in got)
     assert conn.execute("SELECT count(*) FROM annotation_queue WHERE run_id=%s", (run_id,)).fetchone()[0] == 0
     assert conn.execute("SELECT DISTINCT annotator FROM annotations").fetchall() == [("bob",)]
     # importing again replaces, never duplicates
-    assert import_file(f, run_id) == 4 and len(stored(conn, run_id)) == 4
+    assert import_file(f, run_id).sentences == 4 and len(stored(conn, run_id)) == 4
 
 
 def test_labelstudio_round_trip_with_prefill(conn, run_id, tmp_path):
@@ -81,10 +81,11 @@ def test_labelstudio_round_trip_with_prefill(conn, run_id, tmp_path):
     other = next(t for t in tasks if not t.get("predictions"))
     other["annotations"] = [{"completed_by": 7, "result": []}]
     f.write_text(json.dumps(tasks))
-    assert import_file(f, run_id) == 2
+    assert import_file(f, run_id).sentences == 2
     assert stored(conn, run_id) == [(sid, a, b, "Chemical", w)]
     who = dict(conn.execute("SELECT sentence_id, annotator FROM annotations").fetchall())
-    assert who[sid] == "eve@lab" and who[other["data"]["sentence_id"]] == "7"
+    # an e-mail names the annotator; a bare Label Studio user id does not say who outside it
+    assert who[sid] == "eve@lab" and who[other["data"]["sentence_id"]] == "labelstudio-user:7"
 
 
 def test_conll_round_trip(conn, run_id, tmp_path):
@@ -101,7 +102,7 @@ def test_conll_round_trip(conn, run_id, tmp_path):
             first = True
         out.append(line)
     f.write_text("\n".join(out) + "\n")
-    assert import_file(f, run_id) == 4
+    assert import_file(f, run_id).sentences == 4
     got = stored(conn, run_id)
     assert len(got) == 4
     for sid, a, b, label, text in got:

@@ -33,8 +33,8 @@ HOSTILE_TEXTS = [
 
 def test_bi_views_and_reader_role(conn, db_url, cli):
     ingest_path(DATA / "small.tsv", "toy", "train")
-    code, out, _ = cli("sql", "SELECT dataset, split, start, \"end\", text, label, source FROM "
-                       "bi.entity_mentions ORDER BY start", "--csv")
+    code, out, _ = cli("sql", "SELECT dataset, split, start_char, end_char, entity_text, label, source FROM "
+                       "bi.entity_mentions ORDER BY start_char", "--csv")
     assert code == 0
     assert out.splitlines()[1:] == ["toy,train,0,7,Aspirin,Chemical,gold",
                                     "toy,train,15,28,Reye syndrome,Disease,gold"]

@@ -1,76 +1,133 @@
-"""Write a run's sentences to annotate: labelstudio | jsonl | conll."""
+"""Write sentences with their entities in any registered format (``writers.WRITERS``).
+
+Two kinds of export:
+* ``export_run(RUN)``: the annotation hand-off of a selection run — the sentences still to
+  annotate, pre-filled with the latest LLM prediction (``--all``: annotated ones too, with their
+  annotation, never the LLM spans a person removed).
+* ``export_entities(source, dataset|run, split)``: the entities of one source — ``gold`` (the
+  corpus), ``human`` (the latest annotation of each sentence) or ``llm`` (the latest finished
+  prediction of each sentence) — of a dataset, a split, a selection run's picks or a prediction
+  run's sentences.
+"""
 
 from __future__ import annotations
 
-import json
-from typing import TextIO
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
 
 from allabel import db
-from allabel.errors import ConfigError
+from allabel.annotation.labelconfig import label_config
+from allabel.annotation.writers import WRITERS, Record, WriteStats, iob_tags, tokens_of
+from allabel.errors import ConfigError, DatabaseError
 from allabel.sqlfiles import queries
 
 Q = queries("annotation")
-FORMATS = ("labelstudio", "jsonl", "conll")
+SOURCES = ("gold", "human", "llm")
+FORMATS = tuple(WRITERS)
+
+__all__ = ["FORMATS", "SOURCES", "ExportResult", "export_entities", "export_run", "iob_tags", "run_records",
+           "tokens_of"]
 
 
-def tokens_of(text: str, tokens: list[str] | None, starts: list[int] | None) -> list[tuple[str, int]]:
-    """(token, start) pairs: the stored tokenisation, or whitespace tokens of the text."""
-    if tokens is not None and starts is not None:
-        return list(zip(tokens, starts, strict=True))
-    out, pos = [], 0
-    for tok in text.split():
-        pos = text.index(tok, pos)
-        out.append((tok, pos))
-        pos += len(tok)
-    return out
+@dataclass
+class ExportResult(WriteStats):
+    label_config: str | None = None  # the Label Studio labeling config (labelstudio format only)
+
+    def skipped_line(self) -> str | None:
+        """One line naming the spans the format could not hold, or None when there were none."""
+        if not self.n_skipped:
+            return None
+        why = ", ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items()))
+        return (f"{self.n_skipped} of {self.entities} spans cannot be written in IOB2 ({why}); "
+                f"they are listed as '# skipped_span' lines; use --format jsonl to keep them")
 
 
-def iob_tags(toks: list[tuple[str, int]], spans: list[dict]) -> list[str]:
-    tags = ["O"] * len(toks)
-    for sp in sorted(spans, key=lambda e: (e["start"], -e["end"])):
-        inside = [i for i, (t, s) in enumerate(toks) if s >= sp["start"] and s + len(t) <= sp["end"]]
-        if not inside or any(tags[i] != "O" for i in inside):
-            continue  # CoNLL cannot hold nested/overlapping or sub-token spans
-        tags[inside[0]] = f"B-{sp['label']}"
-        for i in inside[1:]:
-            tags[i] = f"I-{sp['label']}"
-    return tags
+def _writer(fmt: str, out: TextIO):
+    cls = WRITERS.get(fmt)
+    if cls is None:
+        raise ConfigError(f"unknown export format {fmt!r}; one of {', '.join(WRITERS)}")
+    return cls(out)
 
 
-def export_run(run_id: int, fmt: str, out: TextIO, include_annotated: bool = False) -> int:
-    if fmt not in FORMATS:
-        raise ConfigError(f"unknown export format {fmt!r}; one of {', '.join(FORMATS)}")
-    with db.connection() as conn:
-        kind = conn.execute(Q.run_kind, {"run_id": run_id}).fetchone()
-        if kind is None or kind[0] != "selection":
-            raise ConfigError(f"run {run_id} is not a selection run")
-        rows = conn.execute(Q.to_export, {"run_id": run_id, "all": include_annotated}).fetchall()
-    tasks = []
-    for sid, text, tokens, starts, stage, rank, _annotated, prefill in rows:
-        if fmt == "labelstudio":
-            task = {"data": {"text": text, "sentence_id": sid, "run_id": run_id, "stage": stage,
-                             "rank": rank}}
-            if prefill:
-                task["predictions"] = [{"model_version": "allabel-llm", "result": [
-                    {"from_name": "label", "to_name": "text", "type": "labels",
-                     "value": {"start": e["start"], "end": e["end"], "text": e["text"],
-                               "labels": [e["label"]]},
-                     **({"score": e["confidence"]} if e.get("confidence") is not None else {})}
-                    for e in prefill]}]
-            tasks.append(task)
-        elif fmt == "jsonl":
-            out.write(json.dumps({"sentence_id": sid, "text": text, "stage": stage, "rank": rank,
-                                  "prefilled": bool(prefill),
-                                  "entities_source": "llm" if prefill else None,
-                                  "entities": [{k: e[k] for k in ("start", "end", "label", "text")}
-                                               for e in prefill]}, ensure_ascii=False) + "\n")
-        else:
-            toks = tokens_of(text, tokens, starts)
-            out.write(f"# sentence_id = {sid}\n")
-            out.write(f"# prefilled = {'llm' if prefill else 'no'}\n")
-            for (tok, _), tag in zip(toks, iob_tags(toks, prefill), strict=True):
-                out.write(f"{tok}\t{tag}\n")
-            out.write("\n")
+def _finish(writer, fmt: str, conn, dataset_id: int) -> ExportResult:
+    st = writer.close()
+    res = ExportResult(st.sentences, st.entities, st.skipped)
     if fmt == "labelstudio":
-        json.dump(tasks, out, ensure_ascii=False, indent=1)
-    return len(rows)
+        res.label_config = label_config(conn.execute(Q.dataset_labels, {"dataset_id": dataset_id}).fetchall())
+    return res
+
+
+def _run_info(conn, run_id: int):
+    row = conn.execute(Q.run_info, {"run_id": run_id}).fetchone()
+    if row is None:
+        raise ConfigError(f"no run {run_id}")
+    return row
+
+
+def run_records(conn, run_id: int, include_annotated: bool, dataset: str):
+    """The records of a selection run's annotation hand-off, in selection order."""
+    for r in conn.execute(Q.to_export, {"run_id": run_id, "all": include_annotated}):
+        sid, text, tokens, starts, stage, rank, _annotated, annotator, source, entities = r
+        meta: dict[str, Any] = {"dataset": dataset, "run_id": run_id, "stage": stage, "rank": rank}
+        if source == "human":
+            meta["annotator"] = annotator
+        yield Record(sid, text, tokens, starts, entities, source, meta)
+
+
+def export_run(run_id: int, fmt: str, out: TextIO, include_annotated: bool = False) -> ExportResult:
+    """The sentences of a selection run still to annotate (all with ``include_annotated``)."""
+    writer = _writer(fmt, out)
+    with db.connection() as conn:
+        kind, dataset_id, dataset = _run_info(conn, run_id)
+        if kind != "selection":
+            raise ConfigError(f"run {run_id} is a {kind} run; export it with --source llm|gold|human")
+        for rec in run_records(conn, run_id, include_annotated, dataset):
+            writer.write(rec)
+        return _finish(writer, fmt, conn, dataset_id)
+
+
+def export_entities(source: str, fmt: str, out: TextIO, dataset: str | None = None,
+                    split: str | None = None, run_id: int | None = None) -> ExportResult:
+    """The entities of ``source`` for a dataset (optionally one split) or a run's sentences."""
+    if source not in SOURCES:
+        raise ConfigError(f"unknown source {source!r}; one of {', '.join(SOURCES)}")
+    writer = _writer(fmt, out)
+    with db.connection() as conn:
+        selection_run = prediction_run = None
+        if run_id is not None:
+            kind, dataset_id, run_dataset = _run_info(conn, run_id)
+            if dataset is not None and dataset != run_dataset:
+                raise ConfigError(f"run {run_id} belongs to dataset {run_dataset!r}, not {dataset!r}")
+            dataset = run_dataset
+            selection_run, prediction_run = (run_id, None) if kind == "selection" else (None, run_id)
+        elif dataset is None:
+            raise ConfigError("give a RUN or --dataset NAME")
+        else:
+            row = conn.execute(Q.dataset_id, {"dataset": dataset}).fetchone()
+            if row is None:
+                raise DatabaseError(f"unknown dataset {dataset!r}")
+            dataset_id = row[0]
+        params = {"dataset_id": dataset_id, "split": split, "selection_run": selection_run,
+                  "prediction_run": prediction_run, "source": source}
+        for r in conn.execute(Q.export_entities, params):
+            (sid, text, tokens, starts, sp, position, doc_id, stage, rank, src_run, annotator, origin,
+             model, entities) = r
+            meta: dict[str, Any] = {"dataset": dataset, "split": sp, "doc_id": doc_id}
+            if stage is not None:
+                meta.update(stage=stage, rank=rank)
+            if source != "gold":
+                meta["run_id"] = src_run
+            if source == "human":
+                meta.update(annotator=annotator, origin=origin)
+            if source == "llm":
+                meta["model"] = model
+            writer.write(Record(sid, text, tokens, starts, entities, source, meta))
+        return _finish(writer, fmt, conn, dataset_id)
+
+
+def write_label_config(res: ExportResult, path: Path) -> Path | None:
+    if res.label_config is None:
+        return None
+    path.write_text(res.label_config, encoding="utf-8")
+    return path

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from allabel import db
-from allabel.annotation.exporter import tokens_of
+from allabel.annotation.writers import tokens_of
 from allabel.errors import ConfigError, InputError
-from allabel.ingest.formats import decode_lines, iob_token_spans
+from allabel.ingest.formats import COMMENT, decode_lines, iob_token_spans
 from allabel.sqlfiles import queries
 
 Q = queries("annotation")
@@ -38,35 +38,104 @@ def _detect(path: Path, lines: list[str]) -> str:
     return "conll"
 
 
-def _labelstudio(path: Path, lines: list[str]) -> list[Item]:
+# Keys of a Label Studio JSON-MIN record that are not controls: our task data and LS metadata.
+_MIN_DATA = {"text", "sentence_id", "run_id", "stage", "rank", "dataset", "split", "doc_id", "origin",
+             "model", "id", "annotator", "annotation_id", "created_at", "updated_at", "lead_time",
+             "agreement", "annotations", "predictions", "drafts", "meta"}
+
+
+def _who(value: object) -> str | None:
+    """The annotator Label Studio names: an e-mail when it gives one. A bare user id ("1") says
+    nothing outside that Label Studio, so it never overrides --annotator (see import_file)."""
+    if isinstance(value, dict):
+        value = value.get("email") or value.get("username") or value.get("id")
+    if value is None or isinstance(value, bool):
+        return None
+    value = str(value).strip()
+    if not value:
+        return None
+    return value if not value.isdigit() else f"labelstudio-user:{value}"
+
+
+def _span_of(v: object) -> tuple[int, int, str, str | None] | None:
+    if not isinstance(v, dict):
+        return None
+    labels = v.get("labels")
+    if not (isinstance(v.get("start"), int) and isinstance(v.get("end"), int)
+            and isinstance(labels, list) and labels and isinstance(labels[0], str)):
+        return None
+    return v["start"], v["end"], labels[0], v.get("text")
+
+
+def _labelstudio(path: Path, lines: list[str], warnings: list[str]) -> list[Item]:
+    """A Label Studio JSON export (tasks with data and annotations) or JSON-MIN export (one flat
+    record per annotation: data fields, one key per control, annotator). Results of other
+    controls than span labels (Choices, TextArea, relations …) are skipped with one warning."""
     try:
         tasks = json.loads("\n".join(lines))
     except json.JSONDecodeError as e:
         raise InputError(str(path), e.lineno, f"not valid JSON: {e.msg}") from None
     if not isinstance(tasks, list):
         raise InputError(str(path), 1, "a Label Studio export is a JSON list of tasks")
-    items = []
+    return parse_tasks(tasks, str(path), warnings)
+
+
+def parse_tasks(tasks: list, path: str, warnings: list[str]) -> list[Item]:
+    """Label Studio tasks (JSON export or API) or JSON-MIN records -> items (see _labelstudio)."""
+    items: list[Item] = []
+    ignored: dict[str, int] = {}
+    min_records: set[int] = set()
     for n, t in enumerate(tasks, 1):
-        data = t.get("data", {}) if isinstance(t, dict) else {}
-        sid = data.get("sentence_id")
-        if not isinstance(sid, int):
-            raise InputError(str(path), None, f"task {n}: data.sentence_id missing")
-        anns = [a for a in t.get("annotations", []) if not a.get("was_cancelled")]
-        if not anns:
-            continue  # not annotated yet
-        ann = anns[-1]
-        spans = []
-        for r in ann.get("result", []):
-            v = r.get("value", {})
-            labels = v.get("labels") or []
-            if not (isinstance(v.get("start"), int) and isinstance(v.get("end"), int) and labels):
-                raise InputError(str(path), None, f"task {n}: malformed result {r!r}"[:200])
-            spans.append((v["start"], v["end"], labels[0], v.get("text")))
-        who = ann.get("completed_by")
-        if isinstance(who, dict):
-            who = who.get("email") or who.get("id")
-        items.append(Item(n, sid, data.get("text"), spans, None if who is None else str(who)))
-    return items
+        if not isinstance(t, dict):
+            raise InputError(str(path), None, f"task {n}: not a JSON object")
+        if "data" in t:  # the JSON export
+            data = t["data"] if isinstance(t["data"], dict) else {}
+            sid = data.get("sentence_id")
+            if not isinstance(sid, int):
+                raise InputError(str(path), None, f"task {n}: data.sentence_id missing (was it exported "
+                                 f"by allabel?)")
+            anns = [a for a in t.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")]
+            if not anns:
+                continue  # not annotated yet
+            ann = anns[-1]
+            spans = []
+            for r in ann.get("result") or []:
+                span = _span_of(r.get("value")) if isinstance(r, dict) and r.get("type") == "labels" else None
+                if span is None:
+                    if isinstance(r, dict) and r.get("type") == "labels":
+                        raise InputError(str(path), None, f"task {n}: malformed result {r!r}"[:200])
+                    key = f"{r.get('from_name', '?')} ({r.get('type', '?')})" if isinstance(r, dict) else "?"
+                    ignored[key] = ignored.get(key, 0) + 1
+                    continue
+                spans.append(span)
+            items.append(Item(n, sid, data.get("text"), spans, _who(ann.get("completed_by"))))
+        else:  # JSON-MIN
+            min_records.add(n)
+            sid = t.get("sentence_id")
+            if not isinstance(sid, int):
+                raise InputError(str(path), None, f"task {n}: sentence_id missing (neither a Label Studio "
+                                 f"JSON task with data.sentence_id nor a JSON-MIN record with sentence_id)")
+            spans = []
+            for key, value in t.items():
+                if key in _MIN_DATA:
+                    continue
+                vals = value if isinstance(value, list) else [value]
+                if not vals:
+                    continue
+                found = [_span_of(v) for v in vals]
+                if vals and all(f is not None for f in found):
+                    spans.extend(found)
+                elif any(isinstance(v, dict) and "labels" in v for v in vals):
+                    raise InputError(str(path), None, f"task {n}: malformed {key!r} value {value!r}"[:200])
+                else:
+                    ignored[key] = ignored.get(key, 0) + 1
+            items.append(Item(n, sid, t.get("text"), spans, _who(t.get("annotator"))))
+    if ignored:
+        what = ", ".join(f"{k} x{v}" for k, v in sorted(ignored.items()))
+        warnings.append(f"{path}: ignored results of controls other than span labels: {what}")
+    # JSON-MIN has one record per annotation: the last one of a sentence wins, as in the JSON export
+    last = {it.sentence_id: it for it in items if it.where in min_records}
+    return [it for it in items if it.where not in min_records or last[it.sentence_id] is it]
 
 
 def _jsonl(path: Path, lines: list[str]) -> list[Item]:
@@ -116,8 +185,8 @@ def _conll(path: Path, lines: list[str], texts: dict[int, tuple]) -> list[Item]:
             flush()
             sid, start_line = int(m.group(1)), ln
             continue
-        if raw.strip().startswith("#"):
-            continue
+        if raw.strip().startswith("#") and "\t" not in raw and COMMENT.match(raw.strip()):
+            continue  # other "# key = value" comments (entities_source, skipped_span, doc_id)
         if not raw.strip():
             flush()
             continue
@@ -129,65 +198,104 @@ def _conll(path: Path, lines: list[str], texts: dict[int, tuple]) -> list[Item]:
     return items
 
 
+@dataclass
+class ImportResult:
+    sentences: int          # annotated sentences in the file
+    written: int            # of them, new or changed (the rest were stored already)
+    warnings: list[str]
+
+
+def parse(path: Path, fmt: str | None, texts: dict[int, tuple], warnings: list[str]) -> tuple[str, list[Item]]:
+    """Read ``path`` (format given or detected) into items; nothing is checked against the run yet."""
+    lines = decode_lines(path)
+    fmt = fmt or _detect(path, lines)
+    if fmt == "labelstudio":
+        return fmt, _labelstudio(path, lines, warnings)
+    if fmt == "jsonl":
+        return fmt, _jsonl(path, lines)
+    if fmt == "conll":
+        return fmt, _conll(path, lines, texts)
+    raise InputError(str(path), None, f"unknown format {fmt!r} (labelstudio, jsonl, conll)")
+
+
+def run_context(conn, run_id: int) -> tuple[dict[int, tuple], set[str]]:
+    """The run's selected sentences (id -> text, tokens, starts) and its dataset's labels."""
+    kind = conn.execute(Q.run_kind, {"run_id": run_id}).fetchone()
+    if kind is None or kind[0] != "selection":
+        raise ConfigError(f"run {run_id} is not a selection run")
+    texts = {r[0]: (r[1], r[2], r[3]) for r in conn.execute(Q.run_sentences, {"run_id": run_id})}
+    labels = {r[0] for r in conn.execute(Q.run_labels, {"run_id": run_id})}
+    return texts, labels
+
+
+def validate(items: list[Item], texts: dict[int, tuple], labels: set[str], run_id: int, where: str,
+             by_line: bool) -> None:
+    """Every item must be a sentence of the run, once, with spans on its text and known labels."""
+    seen: set[int] = set()
+    for it in items:
+        line = it.where if by_line else None
+        pre = "" if by_line else f"task {it.where}: "
+        if it.sentence_id not in texts:
+            raise InputError(where, line, f"{pre}sentence {it.sentence_id} is not selected in run {run_id}")
+        if it.sentence_id in seen:
+            raise InputError(where, line, f"{pre}sentence {it.sentence_id} appears twice")
+        seen.add(it.sentence_id)
+        text = texts[it.sentence_id][0]
+        if it.text is not None and it.text != text:
+            raise InputError(where, line, f"{pre}text of sentence {it.sentence_id} differs from the stored text")
+        keys = set()
+        for a, b, lab, surface in it.spans:
+            if not (0 <= a < b <= len(text)):
+                raise InputError(where, line, f"{pre}span [{a}, {b}) outside the text")
+            if surface is not None and text[a:b] != surface:
+                raise InputError(where, line, f"{pre}span [{a}, {b}) is {text[a:b]!r}, not {surface!r}")
+            if lab not in labels:
+                known = ", ".join(sorted(labels))
+                raise InputError(where, line, f"{pre}unknown label {lab!r} (known: {known})")
+            if (a, b, lab) in keys:
+                raise InputError(where, line, f"{pre}duplicate span [{a}, {b}) {lab}")
+            keys.add((a, b, lab))
+
+
+def store(conn, run_id: int, items: list[Item], texts: dict[int, tuple], annotator: str | None) -> int:
+    """Write the items in one transaction: each sentence's annotation replaces the previous one;
+    a sentence whose annotator and spans are already stored is left alone (re-importing the same
+    file, or pulling twice, writes nothing). The annotator is the file's e-mail when it names one,
+    else ``annotator``, else the file's user id, else "unknown". Returns sentences written."""
+    current = {r[0]: (r[1], {(int(a), int(b), lab) for a, b, lab in r[2]})
+               for r in conn.execute(Q.current_annotations, {"run_id": run_id})}
+    written = 0
+    with conn.transaction():
+        for it in items:
+            named = it.annotator if it.annotator and not it.annotator.startswith("labelstudio-user:") else None
+            who = named or annotator or it.annotator or "unknown"
+            if current.get(it.sentence_id) == (who, {(a, b, lab) for a, b, lab, _ in it.spans}):
+                continue
+            written += 1
+            conn.execute(Q.clear_sentence, {"run_id": run_id, "sentence_id": it.sentence_id})
+            conn.execute(Q.upsert_annotation, {"run_id": run_id, "sentence_id": it.sentence_id,
+                                               "annotator": who})
+            text = texts[it.sentence_id][0]
+            with conn.cursor() as cur:
+                cur.executemany(Q.insert_entity, [
+                    {"sentence_id": it.sentence_id, "start": a, "end": b, "label": lab,
+                     "text": text[a:b], "run_id": run_id, "annotator": who}
+                    for a, b, lab, _ in it.spans])
+    conn.commit()
+    return written
+
+
 def import_file(path: str | Path, run_id: int, fmt: str | None = None,
-                annotator: str | None = None) -> int:
-    """Validate and store the annotations of ``path`` for ``run_id``. Returns sentences stored."""
+                annotator: str | None = None) -> ImportResult:
+    """Validate and store the annotations of ``path`` for ``run_id``; nothing is written unless
+    the whole file is valid."""
     path = Path(path)
     if not path.exists():
         raise InputError(str(path), None, "no such file")
-    lines = decode_lines(path)
-    fmt = fmt or _detect(path, lines)
+    warnings: list[str] = []
     with db.connection() as conn:
-        kind = conn.execute(Q.run_kind, {"run_id": run_id}).fetchone()
-        if kind is None or kind[0] != "selection":
-            raise ConfigError(f"run {run_id} is not a selection run")
-        texts = {r[0]: (r[1], r[2], r[3]) for r in conn.execute(Q.run_sentences, {"run_id": run_id})}
-        labels = {r[0] for r in conn.execute(Q.run_labels, {"run_id": run_id})}
-        if fmt == "labelstudio":
-            items = _labelstudio(path, lines)
-        elif fmt == "jsonl":
-            items = _jsonl(path, lines)
-        elif fmt == "conll":
-            items = _conll(path, lines, texts)
-        else:
-            raise InputError(str(path), None, f"unknown format {fmt!r} (labelstudio, jsonl, conll)")
-        seen: set[int] = set()
-        for it in items:
-            line = it.where if fmt != "labelstudio" else None
-            pre = "" if fmt != "labelstudio" else f"task {it.where}: "
-            if it.sentence_id not in texts:
-                raise InputError(str(path), line,
-                                 f"{pre}sentence {it.sentence_id} is not selected in run {run_id}")
-            if it.sentence_id in seen:
-                raise InputError(str(path), line, f"{pre}sentence {it.sentence_id} appears twice")
-            seen.add(it.sentence_id)
-            text = texts[it.sentence_id][0]
-            if it.text is not None and it.text != text:
-                raise InputError(str(path), line,
-                                 f"{pre}text of sentence {it.sentence_id} differs from the stored text")
-            keys = set()
-            for a, b, lab, surface in it.spans:
-                if not (0 <= a < b <= len(text)):
-                    raise InputError(str(path), line, f"{pre}span [{a}, {b}) outside the text")
-                if surface is not None and text[a:b] != surface:
-                    raise InputError(str(path), line, f"{pre}span [{a}, {b}) is {text[a:b]!r}, not {surface!r}")
-                if lab not in labels:
-                    known = ", ".join(sorted(labels))
-                    raise InputError(str(path), line, f"{pre}unknown label {lab!r} (known: {known})")
-                if (a, b, lab) in keys:
-                    raise InputError(str(path), line, f"{pre}duplicate span [{a}, {b}) {lab}")
-                keys.add((a, b, lab))
-        with conn.transaction():
-            for it in items:
-                who = it.annotator or annotator or "unknown"
-                conn.execute(Q.clear_sentence, {"run_id": run_id, "sentence_id": it.sentence_id})
-                conn.execute(Q.upsert_annotation, {"run_id": run_id, "sentence_id": it.sentence_id,
-                                                   "annotator": who})
-                text = texts[it.sentence_id][0]
-                with conn.cursor() as cur:
-                    cur.executemany(Q.insert_entity, [
-                        {"sentence_id": it.sentence_id, "start": a, "end": b, "label": lab,
-                         "text": text[a:b], "run_id": run_id, "annotator": who}
-                        for a, b, lab, _ in it.spans])
-        conn.commit()
-    return len(items)
+        texts, labels = run_context(conn, run_id)
+        fmt, items = parse(path, fmt, texts, warnings)
+        validate(items, texts, labels, run_id, str(path), by_line=fmt != "labelstudio")
+        written = store(conn, run_id, items, texts, annotator)
+    return ImportResult(len(items), written, warnings)

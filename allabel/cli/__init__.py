@@ -20,9 +20,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from allabel.cli import corpus, db, evaluation, llm, retrieval, selection
+    from allabel.cli import corpus, db, evaluation, labelstudio, llm, retrieval, selection
 
-    for module in (db, corpus, retrieval, llm, selection, evaluation):
+    for module in (db, corpus, retrieval, llm, selection, evaluation, labelstudio):
         module.register(app)
 
 

@@ -18,6 +18,9 @@ EXTENSIONS = {
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "text",
 }
 _TAG = re.compile(r"^(?:O|([BI])-(\S+))$")
+# CoNLL-U style comment lines "# key = value" (what allabel export writes: sentence_id,
+# entities_source, skipped_span, doc_id). A token line "#<TAB>O" does not match.
+COMMENT = re.compile(r"^#\s*([A-Za-z_][\w.-]*)\s*=\s?(.*)$")
 
 
 @dataclass
@@ -122,7 +125,8 @@ def iob_token_spans(path: Path, tags: list[tuple[int, str]]) -> list[tuple[int, 
 
 def parse_conll(path: Path, lines: list[str]) -> Iterator[ParsedSentence]:
     """token<TAB>tag (or token tag) lines, blank line between sentences, IOB2 tags;
-    ``-DOCSTART-`` lines start a new document."""
+    ``-DOCSTART-`` lines start a new document; ``# key = value`` comment lines are skipped, except
+    ``# doc_id = D`` which sets the document of the sentences that follow."""
     doc_id: str | None = None
     n_docs = 0
     toks: list[tuple[int, str, str]] = []
@@ -148,6 +152,11 @@ def parse_conll(path: Path, lines: list[str]) -> Iterator[ParsedSentence]:
             s = flush()
             if s:
                 yield s
+            continue
+        m = COMMENT.match(line) if line.startswith("#") and "\t" not in line else None
+        if m:
+            if m.group(1) == "doc_id":
+                doc_id = m.group(2).strip() or None
             continue
         if line.startswith("-DOCSTART-"):
             s = flush()

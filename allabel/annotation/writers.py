@@ -1,0 +1,191 @@
+"""Export formats, one writer class each, found by name in ``WRITERS`` (add a format by
+registering a class; nothing else dispatches on the format name).
+
+A writer receives ``Record``s (one sentence with the entities of one source) and writes them;
+``close()`` returns what could not be written. CoNLL (IOB2) cannot hold nested, overlapping or
+sub-token spans: those are counted by reason, listed in the file as ``# skipped_span = …``
+comment lines (which ingest and import read as comments), and reported — never dropped
+silently."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+FROM_NAME, TO_NAME = "label", "text"  # the names of our Label Studio labeling config
+LLM_MODEL_VERSION = "allabel-llm"
+
+
+@dataclass
+class Record:
+    """One sentence and the entities of one source (gold | human | llm | None = no entities yet)."""
+
+    sentence_id: int
+    text: str
+    tokens: list[str] | None
+    token_starts: list[int] | None
+    entities: list[dict[str, Any]]
+    source: str | None
+    meta: dict[str, Any] = field(default_factory=dict)  # dataset, split, run_id, stage, rank, annotator…
+
+
+@dataclass
+class WriteStats:
+    sentences: int = 0
+    entities: int = 0
+    skipped: Counter = field(default_factory=Counter)  # reason -> spans not written
+
+    @property
+    def n_skipped(self) -> int:
+        return sum(self.skipped.values())
+
+
+class Writer:
+    """Base: ``write`` each record, then ``close``."""
+
+    def __init__(self, out: TextIO):
+        self.out, self.stats = out, WriteStats()
+
+    def write(self, rec: Record) -> None:
+        self.stats.sentences += 1
+        self.stats.entities += len(rec.entities)
+        self._write(rec)
+
+    def _write(self, rec: Record) -> None:
+        raise NotImplementedError
+
+    def close(self) -> WriteStats:
+        return self.stats
+
+
+WRITERS: dict[str, type[Writer]] = {}
+
+
+def register(name: str) -> Callable[[type[Writer]], type[Writer]]:
+    def deco(cls: type[Writer]) -> type[Writer]:
+        WRITERS[name] = cls
+        return cls
+    return deco
+
+
+def tokens_of(text: str, tokens: list[str] | None, starts: list[int] | None) -> list[tuple[str, int]]:
+    """(token, start) pairs: the stored tokenisation, or whitespace tokens of the text."""
+    if tokens is not None and starts is not None:
+        return list(zip(tokens, starts, strict=True))
+    out, pos = [], 0
+    for tok in text.split():
+        pos = text.index(tok, pos)
+        out.append((tok, pos))
+        pos += len(tok)
+    return out
+
+
+def iob_tags(toks: list[tuple[str, int]], spans: list[dict]) -> tuple[list[str], list[tuple[dict, str]]]:
+    """IOB2 tags for the spans that fit, and (span, reason) for those that do not: ``sub-token``
+    (a boundary inside a token), ``nested`` (inside or around a span already tagged),
+    ``overlapping`` (crosses one, or the same tokens with another label). Longer spans win."""
+    tags = ["O"] * len(toks)
+    owner: list[tuple[int, int] | None] = [None] * len(toks)
+    by_start = {s: i for i, (_, s) in enumerate(toks)}
+    by_end = {s + len(t): i for i, (t, s) in enumerate(toks)}
+    skipped = []
+    for sp in sorted(spans, key=lambda e: (e["start"], -e["end"], e["label"])):
+        a, b = by_start.get(sp["start"]), by_end.get(sp["end"])
+        if a is None or b is None or b < a:
+            skipped.append((sp, "sub-token"))
+            continue
+        taken = {owner[i] for i in range(a, b + 1) if owner[i] is not None}
+        if taken:
+            nested = all((sa <= sp["start"] and sp["end"] <= sb) or (sp["start"] <= sa and sb <= sp["end"])
+                         for sa, sb in taken) and (sp["start"], sp["end"]) not in taken
+            skipped.append((sp, "nested" if nested else "overlapping"))
+            continue
+        tags[a] = f"B-{sp['label']}"
+        for i in range(a + 1, b + 1):
+            tags[i] = f"I-{sp['label']}"
+        for i in range(a, b + 1):
+            owner[i] = (sp["start"], sp["end"])
+    return tags, skipped
+
+
+def _entity(e: dict, with_confidence: bool) -> dict:
+    out = {k: e[k] for k in ("start", "end", "label", "text")}
+    if with_confidence and e.get("confidence") is not None:
+        out["confidence"] = e["confidence"]
+    return out
+
+
+@register("jsonl")
+class JsonlWriter(Writer):
+    """One object a line: sentence_id, text, the record's metadata, entities_source, entities.
+    Readable by ``allabel import`` (sentence_id, entities, annotator) and ``allabel ingest``
+    (text, entities, doc_id)."""
+
+    def _write(self, rec: Record) -> None:
+        obj = {"sentence_id": rec.sentence_id, "text": rec.text, **rec.meta,
+               "entities_source": rec.source,
+               "entities": [_entity(e, rec.source == "llm") for e in rec.entities]}
+        self.out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+@register("conll")
+class ConllWriter(Writer):
+    """token<TAB>IOB2 tag, a blank line between sentences, ``# key = value`` comment lines first
+    (sentence_id, source, and every span IOB2 cannot hold). Re-ingests with ``allabel ingest``
+    and re-imports with ``allabel import``."""
+
+    def _write(self, rec: Record) -> None:
+        toks = tokens_of(rec.text, rec.tokens, rec.token_starts)
+        tags, skipped = iob_tags(toks, rec.entities)
+        self.out.write(f"# sentence_id = {rec.sentence_id}\n")
+        if rec.meta.get("doc_id"):
+            self.out.write(f"# doc_id = {rec.meta['doc_id']}\n")
+        self.out.write(f"# entities_source = {rec.source or 'none'}\n")
+        for sp, reason in skipped:
+            self.stats.skipped[reason] += 1
+            self.out.write(f"# skipped_span = {sp['start']} {sp['end']} {sp['label']} {reason}: "
+                           f"{json.dumps(sp['text'], ensure_ascii=False)}\n")
+        for (tok, _), tag in zip(toks, tags, strict=True):
+            self.out.write(f"{tok}\t{tag}\n")
+        self.out.write("\n")
+
+
+@register("labelstudio")
+class LabelStudioWriter(Writer):
+    """A Label Studio JSON task list. Gold and human entities become a task's ``annotations``
+    (they are someone's answer), LLM entities its ``predictions`` (pre-annotations to accept or
+    correct). The labeling config to use is written beside it (see ``labelconfig``)."""
+
+    def __init__(self, out: TextIO):
+        super().__init__(out)
+        self.tasks: list[dict] = []
+
+    def _write(self, rec: Record) -> None:
+        self.tasks.append(task_of(rec))
+
+    def close(self) -> WriteStats:
+        json.dump(self.tasks, self.out, ensure_ascii=False, indent=1)
+        self.out.write("\n")
+        return self.stats
+
+
+def ls_results(entities: list[dict], with_score: bool) -> list[dict]:
+    return [{"from_name": FROM_NAME, "to_name": TO_NAME, "type": "labels",
+             "value": {"start": e["start"], "end": e["end"], "text": e["text"], "labels": [e["label"]]},
+             **({"score": e["confidence"]} if with_score and e.get("confidence") is not None else {})}
+            for e in entities]
+
+
+def task_of(rec: Record) -> dict:
+    """The Label Studio task of a record (data.sentence_id is what import and pull match on)."""
+    task: dict[str, Any] = {"data": {"text": rec.text, "sentence_id": rec.sentence_id,
+                                     **{k: v for k, v in rec.meta.items() if v is not None}}}
+    if rec.source == "llm":
+        task["predictions"] = [{"model_version": rec.meta.get("model") or LLM_MODEL_VERSION,
+                                "result": ls_results(rec.entities, True)}]
+    elif rec.source in ("gold", "human"):
+        task["annotations"] = [{"result": ls_results(rec.entities, False)}]
+    return task
