@@ -5,7 +5,7 @@ sql/011b_labelstudio.sql (the Label Studio project each run was pushed to)."""
 from allabel.migrate import run_sql_file
 
 revision = "0011_bi_v2"
-down_revision = "0007_bi"
+down_revision = "0009_llm_endpoints"
 branch_labels = None
 depends_on = None
 
