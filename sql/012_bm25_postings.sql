@@ -50,9 +50,11 @@ CREATE OR REPLACE FUNCTION bm25_stats_insert() RETURNS trigger LANGUAGE plpgsql 
 BEGIN
     WITH u AS MATERIALIZED (
         SELECT n.dataset_id, n.id AS sentence_id, x.lexeme,
-               coalesce(cardinality(x.positions), 1) AS tf,
-               sum(coalesce(cardinality(x.positions), 1)) OVER (PARTITION BY n.id)::int AS dl
-        FROM new_rows n, unnest(n.tsv) x
+               coalesce(cardinality(x.positions), 1) AS tf, d.dl
+        FROM new_rows n
+        CROSS JOIN LATERAL (SELECT coalesce(sum(coalesce(cardinality(y.positions), 1)), 0)::int AS dl
+                            FROM unnest(n.tsv) y) d
+        CROSS JOIN LATERAL unnest(n.tsv) x
     ), lx AS (
         SELECT dataset_id, lexeme, count(*) AS df, max(tf) AS max_tf, min(dl) AS min_dl
         FROM u GROUP BY 1, 2
