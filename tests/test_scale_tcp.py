@@ -82,7 +82,7 @@ def test_listen_requires_the_generated_password(tcp_server):
         assert conn.execute("SELECT 1").fetchone()[0] == 1
 
 
-def _wait_for(conn, sql: str, at_least: int, timeout: float = 120) -> int:
+def _wait_for(conn, sql: str, at_least: int, timeout: float = 600) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         n = conn.execute(sql).fetchone()[0]
