@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
 
+    # --- selection at scale ----------------------------------------------------------------
+    knn_method: Literal["auto", "exact", "approx"] = Field(
+        default="auto", description="Stage-2 kNN: auto = exact up to exact_max_pool, else approx.")
+    exact_max_pool: int = Field(
+        default=100_000, ge=0,
+        description="Largest pool for exact stage-2 kNN and one-pick-at-a-time stage 1 (auto).")
+
     # --- LLM ------------------------------------------------------------------------------
     llm_backend: Literal["auto", "local", "openai"] = Field(
         default="auto", description="auto: openai when llm_base_url is set, else local."

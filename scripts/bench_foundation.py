@@ -127,7 +127,6 @@ def main() -> None:
                      "SELECT (SELECT id FROM datasets WHERE name='bm25_5k'), 'x', "
                      "row_number() OVER (ORDER BY id), text FROM sentences WHERE dataset_id = %s "
                      "ORDER BY id LIMIT 5000", (bc,))
-        conn.execute("SELECT gin_clean_pending_list('allabel.sentences_tsv'::regclass)")  # as ingest does
         conn.execute("ANALYZE sentences")
         conn.commit()
         ds5 = conn.execute("SELECT id FROM datasets WHERE name='bm25_5k'").fetchone()[0]

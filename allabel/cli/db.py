@@ -43,11 +43,26 @@ def init() -> None:
 
 
 @db_app.command("start")
-def start() -> None:
+def start(
+    listen: str | None = typer.Option(
+        None, "--listen", metavar="HOST:PORT",
+        help="Also accept TCP connections on HOST:PORT with a generated password (kept in the "
+             "home, owner-only; `db url` prints the URI). Remembered for later starts; "
+             "'off' goes back to the Unix socket only."),
+) -> None:
     """Start the embedded server and keep it running in the background (idempotent)."""
     _require_embedded()
     home = get_settings().home
     already = server.status(home).running
+    if listen is not None and listen.lower() == "off":
+        server.unlisten(home)
+        listen = None
+    if listen is not None:
+        host, port = server.parse_listen(listen)
+        tcp = server.listen(home, host, port)
+        typer.echo(f"listening on {host}:{port} (password in {home / server.PASSWORD_FILE}): "
+                   f"{dbmod.redact(tcp or '')}")
+        return
     url = server.acquire(home, keep=True)
     typer.echo(("already running: " if already else "started: ") + url)
 
@@ -78,9 +93,10 @@ def status() -> None:
 def url(
     reader: bool = typer.Option(False, "--reader", help="URI for the read-only BI role."),
 ) -> None:
-    """Print a URI that psql, a BI tool or DuckDB can use (starts nothing)."""
+    """Print a URI that psql, a BI tool or DuckDB can use (starts nothing); the TCP one, with
+    its password, when the server was started with --listen."""
     s = get_settings()
-    u = s.database_url or server.uri(s.home)
+    u = s.database_url or (server.uri(s.home) and (server.tcp_uri(s.home) or server.uri(s.home)))
     if u is None:
         raise DatabaseError("the embedded server is not running; run `allabel db start` first")
     if reader:

@@ -114,9 +114,6 @@ def ingest_path(
                     continue
                 n_s, n_e = write_file(conn, ds, sp, str(p.resolve()), sha, f, sents)
                 result.files.append(FileResult(str(p), sp, f, n_s, n_e, False))
-        if result.sentences:
-            conn.execute(Q.merge_gin_pending)
-            conn.commit()
     result.seconds = time.perf_counter() - t0
     return result
 

@@ -23,7 +23,7 @@ from allabel import bm25, db
 from allabel.config import get_settings
 from allabel.embed import load_vectors
 from allabel.errors import ConfigError, LLMError
-from allabel.select import diversity, similarity, uncertainty
+from allabel.select import diversity, farthest, similarity, uncertainty
 from allabel.select.budget import parse_budget, parse_order, parse_ratio
 from allabel.select.strategies import make_strategy
 from allabel.sqlfiles import queries
@@ -223,8 +223,11 @@ def _stage(conn: psycopg.Connection, ds: int, pool: list[int], picked: list[int]
         return ids, [None] * len(ids)
     if stage == "diversity":
         X = _vectors(conn, ds, pool)
-        idx, scores = diversity.coreset(X, need, already=already if len(already) else None,
-                                        excluded=np.flatnonzero(blocked))
+        # same picks; above the exact size the N vectors are read once per block of picks
+        coreset = (farthest.coreset_blocked if len(pool) > get_settings().exact_max_pool
+                   else diversity.coreset)
+        idx, scores = coreset(X, need, already=already if len(already) else None,
+                              excluded=np.flatnonzero(blocked))
         return [pool[i] for i in idx], scores
     if stage == "similarity":
         if p.similarity == "embedding":

@@ -12,13 +12,19 @@ from __future__ import annotations
 import numpy as np
 
 
-def knn_embedding(X: np.ndarray, k: int, block: int = 2048) -> np.ndarray:
+def knn_embedding(X: np.ndarray, k: int, block: int = 2048, method: str | None = None) -> np.ndarray:
     """[N, k] indices of each row's k most similar other rows, most similar first (exact).
 
     Blockwise products in torch: its CPU matmul was 1.75x faster than numpy's OpenBLAS here, and
-    this N x N pass is nearly all of stage 2's time at N = 50,000.
+    this N x N pass is nearly all of stage 2's time at N = 50,000. Large pools go to the
+    approximate index of ``knn.py`` (``method`` / ``ALLABEL_KNN_METHOD``, see there).
     """
     import torch
+
+    from allabel.select import knn
+
+    if knn.use_approx(X.shape[0], method):
+        return knn.knn_approx(X, k)
 
     n = X.shape[0]
     k = min(k, n - 1)

@@ -43,7 +43,3 @@ ORDER BY position;
 
 -- name: copy_gold_entities
 COPY entities (sentence_id, start_char, end_char, label, text, source) FROM STDIN;
-
--- name: merge_gin_pending
--- Fold the rows just inserted into the GIN index proper (fast BM25 lookups right away).
-SELECT gin_clean_pending_list('allabel.sentences_tsv'::regclass);

@@ -1,0 +1,65 @@
+"""Ingest at scale: the hand-written COPY encoding round-trips awkward text, and a bad sentence
+deep inside a large ingest leaves the database exactly as it was."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from allabel.errors import InputError
+from allabel.ingest import ingest_path
+
+COUNT_TABLES = ["datasets", "labels", "source_files", "sentences", "entities", "bm25_lexemes",
+                "bm25_corpus", "bm25_postings"]
+
+
+def counts(conn) -> dict[str, int]:
+    return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in COUNT_TABLES}
+
+
+def test_awkward_text_round_trips(conn, tmp_path):
+    tokens = ['say', '"hi"', 'back\\slash', '{brace}', 'a,b', 'NULL', '\\N', "it's"]
+    conll = "\n".join(f"{t}\t{'B-X' if i == 1 else 'O'}" for i, t in enumerate(tokens)) + "\n"
+    (tmp_path / "a.tsv").write_text(conll)
+    ingest_path(tmp_path / "a.tsv", "d", "train")
+    text, toks, starts = conn.execute("SELECT text, tokens, token_starts FROM sentences").fetchone()
+    assert toks == tokens and text == " ".join(tokens)
+    assert [text[s:s + len(t)] for s, t in zip(starts, toks, strict=True)] == tokens
+    assert conn.execute("SELECT text FROM entities").fetchone()[0] == '"hi"'
+
+    rows = [{"text": "tab\there and back\\slash \\N", "entities": [{"start": 0, "end": 3, "label": "L\\1"}]},
+            {"text": "carriage\rreturn", "doc_id": "d\t1"}]
+    (tmp_path / "b.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    ingest_path(tmp_path / "b.jsonl", "d", "dev")
+    got = conn.execute("SELECT text, doc_id, tokens FROM sentences WHERE split = 'dev' ORDER BY position").fetchall()
+    assert got == [(rows[0]["text"], None, None), (rows[1]["text"], "d\t1", None)]
+    assert conn.execute("SELECT label FROM entities WHERE label <> 'X'").fetchone()[0] == "L\\1"
+
+
+def test_bad_sentence_deep_in_a_large_ingest_changes_nothing(conn, tmp_path):
+    ingest_path(_big(tmp_path / "first.txt", 500), "big", "train")
+    before = counts(conn)
+    good = tmp_path / "dir"
+    good.mkdir()
+    _big(good / "a.txt", 30_000)
+    bad = [json.dumps({"text": f"sentence number {i} about aspirin"}) for i in range(20_000)]
+    bad[19_990] = json.dumps({"text": "bad span", "entities": [{"start": 4, "end": 99, "label": "X"}]})
+    (good / "b.jsonl").write_text("\n".join(bad) + "\n")
+    with pytest.raises(InputError, match=r"b\.jsonl:19991"):
+        ingest_path(good, "big")
+    assert counts(conn) == before
+    # a failure inside the database after 30,000 sentences were copied: split names longer than
+    # 100 characters break a CHECK constraint of sentences
+    (good / "b.jsonl").unlink()
+    _big(good / ("z" * 120 + ".txt"), 10)
+    with pytest.raises(Exception, match="split"):
+        ingest_path(good, "big")
+    assert counts(conn) == before
+    ingest_path(good / "a.txt", "big", "more")
+    assert counts(conn)["sentences"] == before["sentences"] + 30_000
+
+
+def _big(path, n):
+    path.write_text("\n".join(f"Sentence {i} reports renal failure after drug {i % 97}." for i in range(n)) + "\n")
+    return path
