@@ -3,7 +3,10 @@
 A run is identified by its parameters (same parameters = same run, so repeating a command or an
 experiment continues instead of starting over). Picks are committed stage by stage; the
 uncertainty stage needs the earlier picks annotated: with ``oracle`` gold is copied in, otherwise
-the run stops at ``awaiting_annotation`` until ``allabel select --resume RUN``.
+the run stops at ``awaiting_annotation`` until ``allabel select --resume RUN``. A run is ``done``
+only when every pick is annotated: a baseline, or ALLabel after its last stage, waits at
+``awaiting_annotation`` (all picks chosen) until the annotations are imported and ``--resume``
+confirms them.
 """
 
 from __future__ import annotations
@@ -186,11 +189,14 @@ def _select(p: SelectParams, url: str, show_progress: bool, resume_run: int | No
             conn.commit()
         if p.oracle:
             _annotate_with_oracle(conn, run_id)
+        # every pick chosen; `done` only once every pick is annotated, else a person is still due
+        waiting = conn.execute(Q.unannotated, {"run_id": run_id}).fetchone()[0]
+        final = "awaiting_annotation" if waiting else "done"
         from allabel.llm.cache import usage
 
         u = usage(conn, run_id)[0]
         scored, with_ppl = conn.execute(Q.count_scored, {"run_id": run_id}).fetchone()
-        conn.execute(Q.set_status, {"run_id": run_id, "status": "done", "error": None,
+        conn.execute(Q.set_status, {"run_id": run_id, "status": final, "error": None,
                                     "stats": Jsonb({"timings": timings, "llm_calls": u["calls"],
                                                     "llm_requests": u["requests"],
                                                     "prompt_tokens": u["prompt_tokens"],
@@ -198,7 +204,7 @@ def _select(p: SelectParams, url: str, show_progress: bool, resume_run: int | No
                                                     "uncertainty_scored": scored,
                                                     "uncertainty_with_perplexity": with_ppl})})
         conn.commit()
-        res = _result(conn, run_id, "done")
+        res = _result(conn, run_id, final)
         res.seconds = timings
         return res
 

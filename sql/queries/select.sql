@@ -76,3 +76,10 @@ FROM sentences WHERE id = ANY (%(ids)s::bigint[]) ORDER BY id;
 SELECT p.sentence_id, p.perplexity, c.completion_tokens
 FROM predictions p LEFT JOIN llm_calls c ON c.id = p.call_id
 WHERE p.run_id = %(run_id)s AND p.status = 'done' AND p.sentence_id = ANY (%(ids)s::bigint[]);
+
+-- name: run_dataset
+-- The dataset of a selection run and its splits, for the CLI's "next:" line.
+SELECT d.name, array_agg(DISTINCT s.split ORDER BY s.split) AS splits
+FROM runs r JOIN datasets d ON d.id = r.dataset_id JOIN sentences s ON s.dataset_id = d.id
+WHERE r.id = %(run_id)s
+GROUP BY d.name;
