@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         rc = app(args=argv, prog_name="allabel", standalone_mode=False)
     except AllabelError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"{e.prefix}: {e}", file=sys.stderr)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         rc = 130
