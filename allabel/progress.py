@@ -6,6 +6,7 @@ file. Jobs print their one-line summaries anyway; the bar is for a person watchi
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -25,3 +26,11 @@ def bar(total: int | None = None, *, show: bool = True, **kwargs: Any):
     from tqdm import tqdm
 
     return tqdm(total=total, disable=not bars_wanted(show), **kwargs)
+
+
+def silence_other_bars() -> None:
+    """Off a terminal, also switch off the bars libraries draw themselves (transformers' GGUF
+    conversion, for one) through tqdm's ``TQDM_DISABLE``. tqdm reads it when first imported, so
+    the CLI calls this before any heavy import."""
+    if not bars_wanted():
+        os.environ.setdefault("TQDM_DISABLE", "1")

@@ -73,6 +73,9 @@ def _usage_line(e: typer.TyperException) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from allabel.progress import silence_other_bars
+
+    silence_other_bars()
     _register()
     try:
         rc = app(args=argv, prog_name="allabel", standalone_mode=False)
