@@ -25,6 +25,7 @@ def single(name: str, url: str | None = None, job: str | None = None) -> Iterato
     ``job`` is how a person knows the job (``selection random 5% seed 0 of dataset bc``); the
     lock key itself (it can hold a whole JSON of parameters) is never shown."""
     conn = db.connect(url, autocommit=True, vector=False)
+    got = False
     try:
         got = conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (name,)).fetchone()[0]
         if not got:
@@ -32,4 +33,9 @@ def single(name: str, url: str | None = None, job: str | None = None) -> Iterato
                        f"nothing done here, try again when it is done")
         yield
     finally:
-        conn.close()  # closing the session releases the lock
+        # Unlock explicitly: a closed session frees its locks only when the server backend has
+        # exited, so the same job started right after could still find the lock taken.
+        if got and not conn.closed:
+            with contextlib.suppress(Exception):  # a lost connection has released it anyway
+                conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (name,))
+        conn.close()

@@ -68,3 +68,22 @@ def test_help_shows_full_option_names_in_a_pipe_on_a_narrow_terminal():
     top = run("--help")
     # in a pipe the command list is 120 columns wide: whole one-line descriptions
     assert "Pick the sentences worth annotating (ALLabel or a baseline); every pick is recorded." in top.stdout
+
+
+def test_ctrl_c_is_one_line_and_exit_130(db_url, conn):
+    import signal
+    import time
+
+    p = subprocess.Popen([*ALLABEL, "sql", "SELECT pg_sleep(60)"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env={**os.environ, "DATABASE_URL": db_url})
+    try:
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'").fetchone()[0]:
+            time.sleep(0.2)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+    finally:
+        p.kill()
+    assert p.returncode == 130
+    assert err.splitlines() == ["interrupted: finished work is saved; run the same command again to continue"]
