@@ -59,7 +59,7 @@ def run_demo(data: Path | None = None, params: ExperimentParams = DEMO) -> str:
     say(f"ingest {data}")
     r = ingest_path(data, params.dataset)
     say(f"  {r.sentences} new sentences ({len(r.skipped)} files already ingested)")
-    if set(params.strategies) & VECTOR_STRATEGIES:
+    if any(s.split(":")[0].split("+")[0].lower() in VECTOR_STRATEGIES for s in params.strategies):
         say("embed the selection pool (train split)")
         st = embed_dataset(params.dataset, splits=params.pool_splits)
         say(f"  {st.embedded} sentences embedded")

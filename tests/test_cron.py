@@ -90,6 +90,15 @@ def test_bars_only_on_a_terminal():
     assert r.stdout.split() == ["True", "False"]  # a terminal, unless the caller said no
 
 
+def test_library_bars_are_off_in_a_pipe_too():
+    """Bars drawn by libraries themselves (transformers' GGUF conversion) go through tqdm too."""
+    code = ("from allabel.progress import silence_other_bars; silence_other_bars(); "
+            "from tqdm import tqdm; print(sum(tqdm(range(50000))))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       env={k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"})
+    assert (r.returncode, r.stdout, r.stderr) == (0, f"{sum(range(50000))}\n", "")
+
+
 def test_embed_draws_no_bar_into_a_log(db_url, tmp_path):
     small_corpus(tmp_path, sizes=(("train", 12),), embed=False)
     r = subprocess.run([sys.executable, "-m", "allabel.cli", "embed", "--dataset", "bc"],

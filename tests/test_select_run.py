@@ -159,7 +159,7 @@ def test_full_refuses_a_budget_and_selects_the_whole_pool(conn, cli, corpus):
     assert code == 0, err
     run_id = int(out.split()[1].rstrip(":"))
     assert out.splitlines()[0] == f"run {run_id}: done; 70 sentences selected (full 70)"
-    assert conn.execute("SELECT params->>'budget' FROM runs WHERE id = %s", (run_id,)).fetchone()[0] == "full"
+    assert conn.execute("SELECT params->>'budget' FROM runs WHERE id = %s", (run_id,)).fetchone()[0] is None
     # a budget-less baseline is still refused
     code, _, err = cli("select", "--dataset", "bc", "--strategy", "random")
     assert code == 3 and "--budget are required" in err

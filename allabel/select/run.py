@@ -121,7 +121,8 @@ def select(p: SelectParams, url: str | None = None, show_progress: bool = True,
     from allabel.locks import single
 
     try:
-        job = (f"selection {p.strategy} budget {p.budget} seed {p.seed} of dataset {p.dataset}"
+        job = (f"selection {p.strategy}" + (f" budget {p.budget}" if p.budget is not None else "")
+               + f" seed {p.seed} of dataset {p.dataset}"
                + (f" (run {resume_run})" if resume_run is not None else ""))
         with single(f"allabel.select:{p.dataset}:{json.dumps(p.as_dict(), sort_keys=True)}", url, job):
             return _select(p, url, show_progress, resume_run, holder)
