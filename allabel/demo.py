@@ -31,6 +31,10 @@ DEMO = ExperimentParams(
 )
 
 
+# strategies whose stages read sentence vectors (diversity, embedding similarity)
+VECTOR_STRATEGIES = {"allabel", "coreset", "similarity"}
+
+
 def say(msg: str) -> None:
     print(f"[demo] {msg}", file=sys.stderr, flush=True)
 
@@ -55,9 +59,12 @@ def run_demo(data: Path | None = None, params: ExperimentParams = DEMO) -> str:
     say(f"ingest {data}")
     r = ingest_path(data, params.dataset)
     say(f"  {r.sentences} new sentences ({len(r.skipped)} files already ingested)")
-    say("embed the selection pool (train split)")
-    st = embed_dataset(params.dataset, splits=params.pool_splits)
-    say(f"  {st.embedded} sentences embedded")
+    if any(s.split(":")[0].split("+")[0].lower() in VECTOR_STRATEGIES for s in params.strategies):
+        say("embed the selection pool (train split)")
+        st = embed_dataset(params.dataset, splits=params.pool_splits)
+        say(f"  {st.embedded} sentences embedded")
+    else:
+        say("no strategy here needs embeddings: the pool is not embedded")
     say(f"experiment: strategies {', '.join(params.strategies)}; budgets {', '.join(params.budgets)}; "
         f"{params.test_sample} test sentences; k = {params.k}")
     exp_id = run_experiment(params, url)

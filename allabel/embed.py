@@ -106,7 +106,7 @@ def embed_dataset(dataset: str, batch_size: int | None = None, workers: int = 1,
                   show_progress: bool = True, url: str | None = None,
                   splits: list[str] | None = None) -> EmbedStats:
     """Embed every sentence of ``dataset`` that has no vector for the configured model yet."""
-    from tqdm import tqdm
+    from allabel.progress import bar as progress_bar
 
     s = get_settings()
     batch_size = batch_size or s.embed_batch_size
@@ -118,7 +118,7 @@ def embed_dataset(dataset: str, batch_size: int | None = None, workers: int = 1,
     if missing == 0:
         return EmbedStats()
     if workers <= 1:
-        with tqdm(total=missing, desc="embed", unit="sent", disable=not show_progress) as bar:
+        with progress_bar(missing, desc="embed", unit="sent", show=show_progress) as bar:
             stats = embed_worker(ds, batch_size, url, progress=bar, splits=splits)
     else:
         ctx = mp.get_context("spawn")

@@ -5,6 +5,7 @@ class AllabelError(Exception):
     """Base class: a problem the user can fix (bad input, bad config, missing prerequisite)."""
 
     exit_code = 1
+    prefix = "error"  # the CLI prints "<prefix>: <message>"
 
 
 class InputError(AllabelError):

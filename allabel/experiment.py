@@ -92,17 +92,16 @@ def run_experiment(p: ExperimentParams, url: str | None = None, show_progress: b
         sample = test_sample(conn, ds, p)
     from allabel.locks import single
 
-    with single(f"allabel.experiment:{exp_id}", url):
+    with single(f"allabel.experiment:{exp_id}", url, f"experiment {exp_id} of dataset {p.dataset}"):
         return _run_cells(p, url, exp_id, ds, todo, sample, backend, show_progress, max_cells, workers)
 
 
 def _run_cells(p: ExperimentParams, url: str, exp_id: int, ds: int, todo: list, sample: list[int],
                backend: Any, show_progress: bool, max_cells: int | None, workers: int = 1) -> int:
-    from tqdm import tqdm
+    from allabel.progress import bar as progress_bar
 
     done = 0
-    with tqdm(total=len(todo), desc=f"experiment {exp_id}", unit="cell",
-              disable=not show_progress) as bar:
+    with progress_bar(len(todo), desc=f"experiment {exp_id}", unit="cell", show=show_progress) as bar:
         for strategy, budget, seed, *_ in todo:
             if max_cells is not None and done >= max_cells:
                 return exp_id

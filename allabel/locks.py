@@ -11,17 +11,31 @@ from allabel.errors import AllabelError
 
 
 class Busy(AllabelError):
+    """Not a failure: the same job runs elsewhere. The CLI prints ``busy: ...`` (exit 6) and the
+    cron wrapper logs it and exits 0."""
+
     exit_code = 6
+    prefix = "busy"
 
 
 @contextlib.contextmanager
-def single(name: str, url: str | None = None) -> Iterator[None]:
-    """Hold a session advisory lock named ``name`` for the block, or fail at once if taken."""
+def single(name: str, url: str | None = None, job: str | None = None) -> Iterator[None]:
+    """Hold a session advisory lock named ``name`` for the block, or fail at once if taken.
+
+    ``job`` is how a person knows the job (``selection random 5% seed 0 of dataset bc``); the
+    lock key itself (it can hold a whole JSON of parameters) is never shown."""
     conn = db.connect(url, autocommit=True, vector=False)
+    got = False
     try:
         got = conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (name,)).fetchone()[0]
         if not got:
-            raise Busy(f"{name} is already running in another process; try again when it is done")
+            raise Busy(f"{job or 'this job'} is already running in another process; "
+                       f"nothing done here, try again when it is done")
         yield
     finally:
-        conn.close()  # closing the session releases the lock
+        # Unlock explicitly: a closed session frees its locks only when the server backend has
+        # exited, so the same job started right after could still find the lock taken.
+        if got and not conn.closed:
+            with contextlib.suppress(Exception):  # a lost connection has released it anyway
+                conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (name,))
+        conn.close()

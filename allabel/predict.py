@@ -237,7 +237,7 @@ def _worker_main(args: tuple) -> tuple[int, int, int]:
 def process(run_id: int, pool: DemoPool, k: int, url: str | None = None, workers: int = 1,
             batch: int | None = None, show_progress: bool = True) -> PredictStats:
     """Run the pending work of a run with ``workers`` local processes; record run status/stats."""
-    from tqdm import tqdm
+    from allabel.progress import bar as progress_bar
 
     url = url or db.database_url()
     t0 = time.perf_counter()
@@ -247,8 +247,8 @@ def process(run_id: int, pool: DemoPool, k: int, url: str | None = None, workers
     error: str | None = None
     try:
         if workers <= 1:
-            with tqdm(total=pending, desc=f"predict run {run_id}", unit="sent",
-                      disable=not show_progress) as bar:
+            with progress_bar(pending, desc=f"predict run {run_id}", unit="sent",
+                              show=show_progress) as bar:
                 stats = run_worker(run_id, pool, k, url, batch, bar)
         else:
             with mp.get_context("spawn").Pool(workers) as p:

@@ -33,12 +33,21 @@ def picks(conn, run_id):
 def test_baselines_select_exactly_the_budget_never_test(conn, corpus, strategy, budget, expected):
     r = select(SelectParams("bc", budget, strategy, seed=3), show_progress=False)
     rows = picks(conn, r.run_id)
-    assert r.status == "done" and len(rows) == expected
+    # every pick chosen, none annotated yet: the run waits for a person, it is not done
+    assert r.status == "awaiting_annotation" and len(rows) == expected
     assert len({sid for sid, _, _ in rows}) == expected  # never twice
     assert all(split != "test" for _, _, split in rows)
     params, status = conn.execute("SELECT params, status FROM runs WHERE id = %s",
                                   (r.run_id,)).fetchone()
-    assert status == "done" and params["strategy"] == strategy and params["budget"] == budget
+    assert status == "awaiting_annotation" and params["strategy"] == strategy and params["budget"] == budget
+    assert queued(conn, r.run_id) == expected
+    # with the oracle every pick is annotated at once: done, nothing queued
+    o = select(SelectParams("bc", budget, strategy, seed=3, oracle=True), show_progress=False)
+    assert o.status == "done" and o.run_id != r.run_id and queued(conn, o.run_id) == 0
+
+
+def queued(conn, run_id):
+    return conn.execute("SELECT count(*) FROM annotation_queue WHERE run_id = %s", (run_id,)).fetchone()[0]
 
 
 def test_same_parameters_same_run_and_seed_determinism(conn, corpus):
@@ -64,6 +73,9 @@ def test_allabel_with_oracle_completes_in_one_command(conn, cli, corpus):
                          "--oracle", "--uncertainty-candidates", "3", "--k", "1")
     assert code == 0, err
     run_id = int(out.split()[1].rstrip(":"))
+    assert out.splitlines() == [
+        f"run {run_id}: done; 5 sentences selected (diversity 1, similarity 3, uncertainty 1)",
+        f"next: allabel predict --dataset bc --split test --demos {run_id}"]
     rows = picks(conn, run_id)
     assert [st for _, st, _ in rows] == ["diversity", "similarity", "similarity", "similarity",
                                          "uncertainty"]
@@ -112,11 +124,45 @@ def test_two_rounds_with_a_person(conn, cli, corpus, tmp_path):
     code, out, err = cli("import", str(f), "--run", str(run_id))
     assert code == 0, err
     code, out, err = cli("select", "--resume", str(run_id))
-    assert code == 0 and "done" in out, err
+    # stage 3 picked its sentence, which nobody has annotated yet: not done
+    assert code == 0 and out.startswith(f"run {run_id}: awaiting_annotation; 5 sentences"), err
+    assert f"next: allabel export {run_id}" in out and f"allabel select --resume {run_id}" in out
     rows = picks(conn, run_id)
     assert len(rows) == 5 and rows[-1][1] == "uncertainty"
+    assert queued(conn, run_id) == 1
+    assert conn.execute("SELECT status FROM runs WHERE id = %s", (run_id,)).fetchone()[0] == \
+        "awaiting_annotation"
+    code, _, err = cli("select", "--resume", str(run_id))
+    assert code == 3 and "still waits for 1 annotations" in err
+    # the last pick annotated: now the run is done and says what comes next
+    assert cli("export", str(run_id), "--format", "jsonl", "--out", str(f))[0] == 0
+    (last,) = [json.loads(x) for x in f.read_text().splitlines()]
+    assert last["sentence_id"] == rows[-1][0]
+    last["entities"], last["annotator"] = [], "ada"
+    f.write_text(json.dumps(last) + "\n")
+    assert cli("import", str(f), "--run", str(run_id))[0] == 0
+    code, out, err = cli("select", "--resume", str(run_id))
+    assert code == 0 and out.splitlines() == [
+        f"run {run_id}: done; 5 sentences selected (diversity 1, similarity 3, uncertainty 1)",
+        f"next: allabel predict --dataset bc --split test --demos {run_id}"], err
+    assert queued(conn, run_id) == 0
     assert conn.execute("SELECT count(DISTINCT annotator) FROM annotations WHERE run_id = %s",
                         (run_id,)).fetchone()[0] == 1
+
+
+def test_full_refuses_a_budget_and_selects_the_whole_pool(conn, cli, corpus):
+    code, out, err = cli("select", "--dataset", "bc", "--strategy", "full", "--budget", "3")
+    assert code == 3 and out == ""
+    assert err.splitlines() == ["error: --strategy full selects the whole pool: drop --budget"]
+    assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 0  # nothing started
+    code, out, err = cli("select", "--dataset", "bc", "--strategy", "full", "--oracle")
+    assert code == 0, err
+    run_id = int(out.split()[1].rstrip(":"))
+    assert out.splitlines()[0] == f"run {run_id}: done; 70 sentences selected (full 70)"
+    assert conn.execute("SELECT params->>'budget' FROM runs WHERE id = %s", (run_id,)).fetchone()[0] is None
+    # a budget-less baseline is still refused
+    code, _, err = cli("select", "--dataset", "bc", "--strategy", "random")
+    assert code == 3 and "--budget are required" in err
 
 
 def test_bm25_similarity_stage(conn, corpus):

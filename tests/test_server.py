@@ -68,7 +68,7 @@ def test_start_status_url_stop(home):
     assert run(home, "db", "stop").stdout.strip() == "stopped"
     assert not pg_running(home)
     st = run(home, "db", "status")
-    assert st.returncode == 1 and "not running" in st.stdout
+    assert st.returncode == 7 and "not running" in st.stdout and st.stderr == ""
 
 
 def test_command_without_server_starts_and_stops_it(home):

@@ -13,6 +13,8 @@ from allabel import migrate, server
 from allabel.config import get_settings
 from allabel.errors import ConfigError, DatabaseError
 
+NOT_RUNNING = 7  # `db status` only: an answer, not an error (LSB's "not running" is 3, our usage code)
+
 db_app = typer.Typer(help="Manage the embedded Postgres server.", no_args_is_help=True)
 
 
@@ -76,7 +78,7 @@ def stop() -> None:
 
 @db_app.command("status")
 def status() -> None:
-    """Is the embedded server running, kept by `db start`, and who holds it."""
+    """Is the embedded server running, kept by `db start`, and who holds it (exit 7: not running)."""
     s = get_settings()
     if s.database_url:
         typer.echo(f"external server: {dbmod.redact(s.database_url)}")
@@ -84,7 +86,7 @@ def status() -> None:
     st = server.status(s.home)
     if not st.running:
         typer.echo(f"not running (datadir {st.datadir})")
-        raise typer.Exit(1)
+        raise typer.Exit(NOT_RUNNING)
     typer.echo(f"running pid={st.pid} kept={st.kept} holders={st.holders} datadir={st.datadir}")
     typer.echo(server.uri(s.home) or "")
 

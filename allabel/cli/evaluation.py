@@ -99,8 +99,24 @@ def demo(
     data: Path | None = typer.Option(
         None, "--data", help="bc5cdr folder, or a folder holding bc5cdr/ (default: the repository's data/, "
         "or ALLABEL_DATA)."),
+    strategies: str | None = typer.Option(None, "--strategies",
+                                          help="Default allabel,random,coreset,full."),
+    budgets: str | None = typer.Option(None, "--budgets", help="Default 0.5%,2%."),
+    test_sample: int | None = typer.Option(None, "--test-sample", min=1, help="Default 20."),
+    k: int | None = typer.Option(None, "--k", min=0, help="Demonstrations per prompt (default 2)."),
 ) -> None:
     """The end-to-end demo on the embedded defaults (about 7 minutes on 2 cores)."""
-    from allabel.demo import run_demo
+    from dataclasses import replace
 
-    run_demo(data)
+    from allabel.demo import DEMO, run_demo
+
+    params = DEMO
+    if strategies:
+        params = replace(params, strategies=_csv(strategies))
+    if budgets:
+        params = replace(params, budgets=_csv(budgets))
+    if test_sample is not None:
+        params = replace(params, test_sample=test_sample)
+    if k is not None:
+        params = replace(params, k=k)
+    run_demo(data, params)

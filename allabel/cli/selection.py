@@ -19,7 +19,8 @@ def register(app: typer.Typer) -> None:
 
 def select(
     dataset: str | None = typer.Option(None, "--dataset"),
-    budget: str | None = typer.Option(None, "--budget", help="A count (120) or a share of the pool (5%)."),
+    budget: str | None = typer.Option(None, "--budget",
+                                      help="A count (120) or a share of the pool (5%); not with full."),
     strategy: str = typer.Option("allabel", "--strategy",
                                  help="allabel | random | coreset | similarity | uncertainty | full | "
                                       "allabel:<stages> (ablations: allabel:DS, allabel:UDS, ...)"),
@@ -52,6 +53,8 @@ def select(
     p = None
     if resume is None:
         strategy, variant = split_variant(canonical(strategy))  # +long etc. set the options below
+        if strategy == "full" and budget is not None:
+            raise ConfigError("--strategy full selects the whole pool: drop --budget")
         if not dataset or (not budget and strategy != "full"):
             raise ConfigError("--dataset and --budget are required (or --resume RUN)")
         p = SelectParams(dataset, budget, strategy, similarity, ratio, order, seed, oracle, knn, k,
@@ -71,9 +74,21 @@ def select(
     if r.perplexity_known_share is not None:
         typer.echo(f"uncertainty: perplexity known for {r.perplexity_known_share:.0%} of "
                    f"{r.uncertainty_candidates} candidates")
-    if r.status == "awaiting_annotation":
-        typer.echo(f"next: allabel export {r.run_id} --format labelstudio > todo.json; annotate; "
-                   f"allabel import FILE --run {r.run_id}; allabel select --resume {r.run_id}")
+    typer.echo(next_step(r.run_id, r.status))
+
+
+def next_step(run_id: int, status: str) -> str:
+    """The command that follows: annotate and resume, or predict with the annotated run."""
+    if status == "awaiting_annotation":
+        return (f"next: allabel export {run_id} --format labelstudio --out todo.json; annotate; "
+                f"allabel import FILE --run {run_id}; allabel select --resume {run_id}")
+    from allabel import db
+    from allabel.sqlfiles import queries
+
+    with db.connection() as conn:
+        name, splits = conn.execute(queries("select").run_dataset, {"run_id": run_id}).fetchone()
+    split = "test" if "test" in splits else splits[0]
+    return f"next: allabel predict --dataset {name} --split {split} --demos {run_id}"
 
 
 def export(

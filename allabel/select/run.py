@@ -3,7 +3,10 @@
 A run is identified by its parameters (same parameters = same run, so repeating a command or an
 experiment continues instead of starting over). Picks are committed stage by stage; the
 uncertainty stage needs the earlier picks annotated: with ``oracle`` gold is copied in, otherwise
-the run stops at ``awaiting_annotation`` until ``allabel select --resume RUN``.
+the run stops at ``awaiting_annotation`` until ``allabel select --resume RUN``. A run is ``done``
+only when every pick is annotated: a baseline, or ALLabel after its last stage, waits at
+``awaiting_annotation`` (all picks chosen) until the annotations are imported and ``--resume``
+confirms them.
 """
 
 from __future__ import annotations
@@ -120,7 +123,10 @@ def select(p: SelectParams, url: str | None = None, show_progress: bool = True,
     from allabel.locks import single
 
     try:
-        with single(f"allabel.select:{p.dataset}:{json.dumps(p.as_dict(), sort_keys=True)}", url):
+        job = (f"selection {p.strategy}" + (f" budget {p.budget}" if p.budget is not None else "")
+               + f" seed {p.seed} of dataset {p.dataset}"
+               + (f" (run {resume_run})" if resume_run is not None else ""))
+        with single(f"allabel.select:{p.dataset}:{json.dumps(p.as_dict(), sort_keys=True)}", url, job):
             return _select(p, url, show_progress, resume_run, holder)
     except Exception as e:
         if "run_id" in holder:
@@ -188,11 +194,14 @@ def _select(p: SelectParams, url: str, show_progress: bool, resume_run: int | No
             conn.commit()
         if p.oracle:
             _annotate_with_oracle(conn, run_id)
+        # every pick chosen; `done` only once every pick is annotated, else a person is still due
+        waiting = conn.execute(Q.unannotated, {"run_id": run_id}).fetchone()[0]
+        final = "awaiting_annotation" if waiting else "done"
         from allabel.llm.cache import usage
 
         u = usage(conn, run_id)[0]
         scored, with_ppl = conn.execute(Q.count_scored, {"run_id": run_id}).fetchone()
-        conn.execute(Q.set_status, {"run_id": run_id, "status": "done", "error": None,
+        conn.execute(Q.set_status, {"run_id": run_id, "status": final, "error": None,
                                     "stats": Jsonb({"timings": timings, "llm_calls": u["calls"],
                                                     "llm_requests": u["requests"],
                                                     "prompt_tokens": u["prompt_tokens"],
@@ -200,7 +209,7 @@ def _select(p: SelectParams, url: str, show_progress: bool, resume_run: int | No
                                                     "uncertainty_scored": scored,
                                                     "uncertainty_with_perplexity": with_ppl})})
         conn.commit()
-        res = _result(conn, run_id, "done")
+        res = _result(conn, run_id, final)
         res.seconds = timings
         return res
 

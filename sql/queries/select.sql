@@ -96,3 +96,10 @@ WHERE p.run_id = %(run_id)s AND p.sentence_id = ANY (%(ids)s::bigint[]);
 -- Stage 3 refused: drop the candidates' predictions without a perplexity (entities cascade).
 DELETE FROM predictions
 WHERE run_id = %(run_id)s AND sentence_id = ANY (%(ids)s::bigint[]) AND perplexity IS NULL;
+
+-- name: run_dataset
+-- The dataset of a selection run and its splits, for the CLI's "next:" line.
+SELECT d.name, array_agg(DISTINCT s.split ORDER BY s.split) AS splits
+FROM runs r JOIN datasets d ON d.id = r.dataset_id JOIN sentences s ON s.dataset_id = d.id
+WHERE r.id = %(run_id)s
+GROUP BY d.name;
