@@ -163,6 +163,7 @@ COMMENT ON COLUMN bi.selection_summary.strategy IS 'allabel, random, coreset, si
 COMMENT ON COLUMN bi.selection_summary.budget IS 'Budget as given: a count (120) or a share of the pool (5%).';
 COMMENT ON COLUMN bi.selection_summary.status IS 'created, running, awaiting_annotation, done or failed.';
 COMMENT ON COLUMN bi.selection_summary.created_at IS 'When the run was created.';
+COMMENT ON COLUMN bi.selection_summary.perplexity_known_share IS 'Stage 3: share of the scored candidates whose answer had a perplexity (NULL: no stage 3 yet).';
 COMMENT ON COLUMN bi.selection_summary.finished_at IS 'When the run finished.';
 COMMENT ON COLUMN bi.selection_summary.selected IS 'Sentences selected so far.';
 COMMENT ON COLUMN bi.selection_summary.diversity IS 'Sentences selected by stage 1 (diversity).';
