@@ -58,9 +58,9 @@ def _register() -> None:
     global _registered
     if _registered:
         return
-    from allabel.cli import corpus, db, evaluation, labelstudio, llm, retrieval, selection
+    from allabel.cli import corpus, db, evaluation, labelstudio, llm, retrieval, runs, selection
 
-    for module in (db, corpus, retrieval, llm, selection, evaluation, labelstudio):
+    for module in (db, corpus, retrieval, llm, selection, evaluation, labelstudio, runs):
         module.register(app)
     _registered = True
 
