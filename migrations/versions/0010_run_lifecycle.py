@@ -3,7 +3,7 @@
 from allabel.migrate import run_sql_file
 
 revision = "0010_run_lifecycle"
-down_revision = "0007_bi"
+down_revision = "0012_bm25_postings"
 branch_labels = None
 depends_on = None
 
