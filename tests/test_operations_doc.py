@@ -35,7 +35,7 @@ def test_exit_codes_in_the_doc_are_the_codes_in_the_code():
             Interrupted(signal.SIGTERM, "x").exit_code: "SIGTERM"}
     for c, words in code.items():
         assert c in doc and words in doc[c], (c, doc.get(c))
-    assert set(doc) == {0, 1, *code}
+    assert set(doc) - {7} == {0, 1, *code}  # 7: `db status` answering "not running"
 
 
 def test_every_fault_row_names_an_existing_test():

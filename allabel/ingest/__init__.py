@@ -134,9 +134,6 @@ def ingest_path(
                     written.add(str(p))
                     n_s, n_e = write_file(conn, ds, sp, str(p.resolve()), sha, f, sents)
                     result.files.append(FileResult(str(p), sp, f, n_s, n_e, False))
-            if result.sentences:
-                conn.execute(Q.merge_gin_pending)
-                conn.commit()
 
     db.retrying(write)
     result.seconds = time.perf_counter() - t0
