@@ -38,7 +38,12 @@ class Settings(BaseSettings):
         description="External Postgres (>= 14, with pgvector). Unset: embedded server.",
     )
     home: Path = Field(default=Path(".allabel"), description="Embedded server data lives here.")
-    db_retries: int = Field(default=3, description="Reconnect attempts on a lost connection.")
+    db_retries: int = Field(default=10, ge=0,
+                            description="Reconnect attempts while the database is lost or starting up.")
+    db_retry_seconds: float = Field(default=60.0, gt=0,
+                                    description="Give up reconnecting after this many seconds in total.")
+    db_retry_backoff: float = Field(default=0.25, ge=0,
+                                    description="Base of the exponential reconnect backoff (s, capped at 5).")
 
     # --- corpora ------------------------------------------------------------------------
     data_dir: Path | None = Field(

@@ -18,8 +18,9 @@ import numpy as np
 import psycopg
 from pgvector import Vector
 
-from allabel import db
+from allabel import db, runs
 from allabel.config import apply_thread_limits, get_settings
+from allabel.limits import check_names
 from allabel.sqlfiles import queries
 
 Q = queries("embed")
@@ -76,23 +77,36 @@ def embed_worker(dataset_id: int, batch_size: int, url: str | None = None,
     s = get_settings()
     stats = EmbedStats()
     t0 = time.perf_counter()
-    with db.connection(url, autocommit=True) as conn:  # one real transaction per batch
+
+    def one_batch(conn: psycopg.Connection) -> int:
+        with conn.transaction():
+            rows = conn.execute(Q.claim_missing, {"dataset_id": dataset_id,
+                                                  "model": s.embed_model, "splits": splits,
+                                                  "limit": batch_size}).fetchall()
+            if not rows:
+                return 0
+            ids = [r[0] for r in rows]
+            te = time.perf_counter()
+            X = encode([r[1] for r in rows])
+            stats.encode_seconds += time.perf_counter() - te
+            _write(conn, ids, s.embed_model, X)
+        return len(ids)
+
+    # one real transaction per batch; a lost server: reconnect with backoff, the batch again
+    link = db.Link(url, autocommit=True)
+    try:
         while limit_batches is None or stats.batches < limit_batches:
-            with conn.transaction():
-                rows = conn.execute(Q.claim_missing, {"dataset_id": dataset_id,
-                                                      "model": s.embed_model, "splits": splits,
-                                                      "limit": batch_size}).fetchall()
-                if not rows:
-                    break
-                ids = [r[0] for r in rows]
-                te = time.perf_counter()
-                X = encode([r[1] for r in rows])
-                stats.encode_seconds += time.perf_counter() - te
-                _write(conn, ids, s.embed_model, X)
-            stats.embedded += len(ids)
+            if runs.stop_requested():
+                break
+            n = link.run(one_batch)
+            if n == 0:
+                break
+            stats.embedded += n
             stats.batches += 1
             if progress is not None:
-                progress.update(len(ids))
+                progress.update(n)
+    finally:
+        link.close()
     stats.seconds = time.perf_counter() - t0
     return stats
 
@@ -108,24 +122,36 @@ def embed_dataset(dataset: str, batch_size: int | None = None, workers: int = 1,
     """Embed every sentence of ``dataset`` that has no vector for the configured model yet."""
     from allabel.progress import bar as progress_bar
 
+    check_names(dataset=dataset, splits=splits)
     s = get_settings()
     batch_size = batch_size or s.embed_batch_size
     url = url or db.database_url()
     t0 = time.perf_counter()
-    with db.connection(url) as conn:
-        ds = db.dataset_id(conn, dataset)
-        missing = count_missing(conn, ds, s.embed_model, splits)
+
+    def prepare() -> tuple[int, int]:
+        with db.connection(url) as conn:
+            ds = db.dataset_id(conn, dataset)
+            return ds, count_missing(conn, ds, s.embed_model, splits)
+
+    ds, missing = db.retrying(prepare)
     if missing == 0:
         return EmbedStats()
-    if workers <= 1:
-        with progress_bar(missing, desc="embed", unit="sent", show=show_progress) as bar:
-            stats = embed_worker(ds, batch_size, url, progress=bar, splits=splits)
-    else:
-        ctx = mp.get_context("spawn")
-        with ctx.Pool(workers) as pool:
-            done = pool.map(_worker_main, [(ds, batch_size, url, splits)] * workers)
-        stats = EmbedStats(embedded=sum(done))
-    stats.seconds = time.perf_counter() - t0
+    with runs.graceful_signals():  # SIGINT/SIGTERM: finish the batch in hand, then stop
+        if workers <= 1:
+            with progress_bar(missing, desc="embed", unit="sent", show=show_progress) as bar:
+                stats = embed_worker(ds, batch_size, url, progress=bar, splits=splits)
+        else:
+            ctx = mp.get_context("spawn")
+            stop = ctx.Event()
+            runs.add_stop_event(stop)
+            try:
+                with ctx.Pool(workers, initializer=runs.worker_init, initargs=(stop,)) as pool:
+                    done = pool.map(_worker_main, [(ds, batch_size, url, splits)] * workers)
+            finally:
+                runs.remove_stop_event(stop)
+            stats = EmbedStats(embedded=sum(done))
+        stats.seconds = time.perf_counter() - t0
+        runs.check_stop()
     return stats
 
 

@@ -8,15 +8,13 @@ makes repeated prompts free.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from allabel import db
+from allabel import db, runs
 from allabel.errors import ConfigError
 from allabel.evaluate import evaluate_run, micro_f1
 from allabel.llm import get_backend
@@ -79,7 +77,7 @@ def run_experiment(p: ExperimentParams, url: str | None = None, show_progress: b
     with db.connection(url) as conn:
         ds = db.dataset_id(conn, p.dataset)
         params = {**asdict(p), "backend": backend.name, "model": backend.model}
-        key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+        key = runs.config_key(params)
         row = conn.execute(Q.find, {"config_key": key}).fetchone()
         exp_id = row[0] if row else conn.execute(
             Q.create, {"dataset_id": ds, "config_key": key, "params": Jsonb(params)}).fetchone()[0]
@@ -111,24 +109,38 @@ def _run_cells(p: ExperimentParams, url: str, exp_id: int, ds: int, todo: list, 
                                       seed=seed, oracle=True, knn=p.knn, k=p.k,
                                       uncertainty_candidates=p.uncertainty_candidates,
                                       pool_splits=p.pool_splits, **variant), url, show_progress=False)
-            with db.connection(url) as conn:
-                pool = DemoPool.from_run(conn, sel.run_id)
-                pred_run = prediction_run(conn, ds, p.test_split, pool, p.k, backend)
-                enqueue(conn, pred_run, sample)
+
+            def prepare(sel_run: int = sel.run_id) -> tuple[DemoPool, int]:
+                with db.connection(url) as conn:
+                    pool = DemoPool.from_run(conn, sel_run)
+                    pred_run = prediction_run(conn, ds, p.test_split, pool, p.k, backend)
+                    enqueue(conn, pred_run, sample)
+                return pool, pred_run
+
+            pool, pred_run = db.retrying(prepare)
             process(pred_run, pool, p.k, url, workers, show_progress=False)
-            scores, _ = evaluate_run(pred_run, url=url)
-            with db.connection(url) as conn:
-                conn.execute(Q.finish_cell, {"experiment_id": exp_id, "strategy": strategy,
-                                             "budget": budget, "seed": seed,
-                                             "selection_run_id": sel.run_id,
-                                             "prediction_run_id": pred_run, "f1": micro_f1(scores)})
-                conn.commit()
+            runs.check_stop()
+            scores, _ = db.retrying(lambda r=pred_run: evaluate_run(r, url=url))
+            f1 = micro_f1(scores)
+            db.retrying(lambda r=pred_run, s=sel.run_id, f=f1, c=(strategy, budget, seed):
+                        _finish_cell(url, exp_id, c, s, r, f))
             done += 1
             bar.update(1)
     with db.connection(url) as conn:
         conn.execute(Q.finish, {"experiment_id": exp_id, "status": "done"})
         conn.commit()
     return exp_id
+
+
+def _finish_cell(url: str, exp_id: int, cell: tuple[str, str, int], selection_run: int,
+                 prediction_run_id: int, f1: float) -> None:
+    strategy, budget, seed = cell
+    with db.connection(url) as conn:
+        conn.execute(Q.finish_cell, {"experiment_id": exp_id, "strategy": strategy,
+                                     "budget": budget, "seed": seed,
+                                     "selection_run_id": selection_run,
+                                     "prediction_run_id": prediction_run_id, "f1": f1})
+        conn.commit()
 
 
 def results(conn, exp_id: int) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ def single(name: str, url: str | None = None, job: str | None = None) -> Iterato
 
     ``job`` is how a person knows the job (``selection random 5% seed 0 of dataset bc``); the
     lock key itself (it can hold a whole JSON of parameters) is never shown."""
-    conn = db.connect(url, autocommit=True, vector=False)
+    conn = db.connect_retrying(url, autocommit=True, vector=False)  # waits for a restarting server
     got = False
     try:
         got = conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (name,)).fetchone()[0]

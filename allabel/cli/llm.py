@@ -81,8 +81,10 @@ def usage(
 ) -> None:
     """LLM requests, cache hits, calls, tokens, seconds, known perplexities and money per run."""
     from allabel.llm.cache import usage as usage_rows
+    from allabel.runs import reconcile
 
     with db.connection() as conn:
+        reconcile(conn)  # a run is `running` only while a live process holds it
         rows = usage_rows(conn, run)
     if as_json:
         typer.echo(json.dumps(rows))

@@ -24,6 +24,7 @@ from allabel.ingest.writer import (
     upsert_labels,
     write_file,
 )
+from allabel.limits import MAX_LABEL, MAX_SPLIT, check_names
 
 
 @dataclass
@@ -81,7 +82,12 @@ def ingest_path(
     t0 = time.perf_counter()
     if not dataset or not dataset.strip():
         raise InputError(str(path), None, "dataset name must not be empty")
+    check_names(dataset=dataset, split=split)
     targets = _collect(Path(path), split)
+    for p, sp in targets:
+        if len(sp) > MAX_SPLIT:
+            raise InputError(str(p), None, f"split name {sp[:40]!r}... (the file name) has {len(sp)} "
+                             f"characters, at most {MAX_SPLIT} allowed")
     described = read_labels(Path(labels_file)) if labels_file else None
 
     parsed: list[tuple[Path, str, str, str, list[ParsedSentence]]] = []
@@ -97,23 +103,39 @@ def ingest_path(
         sha = hashlib.sha256(p.read_bytes()).hexdigest()
         parsed.append((p, sp, f, sha, sents))
 
+    for p, _sp, _f, _sha, sents in parsed:
+        for s in sents:
+            for e in s.entities:
+                if len(e.label) > MAX_LABEL:
+                    raise InputError(str(p), s.line, f"label of {len(e.label)} characters, at most "
+                                     f"{MAX_LABEL} allowed")
     result = IngestResult(dataset)
-    with db.connection(url) as conn:
-        with conn.transaction():
-            conn.execute(Q.lock_dataset, {"name": dataset})
-            ds = ensure_dataset(conn, dataset)
-            seen = {e.label for *_, sents in parsed for s in sents for e in s.entities}
-            labels: dict[str, str | None] = {lab: None for lab in sorted(seen)}
-            if described:
-                labels.update(described)
-            upsert_labels(conn, ds, labels)
-            for p, sp, f, sha, sents in parsed:
-                if file_already_ingested(conn, ds, sp, sha):
-                    result.files.append(FileResult(str(p), sp, f, len(sents),
-                                                   sum(len(s.entities) for s in sents), True))
-                    continue
-                n_s, n_e = write_file(conn, ds, sp, str(p.resolve()), sha, f, sents)
-                result.files.append(FileResult(str(p), sp, f, n_s, n_e, False))
+    written: set[str] = set()  # files written by an attempt whose commit may have gone through
+
+    def write() -> None:
+        """All files in one transaction; run again from scratch when the server went away
+        (the transaction rolled back, so nothing is half written)."""
+        result.files.clear()
+        with db.connection(url) as conn:
+            with conn.transaction():
+                conn.execute(Q.lock_dataset, {"name": dataset})
+                ds = ensure_dataset(conn, dataset)
+                seen = {e.label for *_, sents in parsed for s in sents for e in s.entities}
+                labels: dict[str, str | None] = {lab: None for lab in sorted(seen)}
+                if described:
+                    labels.update(described)
+                upsert_labels(conn, ds, labels)
+                for p, sp, f, sha, sents in parsed:
+                    if file_already_ingested(conn, ds, sp, sha):
+                        result.files.append(FileResult(str(p), sp, f, len(sents),
+                                                       sum(len(s.entities) for s in sents),
+                                                       str(p) not in written))
+                        continue
+                    written.add(str(p))
+                    n_s, n_e = write_file(conn, ds, sp, str(p.resolve()), sha, f, sents)
+                    result.files.append(FileResult(str(p), sp, f, n_s, n_e, False))
+
+    db.retrying(write)
     result.seconds = time.perf_counter() - t0
     return result
 

@@ -11,7 +11,6 @@ confirms them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import time
@@ -22,10 +21,11 @@ import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
-from allabel import bm25, db
+from allabel import bm25, db, runs
 from allabel.config import get_settings
 from allabel.embed import load_vectors
 from allabel.errors import ConfigError, LLMError
+from allabel.limits import check_names
 from allabel.select import diversity, farthest, similarity, uncertainty
 from allabel.select.budget import parse_budget, parse_order, parse_ratio
 from allabel.select.strategies import make_strategy
@@ -67,14 +67,27 @@ class SelectResult:
     uncertainty_candidates: int | None = None
 
 
-def _config_key(p: SelectParams, dataset_id: int) -> str:
+def identity_params(p: SelectParams, dataset_id: int) -> dict[str, Any]:
+    """Everything that changes a selection's result (its identity, see allabel.runs): the
+    parameters, the embedding model, and, when a stage asks the LLM (uncertainty), the LLM's
+    backend, model, endpoint (masked) and prompt version — another model is another run."""
     params = p.as_dict()
     for name, default in (("length_floor", 0.0), ("uncertainty_score", "perplexity")):
         if params[name] == default:  # runs made before these options keep their identity
             del params[name]
-    blob = json.dumps({**params, "dataset_id": dataset_id, "model": get_settings().embed_model},
-                      sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    out = {**params, "dataset_id": dataset_id, "model": get_settings().embed_model}
+    if _uses_llm(p):
+        from allabel.llm import get_backend
+        from allabel.predict import llm_identity
+
+        out["llm"] = llm_identity(get_backend())
+    return out
+
+
+def _uses_llm(p: SelectParams) -> bool:
+    if p.strategy == "uncertainty":
+        return True
+    return p.strategy == "allabel" and parse_ratio(p.ratio)[2] > 0
 
 
 def _pool(conn: psycopg.Connection, dataset_id: int, splits: list[str] | None) -> list[int]:
@@ -118,27 +131,27 @@ def _annotate_with_oracle(conn: psycopg.Connection, run_id: int) -> None:
 def select(p: SelectParams, url: str | None = None, show_progress: bool = True,
            resume_run: int | None = None) -> SelectResult:
     """Run (or continue) a selection; a failure marks the run failed with its reason."""
+    check_names(dataset=p.dataset, splits=p.pool_splits)
     url = url or db.database_url()
-    holder: dict[str, int] = {}
     from allabel.locks import single
 
-    try:
-        job = (f"selection {p.strategy}" + (f" budget {p.budget}" if p.budget is not None else "")
-               + f" seed {p.seed} of dataset {p.dataset}"
-               + (f" (run {resume_run})" if resume_run is not None else ""))
-        with single(f"allabel.select:{p.dataset}:{json.dumps(p.as_dict(), sort_keys=True)}", url, job):
-            return _select(p, url, show_progress, resume_run, holder)
-    except Exception as e:
-        if "run_id" in holder:
+    job = (f"selection {p.strategy}" + (f" budget {p.budget}" if p.budget is not None else "")
+           + f" seed {p.seed} of dataset {p.dataset}"
+           + (f" (run {resume_run})" if resume_run is not None else ""))
+    with single(f"allabel.select:{p.dataset}:{json.dumps(p.as_dict(), sort_keys=True)}", url, job):
+        run_id, status, plan, ds, pool = db.retrying(lambda: _open(p, url, resume_run))
+        if status == "done":  # nothing to do: a finished run is left untouched
             with db.connection(url) as conn:
-                conn.execute(Q.set_status, {"run_id": holder["run_id"], "status": "failed",
-                                            "stats": Jsonb({}), "error": str(e)[:2000]})
-                conn.commit()
-        raise
+                return _result(conn, run_id, "done")
+        with runs.hold(run_id, url) as holder:
+            # each attempt re-reads what is committed and runs the stages still missing
+            res = db.retrying(lambda: _select(p, url, show_progress, run_id, plan, ds, pool, holder))
+            runs.check_stop()
+            return res
 
 
-def _select(p: SelectParams, url: str, show_progress: bool, resume_run: int | None,
-            holder: dict[str, int]) -> SelectResult:
+def _open(p: SelectParams, url: str, resume_run: int | None) -> tuple[int, str, list, int, list[int]]:
+    """The run (found, created, or the one to resume), its plan, dataset and pool."""
     ratio, order = parse_ratio(p.ratio), parse_order(p.order)
     strategy = make_strategy(p.strategy, ratio, order)
     if p.similarity not in ("embedding", "bm25"):
@@ -151,21 +164,17 @@ def _select(p: SelectParams, url: str, show_progress: bool, resume_run: int | No
         if resume_run is not None:
             run_id, status = resume_run, "running"
         else:
-            key = _config_key(p, ds)
-            found = conn.execute(Q.find_run, {"config_key": key}).fetchone()
-            if found is not None:
-                run_id, status = found
-            else:
-                run_id = conn.execute(Q.create_run, {"dataset_id": ds, "config_key": key,
-                                                     "params": Jsonb(p.as_dict())}).fetchone()[0]
-                status = "running"
-            conn.commit()
-        if status == "done":
-            return _result(conn, run_id, "done")
-        holder["run_id"] = run_id
+            run = runs.open_run(conn, "selection", ds, identity_params(p, ds))
+            run_id, status = run.id, run.status
+        return run_id, status, plan, ds, pool
 
+
+def _select(p: SelectParams, url: str, show_progress: bool, run_id: int, plan: list, ds: int,
+            pool: list[int], holder: runs.Holder) -> SelectResult:
+    with db.connect(url) as conn:
         timings: dict[str, float] = {}
         for stage, size in plan:
+            runs.check_stop()  # a stop request is honoured between stages
             chosen = conn.execute(Q.selected, {"run_id": run_id}).fetchall()
             have = sum(1 for _, st in chosen if st == stage)
             if have >= size:
@@ -178,9 +187,8 @@ def _select(p: SelectParams, url: str, show_progress: bool, resume_run: int | No
                     _annotate_with_oracle(conn, run_id)
                     conn.commit()
                 elif conn.execute(Q.unannotated, {"run_id": run_id}).fetchone()[0] > 0:
-                    conn.execute(Q.set_status, {"run_id": run_id, "status": "awaiting_annotation",
-                                                "stats": Jsonb({"timings": timings}), "error": None})
                     conn.commit()
+                    holder.finish("awaiting_annotation", {"timings": timings})
                     return _result(conn, run_id, "awaiting_annotation")
                 ids, scores = _uncertainty(conn, url, run_id, pool, picked_ids, need, p, show_progress)
             else:
@@ -201,14 +209,11 @@ def _select(p: SelectParams, url: str, show_progress: bool, resume_run: int | No
 
         u = usage(conn, run_id)[0]
         scored, with_ppl = conn.execute(Q.count_scored, {"run_id": run_id}).fetchone()
-        conn.execute(Q.set_status, {"run_id": run_id, "status": final, "error": None,
-                                    "stats": Jsonb({"timings": timings, "llm_calls": u["calls"],
-                                                    "llm_requests": u["requests"],
-                                                    "prompt_tokens": u["prompt_tokens"],
-                                                    "completion_tokens": u["completion_tokens"],
-                                                    "uncertainty_scored": scored,
-                                                    "uncertainty_with_perplexity": with_ppl})})
         conn.commit()
+        holder.finish(final, {"timings": timings, "llm_calls": u["calls"],
+                               "llm_requests": u["requests"], "prompt_tokens": u["prompt_tokens"],
+                               "completion_tokens": u["completion_tokens"],
+                               "uncertainty_scored": scored, "uncertainty_with_perplexity": with_ppl})
         res = _result(conn, run_id, final)
         res.seconds = timings
         return res
@@ -267,9 +272,9 @@ def _uncertainty(conn: psycopg.Connection, url: str, run_id: int, pool: list[int
                           f"--uncertainty-candidates")
     demos = DemoPool.from_run(conn, run_id)
     conn.commit()
-    predict_sentences(run_id, cands, demos, p.k, url, show_progress=show_progress)
+    predict_sentences(run_id, cands, demos, p.k, url, show_progress=show_progress, own_run=False)
     rows = conn.execute(Q.answer_uncertainty, {"run_id": run_id, "ids": cands}).fetchall()
-    known = sum(1 for _, ppl, _ in rows if ppl is not None)
+    known = sum(1 for _, ppl, _, _ in rows if ppl is not None)
     share = known / len(cands) if cands else 1.0
     conn.execute(Q.add_stats, {"run_id": run_id, "stats": Jsonb({
         "perplexity_known_share": round(share, 4), "uncertainty_candidates": len(cands)})})
@@ -282,7 +287,10 @@ def _uncertainty(conn: psycopg.Connection, url: str, run_id: int, pool: list[int
         conn.execute(Q.forget_unknown, {"run_id": run_id, "ids": cands})
         conn.commit()
         raise LLMError(message)
-    score = {sid: uncertainty.answer_score(ppl, n, p.uncertainty_score) for sid, ppl, n in rows}
+    # an unparseable answer is not a confident one: most uncertain (docs/selection.md)
+    score = {sid: (uncertainty.UNPARSEABLE if status == "unparseable"
+                   else uncertainty.answer_score(ppl, n, p.uncertainty_score))
+             for sid, ppl, n, status in rows}
     return uncertainty.most_uncertain({c: score.get(c) for c in cands}, need)
 
 
@@ -337,16 +345,16 @@ def run_params(run_id: int, url: str | None = None) -> SelectParams:
         row = conn.execute(Q.get_run, {"run_id": run_id}).fetchone()
     if row is None or row[1] != "selection":
         raise ConfigError(f"run {run_id} is not a selection run")
-    return SelectParams(**row[3])
+    fields = set(SelectParams.__dataclass_fields__)
+    return SelectParams(**{k: v for k, v in row[3].items() if k in fields})
 
 
 def resume(run_id: int, url: str | None = None, show_progress: bool = True) -> SelectResult:
     with db.connection(url) as conn:
-        row = conn.execute(Q.get_run, {"run_id": run_id}).fetchone()
-    if row is None or row[1] != "selection":
-        raise ConfigError(f"run {run_id} is not a selection run")
-    p = SelectParams(**row[3])
-    if row[4] == "done":
+        run = runs.require_kind(conn, run_id, "selection")
+    fields = set(SelectParams.__dataclass_fields__)
+    p = SelectParams(**{k: v for k, v in run["params"].items() if k in fields})
+    if run["status"] == "done":
         with db.connection(url) as conn:
             return _result(conn, run_id, "done")
     with db.connection(url) as conn:

@@ -2,8 +2,11 @@
 
 Each candidate is answered by the LLM with k BM25-retrieved demonstrations from the sentences
 already selected *and annotated*; its uncertainty is the perplexity of the answer,
-exp(-mean token log-prob). Highest first; a candidate whose perplexity is unknown (no log-probs)
-ranks last. The LLM work itself runs through allabel.predict (cached, resumable, accounted).
+exp(-mean token log-prob). Highest first. An answer that could not be parsed at all is not a
+confident answer — the model failed on that sentence — so it ranks as the *most* uncertain
+(score ``UNPARSEABLE`` = +infinity, ahead of every parsed answer; ties by sentence id). A
+candidate whose perplexity is unknown (the backend gave no log-probs) ranks last.
+The LLM work itself runs through allabel.predict (cached, resumable, accounted).
 
 Which candidates are scored (``--uncertainty-candidates``): ``10x`` (default) a reproducible sample
 of ten times the stage's size — the paper scores every remaining sentence, which at a 5% budget of
@@ -19,6 +22,7 @@ import random
 
 from allabel.errors import ConfigError
 
+UNPARSEABLE = math.inf  # the uncertainty score of an answer that could not be parsed
 
 def candidate_cap(spec: str | int | None, need: int) -> int | None:
     """How many candidates to score for a stage of ``need`` picks (None: all remaining)."""

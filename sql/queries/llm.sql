@@ -12,6 +12,14 @@ VALUES (%(key)s, %(backend)s, %(model)s, %(request)s, %(answer)s, %(tokens)s, %(
 ON CONFLICT (cache_key) DO NOTHING
 RETURNING id;
 
+-- name: try_claim
+-- One request per distinct prompt in flight: the asker holds this session lock until the answer
+-- is stored (or its session ends).
+SELECT pg_try_advisory_lock(hashtextextended('allabel.llm:' || %(key)s, 0));
+
+-- name: release_claim
+SELECT pg_advisory_unlock(hashtextextended('allabel.llm:' || %(key)s, 0));
+
 -- name: log_request
 INSERT INTO run_llm_requests (run_id, call_id, cache_hit, retries)
 VALUES (%(run_id)s, %(call_id)s, %(cache_hit)s, %(retries)s);

@@ -30,13 +30,6 @@ GROUP BY s.id ORDER BY s.id;
 -- name: run_dataset
 SELECT dataset_id, kind, status FROM runs WHERE id = %(run_id)s;
 
--- name: upsert_run
-INSERT INTO runs (kind, dataset_id, config_key, params, status, started_at)
-VALUES ('prediction', %(dataset_id)s, %(config_key)s, %(params)s, 'running', now())
-ON CONFLICT (kind, config_key) WHERE config_key IS NOT NULL
-DO UPDATE SET status = 'running', finished_at = NULL, error = NULL
-RETURNING id;
-
 -- name: split_sentences_without_prediction
 SELECT s.id FROM sentences s
 WHERE s.dataset_id = %(dataset_id)s AND s.split = %(split)s
@@ -81,16 +74,6 @@ INSERT INTO entities (sentence_id, start_char, end_char, label, text, source, ru
                       prediction_id, model, confidence)
 VALUES (%(sentence_id)s, %(start)s, %(end)s, %(label)s, %(text)s, 'llm', %(run_id)s,
         %(prediction_id)s, %(model)s, %(confidence)s);
-
--- name: finish_run
-UPDATE runs r
-SET status = CASE WHEN EXISTS (SELECT 1 FROM predictions p WHERE p.run_id = r.id
-                                 AND p.status = 'pending') THEN %(unfinished)s ELSE 'done' END,
-    finished_at = now(), error = %(error)s,
-    -- llm_wall_seconds: wall-clock time of all LLM work sessions of the run, summed
-    stats = r.stats || %(stats)s || jsonb_build_object('llm_wall_seconds',
-        round((coalesce((r.stats ->> 'llm_wall_seconds')::numeric, 0) + %(seconds)s::numeric), 3))
-WHERE r.id = %(run_id)s;
 
 -- name: run_summary
 SELECT count(*) FILTER (WHERE status = 'done'),

@@ -9,23 +9,6 @@ ORDER BY id;
 -- name: splits
 SELECT DISTINCT split FROM sentences WHERE dataset_id = %(dataset_id)s AND split <> 'test' ORDER BY 1;
 
--- name: find_run
-SELECT id, status FROM runs WHERE kind = 'selection' AND config_key = %(config_key)s;
-
--- name: create_run
-INSERT INTO runs (kind, dataset_id, config_key, params, status, started_at)
-VALUES ('selection', %(dataset_id)s, %(config_key)s, %(params)s, 'running', now())
-RETURNING id;
-
--- name: get_run
-SELECT id, kind, dataset_id, params, status FROM runs WHERE id = %(run_id)s;
-
--- name: set_status
-UPDATE runs SET status = %(status)s, stats = stats || %(stats)s,
-    finished_at = CASE WHEN %(status)s IN ('done', 'failed', 'awaiting_annotation') THEN now() END,
-    error = %(error)s
-WHERE id = %(run_id)s;
-
 -- name: selected
 SELECT sentence_id, stage FROM selections WHERE run_id = %(run_id)s ORDER BY rank;
 
@@ -53,10 +36,6 @@ SELECT %(run_id)s, s.sentence_id, 'oracle', 'oracle' FROM selections s
 WHERE s.run_id = %(run_id)s
   AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.run_id = s.run_id AND a.sentence_id = s.sentence_id);
 
--- name: perplexities
-SELECT sentence_id, perplexity FROM predictions
-WHERE run_id = %(run_id)s AND status = 'done' AND sentence_id = ANY (%(ids)s::bigint[]);
-
 -- name: texts
 SELECT id, text FROM sentences WHERE id = ANY (%(ids)s::bigint[]) ORDER BY id;
 
@@ -73,7 +52,7 @@ FROM sentences WHERE id = ANY (%(ids)s::bigint[]) ORDER BY id;
 
 -- name: answer_uncertainty
 -- Stage 3 scores: the answer's perplexity and its length in tokens (total NLL = n * ln(ppl)).
-SELECT p.sentence_id, p.perplexity, c.completion_tokens
+SELECT p.sentence_id, p.perplexity, c.completion_tokens, p.parse_status
 FROM predictions p LEFT JOIN llm_calls c ON c.id = p.call_id
 WHERE p.run_id = %(run_id)s AND p.status = 'done' AND p.sentence_id = ANY (%(ids)s::bigint[]);
 
@@ -103,3 +82,6 @@ SELECT d.name, array_agg(DISTINCT s.split ORDER BY s.split) AS splits
 FROM runs r JOIN datasets d ON d.id = r.dataset_id JOIN sentences s ON s.dataset_id = d.id
 WHERE r.id = %(run_id)s
 GROUP BY d.name;
+
+-- name: get_run
+SELECT id, kind, dataset_id, params, status FROM runs WHERE id = %(run_id)s;
