@@ -102,7 +102,7 @@ def test_library_bars_are_off_in_a_pipe_too():
 def test_embed_draws_no_bar_into_a_log(db_url, tmp_path):
     small_corpus(tmp_path, sizes=(("train", 12),), embed=False)
     r = subprocess.run([sys.executable, "-m", "allabel.cli", "embed", "--dataset", "bc"],
-                       capture_output=True, text=True, timeout=300,
+                       capture_output=True, text=True, timeout=1200,
                        env={**os.environ, "DATABASE_URL": db_url})
     assert r.returncode == 0, r.stderr
     assert "12" in r.stdout
