@@ -6,11 +6,13 @@ predicted exactly once, and a worker killed mid-batch loses nothing."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,17 +50,22 @@ def run(args: list[str], env: dict[str, str], timeout: float = 300) -> str:
 
 
 @pytest.fixture()
-def tcp_server(tmp_path):
-    """A second embedded server, in its own home, listening on 127.0.0.1:<free port>."""
-    home = tmp_path / "server-home"
+def tcp_server():
+    """A second embedded server, in its own home, listening on 127.0.0.1:<free port>.
+
+    Not under pytest's tmp_path: concurrent pytest sessions of the same user prune old
+    /tmp/pytest-of-<user>/ folders, which pulled the data directory from under a running server."""
+    base = Path(tempfile.mkdtemp(prefix="allabel-tcp-", dir="/tmp"))
+    home = base / "server-home"
     env = base_env(ALLABEL_HOME=str(home))
     port = free_port()
-    out = run(cmd("db", "start", "--listen", f"127.0.0.1:{port}"), env)
-    assert f"127.0.0.1:{port}" in out
     try:
+        out = run(cmd("db", "start", "--listen", f"127.0.0.1:{port}"), env)
+        assert f"127.0.0.1:{port}" in out
         yield home, port, env
     finally:
         subprocess.run(cmd("db", "stop"), env=env, capture_output=True, timeout=60)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_listen_requires_the_generated_password(tcp_server):
@@ -93,8 +100,9 @@ def _wait_for(conn, sql: str, at_least: int, timeout: float = 600) -> int:
     raise AssertionError(f"timed out waiting for {sql}")
 
 
-def test_workers_on_other_homes_share_one_tcp_server(tcp_server, tmp_path):
-    _, port, env = tcp_server
+def test_workers_on_other_homes_share_one_tcp_server(tcp_server):
+    home, port, env = tcp_server
+    tmp_path = home.parent  # worker homes and input files beside the server's home
     url = run(cmd("db", "url"), env).strip()
     with psycopg.connect(url, autocommit=True) as c:
         c.execute("CREATE DATABASE scale")
