@@ -31,6 +31,7 @@ from allabel.errors import ConfigError, LLMError
 from allabel.llm import get_backend
 from allabel.llm.cache import CachedLLM, cache_key
 from allabel.parse import parse_answer, perplexity
+from allabel.secrets import mask_url
 from allabel.sqlfiles import queries
 
 Q = queries("batch")
@@ -185,7 +186,7 @@ def submit(conn: psycopg.Connection, run_id: int, backend, pool, labels: dict, k
     if not todo:
         return
     with conn.transaction():
-        bid = conn.execute(Q.create_batch, {"run_id": run_id, "base_url": backend.base_url,
+        bid = conn.execute(Q.create_batch, {"run_id": run_id, "base_url": mask_url(backend.base_url),
                                             "n": len(todo)}).fetchone()[0]
         with conn.cursor() as cur:
             cur.executemany(Q.add_item, [{

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from allabel import db
+from allabel.secrets import mask_url  # stored endpoints never carry a password
 from allabel.sqlfiles import queries
 
 Q = queries("llm")
@@ -22,7 +23,7 @@ def load(base_url: str, model: str) -> tuple[set[str], bool | None]:
     """(fields the endpoint rejected, did its last answer carry log-probs)."""
     try:
         with db.connection() as conn:
-            row = conn.execute(Q.endpoint_get, {"base_url": base_url, "model": model}).fetchone()
+            row = conn.execute(Q.endpoint_get, {"base_url": mask_url(base_url), "model": model}).fetchone()
     except Exception as e:  # noqa: BLE001 - memory only; the backend works without the table
         log.debug("llm_endpoints not readable: %s", type(e).__name__)
         return set(), None
@@ -34,7 +35,7 @@ def save(base_url: str, model: str, dropped: set[str] | None = None,
     """Upsert what was learnt (``None`` leaves a column as it was)."""
     try:
         with db.connection() as conn:
-            conn.execute(Q.endpoint_save, {"base_url": base_url, "model": model,
+            conn.execute(Q.endpoint_save, {"base_url": mask_url(base_url), "model": model,
                                            "dropped": sorted(dropped) if dropped is not None else None,
                                            "logprobs": logprobs})
             conn.commit()
