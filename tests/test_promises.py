@@ -126,8 +126,9 @@ def test_selection_identity_includes_the_llm(conn, fake, cli, monkeypatch, tmp_p
     assert [p["model"] for p in params] == ["fake", "another-model"]
     assert all(p["endpoint"] == fake.url and p["backend"] == "openai" and p["prompt"] for p in params)
     # a baseline that never asks the LLM keeps one identity whatever the model
-    assert "llm" not in __import__("allabel.select.run", fromlist=["run_params"]).run_params(
-        __import__("allabel.select.run", fromlist=["SelectParams"]).SelectParams("toy", "3", "random"), 1)
+    from allabel.select.run import SelectParams, identity_params
+
+    assert "llm" not in identity_params(SelectParams("toy", "3", "random"), 1)
 
 
 def test_unparseable_answers_rank_as_most_uncertain(conn, fake, cli, tmp_path):
