@@ -97,7 +97,8 @@ ABLATION_REFERENCE = "allabel"
 
 
 def _is_ablation(strategy: str) -> bool:
-    return strategy.startswith("allabel:") or strategy in ("coreset", "similarity", "uncertainty")
+    """Compared with the paper's ``allabel`` too: ablations and method variants (``allabel+long``)."""
+    return strategy.startswith(("allabel:", "allabel+")) or strategy in ("coreset", "similarity", "uncertainty")
 
 
 def intervals(counts: dict[Cell, np.ndarray], resamples: int = stats.RESAMPLES,
