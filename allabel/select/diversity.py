@@ -21,6 +21,13 @@ def mean_similarity_to_others(X: np.ndarray) -> np.ndarray:
     return (X.astype(np.float64) @ total - self_sim) / (n - 1)
 
 
+def seed_pick(mean: np.ndarray, blocked: np.ndarray) -> tuple[int, float]:
+    """The warm start: the selectable sentence with the lowest ``mean`` similarity to all others."""
+    mean = np.where(blocked, np.inf, mean)
+    seed = int(np.argmin(mean))
+    return seed, float(mean[seed])
+
+
 def coreset(X: np.ndarray, m: int, already: np.ndarray | None = None,
             excluded: np.ndarray | None = None) -> tuple[list[int], list[float]]:
     """Indices (into X) of m farthest-first picks and the score that chose each: the seed's mean
@@ -37,11 +44,9 @@ def coreset(X: np.ndarray, m: int, already: np.ndarray | None = None,
             np.maximum(max_sim, X @ X[i], out=max_sim)
         blocked[already] = True
     elif m > 0:
-        mean = mean_similarity_to_others(X)
-        mean[blocked] = np.inf
-        seed = int(np.argmin(mean))
+        seed, score = seed_pick(mean_similarity_to_others(X), blocked)
         picks.append(seed)
-        scores.append(float(mean[seed]))
+        scores.append(score)
         blocked[seed] = True
         np.maximum(max_sim, X @ X[seed], out=max_sim)
     while len(picks) < m:

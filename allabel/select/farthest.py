@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from allabel.select.diversity import seed_pick
+
 CHUNK = 65_536  # rows per product: bounds the N x block similarity matrix held at once
 
 
@@ -69,11 +71,9 @@ def coreset_blocked(X: np.ndarray, m: int, already: np.ndarray | None = None,
             update(already[a:a + block])
         blocked[already] = True
     elif m > 0:
-        mean = mean_similarity_to_others(X)
-        mean[blocked] = np.inf
-        seed = int(np.argmin(mean))
+        seed, score = seed_pick(mean_similarity_to_others(X), blocked)
         picks.append(seed)
-        scores.append(float(mean[seed]))
+        scores.append(score)
         blocked[seed] = True
         update([seed])
 
