@@ -74,15 +74,15 @@ def test_ctrl_c_is_one_line_and_exit_130(db_url, conn):
     import signal
     import time
 
-    p = subprocess.Popen([*ALLABEL, "sql", "SELECT pg_sleep(60)"], stdout=subprocess.PIPE,
+    p = subprocess.Popen([*ALLABEL, "sql", "SELECT pg_sleep(900)"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env={**os.environ, "DATABASE_URL": db_url})
     try:
-        end = time.monotonic() + 60
+        end = time.monotonic() + 600
         while time.monotonic() < end and not conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'").fetchone()[0]:
+                "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(900)'").fetchone()[0]:
             time.sleep(0.2)
         p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=30)
+        out, err = p.communicate(timeout=300)
     finally:
         p.kill()
     assert p.returncode == 130
