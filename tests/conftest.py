@@ -113,3 +113,16 @@ def labelstudio(tmp_path_factory: pytest.TempPathFactory):
             yield srv.url, srv.token
     except RuntimeError as e:
         pytest.fail(str(e))
+
+
+@pytest.fixture()
+def corpus(db_url, tmp_path, monkeypatch):
+    """The small embedded bc5cdr sample (tests/select_fixtures.py) in the test's database, answers
+    capped at 24 tokens so stage 3 stays fast."""
+    from tests.select_fixtures import small_corpus
+
+    monkeypatch.setenv("ALLABEL_LLM_MAX_TOKENS", "24")
+    get_settings.cache_clear()
+    small_corpus(tmp_path)
+    yield
+    get_settings.cache_clear()

@@ -16,3 +16,4 @@ def small_corpus(tmp: Path, sizes=(("train", 50), ("devel", 20), ("test", 10)), 
     ingest_path(tmp, "bc")
     if embed:
         embed_dataset("bc", show_progress=False)
+

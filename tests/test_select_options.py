@@ -8,21 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from allabel.config import get_settings
 from allabel.errors import ConfigError
 from allabel.select import uncertainty
 from allabel.select.run import SelectParams, select
 from allabel.select.variants import split_variant
-from tests.select_fixtures import small_corpus
-
-
-@pytest.fixture()
-def corpus(db_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("ALLABEL_LLM_MAX_TOKENS", "24")
-    get_settings.cache_clear()
-    small_corpus(tmp_path)
-    yield
-    get_settings.cache_clear()
 
 
 def token_counts(conn, run_id):

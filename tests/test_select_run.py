@@ -7,19 +7,8 @@ import json
 
 import pytest
 
-from allabel.config import get_settings
 from allabel.errors import ConfigError
 from allabel.select.run import SelectParams, select
-from tests.select_fixtures import small_corpus
-
-
-@pytest.fixture()
-def corpus(db_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("ALLABEL_LLM_MAX_TOKENS", "24")
-    get_settings.cache_clear()
-    small_corpus(tmp_path)
-    yield
-    get_settings.cache_clear()
 
 
 def picks(conn, run_id):
@@ -75,6 +64,7 @@ def test_allabel_with_oracle_completes_in_one_command(conn, cli, corpus):
     run_id = int(out.split()[1].rstrip(":"))
     assert out.splitlines() == [
         f"run {run_id}: done; 5 sentences selected (diversity 1, similarity 3, uncertainty 1)",
+        "uncertainty: perplexity known for 100% of 3 candidates",
         f"next: allabel predict --dataset bc --split test --demos {run_id}"]
     rows = picks(conn, run_id)
     assert [st for _, st, _ in rows] == ["diversity", "similarity", "similarity", "similarity",
@@ -144,6 +134,7 @@ def test_two_rounds_with_a_person(conn, cli, corpus, tmp_path):
     code, out, err = cli("select", "--resume", str(run_id))
     assert code == 0 and out.splitlines() == [
         f"run {run_id}: done; 5 sentences selected (diversity 1, similarity 3, uncertainty 1)",
+        "uncertainty: perplexity known for 100% of 2 candidates",  # --uncertainty-candidates 2
         f"next: allabel predict --dataset bc --split test --demos {run_id}"], err
     assert queued(conn, run_id) == 0
     assert conn.execute("SELECT count(DISTINCT annotator) FROM annotations WHERE run_id = %s",
