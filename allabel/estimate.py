@@ -147,16 +147,12 @@ def _prompts(conn: psycopg.Connection, pool: Any, labels: dict, ids: list[int], 
 def estimate_predict(dataset: str, split: str, demos: str, k: int = 4,
                      limit: int | None = None, url: str | None = None) -> Estimate:
     """What ``allabel predict`` with these options would ask, without asking."""
-    from allabel.errors import ConfigError
     from allabel.predict import DemoPool, config_key, run_params
 
     backend = get_backend()
     with db.connection(url) as conn:
         ds = db.dataset_id(conn, dataset)
-        pool = (DemoPool.from_run(conn, int(demos)) if demos.isdigit()
-                else DemoPool.from_split(conn, ds, demos))
-        if pool.dataset_id != ds:
-            raise ConfigError(f"run {demos} belongs to another dataset")
+        pool = DemoPool.resolve(conn, ds, demos)
         key = config_key(run_params(ds, split, pool, k, backend))
         row = conn.execute(Q.find_prediction_run, {"config_key": key}).fetchone()
         run_id = row[0] if row else None
@@ -189,7 +185,10 @@ def estimate_select(p: Any, url: str | None = None) -> Estimate:
             est = costing.finish(Estimate())
             est.basis.insert(0, f"strategy {p.strategy} makes no LLM call")
             return est
-        found = conn.execute(srun.Q.find_run, {"config_key": srun._config_key(p, ds)}).fetchone()
+        from allabel import runs
+
+        found = conn.execute(runs.Q.find, {"kind": "selection",
+                                           "config_key": runs.config_key(srun.identity_params(p, ds))}).fetchone()
         run_id = found[0] if found else None
         if found is not None and found[1] == "done":
             est = costing.finish(Estimate())

@@ -67,6 +67,15 @@ class DemoPool:
             raise ConfigError(f"split {split!r} of this dataset has no sentences")
         return cls._load(dataset_id, f"split:{split}", rows)
 
+    @classmethod
+    def resolve(cls, conn: psycopg.Connection, dataset_id: int, demos: str) -> DemoPool:
+        """``--demos``: a selection run id, or a split name, of this dataset."""
+        pool = (cls.from_run(conn, int(demos)) if demos.isdigit()
+                else cls.from_split(conn, dataset_id, demos))
+        if pool.dataset_id != dataset_id:
+            raise ConfigError(f"run {demos} belongs to another dataset")
+        return pool
+
     def retrieve(self, conn: psycopg.Connection, text: str, k: int, exclude: int) -> list[int]:
         """The k most BM25-similar pool sentences, most similar last; never ``exclude``."""
         return self.retrieve_many(conn, [(text, exclude)], k)[0]
@@ -298,10 +307,7 @@ def predict_split(dataset: str, split: str, demos: str, k: int = 4, limit: int |
 
     def prepare(conn: psycopg.Connection) -> tuple[DemoPool, int, str, int, int]:
         ds = db.dataset_id(conn, dataset)
-        pool = (DemoPool.from_run(conn, int(demos)) if demos.isdigit()
-                else DemoPool.from_split(conn, ds, demos))
-        if pool.dataset_id != ds:
-            raise ConfigError(f"run {demos} belongs to another dataset")
+        pool = DemoPool.resolve(conn, ds, demos)
         run = runs.open_run(conn, "prediction", ds, run_params(ds, split, pool, k, backend))
         have = conn.execute(Q.count_run_predictions, {"run_id": run.id}).fetchone()[0]
         room = None if limit is None else max(limit - have, 0)

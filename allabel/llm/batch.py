@@ -246,10 +246,7 @@ def predict_batch_api(dataset: str, split: str, demos: str, k: int = 4, limit: i
     url = url or db.database_url()
     with db.connection(url) as conn:
         ds = db.dataset_id(conn, dataset)
-        pool = (DemoPool.from_run(conn, int(demos)) if demos.isdigit()
-                else DemoPool.from_split(conn, ds, demos))
-        if pool.dataset_id != ds:
-            raise ConfigError(f"run {demos} belongs to another dataset")
+        pool = DemoPool.resolve(conn, ds, demos)
         run_id = prediction_run(conn, ds, split, pool, k, backend)
         have = conn.execute(PQ.count_run_predictions, {"run_id": run_id}).fetchone()[0]
         room = None if limit is None else max(limit - have, 0)
@@ -261,7 +258,6 @@ def predict_batch_api(dataset: str, split: str, demos: str, k: int = 4, limit: i
         rep = BatchReport(run_id)
         collect(conn, run_id, backend, labels, rep)
         submit(conn, run_id, backend, pool, labels, k, url, rep)
-        conn.execute(PQ.finish_run, {"run_id": run_id, "unfinished": "running", "error": None,
-                                     "stats": Jsonb({}), "seconds": 0})
+        conn.execute(PQ.finish_if_complete, {"run_id": run_id})
         conn.commit()
     return rep

@@ -84,3 +84,10 @@ SELECT count(*) FILTER (WHERE status = 'done'),
        coalesce(sum(n_entities), 0),
        avg(perplexity)
 FROM predictions WHERE run_id = %(run_id)s;
+
+-- name: finish_if_complete
+-- The batch API has no live holder while a provider batch runs: the run turns done once nothing
+-- of it is pending, and keeps its state otherwise.
+UPDATE runs r SET status = 'done', finished_at = now(), error = NULL
+WHERE r.id = %(run_id)s
+  AND NOT EXISTS (SELECT 1 FROM predictions p WHERE p.run_id = r.id AND p.status = 'pending');
