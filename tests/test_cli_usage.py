@@ -74,12 +74,18 @@ def test_ctrl_c_is_one_line_and_exit_130(db_url, conn):
     import signal
     import time
 
+    # a job started in the background by a shell (CI runners do) inherits SIGINT ignored; give
+    # the command the disposition a terminal gives it
     p = subprocess.Popen([*ALLABEL, "sql", "SELECT pg_sleep(900)"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env={**os.environ, "DATABASE_URL": db_url})
+                         stderr=subprocess.PIPE, text=True, env={**os.environ, "DATABASE_URL": db_url},
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         end = time.monotonic() + 600
-        while time.monotonic() < end and not conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(900)'").fetchone()[0]:
+        while time.monotonic() < end and p.poll() is None:
+            conn.rollback()  # pg_stat_activity is a snapshot per transaction: look again each time
+            if conn.execute("SELECT count(*) FROM pg_stat_activity "
+                            "WHERE query = 'SELECT pg_sleep(900)'").fetchone()[0]:
+                break
             time.sleep(0.2)
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=300)
