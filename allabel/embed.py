@@ -8,7 +8,6 @@ twice; re-running embeds only what is missing.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -141,14 +140,7 @@ def embed_dataset(dataset: str, batch_size: int | None = None, workers: int = 1,
             with progress_bar(missing, desc="embed", unit="sent", show=show_progress) as bar:
                 stats = embed_worker(ds, batch_size, url, progress=bar, splits=splits)
         else:
-            ctx = mp.get_context("spawn")
-            stop = ctx.Event()
-            runs.add_stop_event(stop)
-            try:
-                with ctx.Pool(workers, initializer=runs.worker_init, initargs=(stop,)) as pool:
-                    done = pool.map(_worker_main, [(ds, batch_size, url, splits)] * workers)
-            finally:
-                runs.remove_stop_event(stop)
+            done = runs.run_in_workers(_worker_main, (ds, batch_size, url, splits), workers)
             stats = EmbedStats(embedded=sum(done))
         stats.seconds = time.perf_counter() - t0
         runs.check_stop()

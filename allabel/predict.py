@@ -11,7 +11,6 @@ transaction. A killed worker leaves its batch pending; nothing is processed twic
 from __future__ import annotations
 
 import contextlib
-import multiprocessing as mp
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -249,17 +248,10 @@ def _run_workers(run_id: int, pool: DemoPool, k: int, url: str, workers: int, ba
         with progress_bar(pending, desc=f"predict run {run_id}", unit="sent",
                           show=show_progress) as bar:
             return run_worker(run_id, pool, k, url, batch, bar)
-    ctx = mp.get_context("spawn")
-    stop = ctx.Event()  # the parent's SIGINT/SIGTERM reaches the workers through this
-    runs.add_stop_event(stop)
-    try:
-        with ctx.Pool(workers, initializer=runs.worker_init, initargs=(stop,)) as p:
-            for done, req, hits in p.map(_worker_main, [(run_id, pool, k, url, batch)] * workers):
-                stats.processed += done
-                stats.requests += req
-                stats.cache_hits += hits
-    finally:
-        runs.remove_stop_event(stop)
+    for done, req, hits in runs.run_in_workers(_worker_main, (run_id, pool, k, url, batch), workers):
+        stats.processed += done
+        stats.requests += req
+        stats.cache_hits += hits
     return stats
 
 
