@@ -12,6 +12,7 @@ narrow terminal or in a pipe.
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import psycopg
@@ -78,6 +79,9 @@ def main(argv: list[str] | None = None) -> None:
     from allabel.progress import silence_other_bars
 
     silence_other_bars()
+    # psycopg warns ("error ignored in rollback ...") when a lost connection cannot roll back; the
+    # job's own one-line error says what happened, so those warnings would only be a second line
+    logging.getLogger("psycopg").setLevel(logging.ERROR)
     _register()
     try:
         rc = app(args=argv, prog_name="allabel", standalone_mode=False)
