@@ -86,7 +86,7 @@ def test_shortened_demo_from_an_empty_directory_of_a_lone_checkout(tmp_path):
     assert outside == []
     beside = str(REPO.resolve().parent) + "/"
     assert [p for p in paths if p.endswith(".tsv") and not p.startswith(str(clone) + "/")] == []
-    assert [p for p in paths if p.startswith(beside + "shared")] == []  # the old ../shared/data
+    assert [p for p in paths if p.startswith(beside + "shared")] == []  # the corpora no longer live beside the checkout
     # nothing else beside the checkout either; temporary files and the machine's model cache are
     # not "beside" it even when the checkout itself lies in the temporary directory (as in CI)
     scratch = tuple(str(Path(d).resolve()) + "/" for d in (tempfile.gettempdir(), os.environ["ALLABEL_MODEL_CACHE"]))
