@@ -31,8 +31,15 @@ DEMO = ExperimentParams(
 )
 
 
-# strategies whose stages read sentence vectors (diversity, embedding similarity)
-VECTOR_STRATEGIES = {"allabel", "coreset", "similarity"}
+
+def reads_vectors(strategy: str) -> bool:
+    """Does a stage of ``strategy`` read sentence vectors (diversity, embedding similarity)?"""
+    from allabel.select import stages
+    from allabel.select.strategies import canonical, make_strategy
+    from allabel.select.variants import split_variant
+
+    names = make_strategy(split_variant(canonical(strategy))[0]).stage_names()
+    return any(stages.get(n).reads_vectors for n in names)
 
 
 def say(msg: str) -> None:
@@ -59,7 +66,7 @@ def run_demo(data: Path | None = None, params: ExperimentParams = DEMO) -> str:
     say(f"ingest {data}")
     r = ingest_path(data, params.dataset)
     say(f"  {r.sentences} new sentences ({len(r.skipped)} files already ingested)")
-    if any(s.split(":")[0].split("+")[0].lower() in VECTOR_STRATEGIES for s in params.strategies):
+    if any(reads_vectors(s) for s in params.strategies):
         say("embed the selection pool (train split)")
         st = embed_dataset(params.dataset, splits=params.pool_splits)
         say(f"  {st.embedded} sentences embedded")

@@ -170,18 +170,17 @@ def estimate_select(p: Any, url: str | None = None) -> Estimate:
     annotations, or gold with ``--oracle``; without either they are approximated by gold."""
     from allabel.predict import DemoPool
     from allabel.select import run as srun
-    from allabel.select import uncertainty
-    from allabel.select.budget import parse_budget, parse_order, parse_ratio
-    from allabel.select.strategies import make_strategy
+    from allabel.select import stages
+    from allabel.select.stages import uncertainty
 
     backend = get_backend()
     with db.connection(url) as conn:
         ds = db.dataset_id(conn, p.dataset)
-        pool = srun._pool(conn, ds, p.pool_splits)
-        m = len(pool) if p.strategy == "full" else parse_budget(p.budget, len(pool))
-        plan = make_strategy(p.strategy, parse_ratio(p.ratio), parse_order(p.order)).plan(m, len(pool))
+        pool = srun.pool_of(conn, ds, p.pool_splits)
+        plan = srun.plan_of(p, len(pool))
         costing = Costing(conn, backend)
-        if "uncertainty" not in [st for st, _ in plan]:
+        llm_stage = next((st for st, _ in plan if stages.get(st).asks_llm), None)
+        if llm_stage is None:
             est = costing.finish(Estimate())
             est.basis.insert(0, f"strategy {p.strategy} makes no LLM call")
             return est
@@ -196,12 +195,14 @@ def estimate_select(p: Any, url: str | None = None) -> Estimate:
             return est
         chosen = conn.execute(srun.Q.selected, {"run_id": run_id}).fetchall() if run_id else []
         picked = [sid for sid, _ in chosen]
+        ctx = stages.StageContext(conn, url, ds, None, pool, p)  # picks in memory, none recorded
         for stage, size in plan:
-            if stage == "uncertainty":
+            if stage == llm_stage:
                 break
             have = sum(1 for _, st in chosen if st == stage)
             if have < size:
-                ids, _ = srun._stage(conn, ds, pool, picked, stage, size - have, p)
+                ctx.set_picked(picked)
+                ids, _ = stages.get(stage).pick(ctx, size - have)
                 picked += ids
         note = "demonstrations: the run's annotations"
         annotated = run_id is not None and picked and \
@@ -212,7 +213,7 @@ def estimate_select(p: Any, url: str | None = None) -> Estimate:
             demos = DemoPool._load(ds, "estimate", conn.execute(Q.gold_demos, {"ids": picked}).fetchall())
             note = ("demonstrations: gold (the oracle's annotations)" if p.oracle else
                     "demonstrations approximated by gold (not annotated yet)")
-        need = dict(plan)["uncertainty"]
+        need = dict(plan)[llm_stage]
         cands = uncertainty.sample_candidates(
             pool, set(picked), uncertainty.candidate_cap(p.uncertainty_candidates, need), p.seed)
         if run_id is not None:  # candidates already answered in this run are not asked again
@@ -232,15 +233,15 @@ def estimate_experiment(p: Any, url: str | None = None, proxy_sample: int = 30) 
     from allabel.experiment import cells, test_sample
     from allabel.predict import DemoPool
     from allabel.select import run as srun
-    from allabel.select.budget import parse_budget, parse_order, parse_ratio
+    from allabel.select import stages
+    from allabel.select.stages.uncertainty import candidate_cap
     from allabel.select.strategies import make_strategy
-    from allabel.select.uncertainty import candidate_cap
     from allabel.select.variants import split_variant
 
     backend = get_backend()
     with db.connection(url) as conn:
         ds = db.dataset_id(conn, p.dataset)
-        pool = srun._pool(conn, ds, p.pool_splits)
+        pool = srun.pool_of(conn, ds, p.pool_splits)
         sample = test_sample(conn, ds, p)
         params = {**asdict(p), "backend": backend.name, "model": backend.model}
         key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
@@ -252,11 +253,11 @@ def estimate_experiment(p: Any, url: str | None = None, proxy_sample: int = 30) 
         for strategy, budget, _seed in todo:
             requests += len(sample)
             base, _ = split_variant(strategy)
-            m = len(pool) if base == "full" else parse_budget(budget, len(pool))
-            plan = make_strategy(base, parse_ratio("1:3:1"), parse_order("DSU")).plan(m, len(pool))
+            strat = make_strategy(base)  # an experiment selects at 1:3:1 in DSU order
+            plan = strat.plan(strat.size(strat.cell_budget(budget), len(pool)), len(pool))
             before = 0
             for stage, size in plan:
-                if stage == "uncertainty":
+                if stages.get(stage).asks_llm:
                     cap = candidate_cap(p.uncertainty_candidates, size)
                     rest = len(pool) - before
                     requests += rest if cap is None else min(cap, rest)

@@ -20,7 +20,7 @@ from allabel.evaluate import evaluate_run, micro_f1
 from allabel.llm import get_backend
 from allabel.predict import DemoPool, enqueue, prediction_run, process
 from allabel.select.run import SelectParams, select
-from allabel.select.strategies import STRATEGIES, canonical
+from allabel.select.strategies import STRATEGIES, Strategy, canonical, make_strategy
 from allabel.select.variants import split_variant
 from allabel.sqlfiles import queries
 
@@ -42,12 +42,18 @@ class ExperimentParams:
 
 
 def cells(p: ExperimentParams) -> list[tuple[str, str, int]]:
+    """(strategy, budget, seed) of every cell; a strategy that takes no budget (full) has one
+    cell per seed, its budget labelled by the strategy (strategies.WHOLE_POOL)."""
     out = []
     for strategy in p.strategies:
-        for budget in (["full"] if strategy == "full" else p.budgets):
+        for budget in _strategy(strategy).budgets(p.budgets):
             for seed in range(p.seeds):
                 out.append((strategy, budget, seed))
     return out
+
+
+def _strategy(name: str) -> Strategy:
+    return make_strategy(split_variant(name)[0])
 
 
 def test_sample(conn, dataset_id: int, p: ExperimentParams) -> list[int]:
@@ -105,7 +111,7 @@ def _run_cells(p: ExperimentParams, url: str, exp_id: int, ds: int, todo: list, 
                 return exp_id
             bar.set_postfix_str(f"{strategy} {budget} seed {seed}")
             base, variant = split_variant(strategy)
-            sel = select(SelectParams(p.dataset, None if budget == "full" else budget, base,
+            sel = select(SelectParams(p.dataset, _strategy(base).cell_budget(budget), base,
                                       seed=seed, oracle=True, knn=p.knn, k=p.k,
                                       uncertainty_candidates=p.uncertainty_candidates,
                                       pool_splits=p.pool_splits, **variant), url, show_progress=False)

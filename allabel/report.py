@@ -22,13 +22,14 @@ from allabel.config import get_settings
 from allabel.errors import ConfigError
 from allabel.evaluate import sentence_counts
 from allabel.experiment import ExperimentParams, results, test_sample
+from allabel.select.strategies import FULL, WHOLE_POOL
 from allabel.sqlfiles import queries
 
 Q = queries("experiment")
 
 
 def _budget_key(b: str) -> tuple[int, float]:
-    if b == "full":
+    if b == WHOLE_POOL:
         return (2, 0.0)
     return (0, float(b[:-1])) if b.endswith("%") else (1, float(b))
 
@@ -37,7 +38,7 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in rows:
         groups[(r["strategy"], r["budget"])].append(r)
-    full = [r["f1"] for r in rows if r["strategy"] == "full"]
+    full = [r["f1"] for r in rows if r["strategy"] == FULL]
     full_mean = statistics.fmean(full) if full else None
     out = []
     for (strategy, budget), rs in groups.items():
@@ -159,7 +160,7 @@ def intervals_table(rows: list[dict[str, Any]]) -> str:
         if r["strategy"] == "random":
             diff, verdict = "(reference)", ""
         elif r["diff"] is None:
-            diff, verdict = "no random run of this budget" if r["budget"] != "full" else "", ""
+            diff, verdict = "no random run of this budget" if r["budget"] != WHOLE_POOL else "", ""
         else:
             diff, verdict = _diff_cell(r, "diff", "paired_seeds")
         lines.append(f"| {r['budget']} | {r['strategy']} | {r['seeds']} | {_ci(r['f1'])} | {diff} | "
@@ -196,13 +197,13 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
-    budgets = sorted({r["budget"] for r in rows if r["budget"] != "full"}, key=_budget_key)
+    budgets = sorted({r["budget"] for r in rows if r["budget"] != WHOLE_POOL}, key=_budget_key)
     xs = {b: i for i, b in enumerate(budgets)}
-    curves = sorted({r["strategy"] for r in rows if r["budget"] != "full"})
+    curves = sorted({r["strategy"] for r in rows if r["budget"] != WHOLE_POOL})
     width = min(0.3, 0.06 * len(curves))  # spread the strategies a little so bars don't overlap
     top = 0.0
     for j, strategy in enumerate(curves):
-        pts = sorted((r for r in rows if r["strategy"] == strategy and r["budget"] != "full"),
+        pts = sorted((r for r in rows if r["strategy"] == strategy and r["budget"] != WHOLE_POOL),
                      key=lambda r: xs[r["budget"]])
         off = (j - (len(curves) - 1) / 2) * (width / max(len(curves) - 1, 1))
         est = np.array([r["f1"].estimate for r in pts])
@@ -212,7 +213,7 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
         ax.errorbar([xs[r["budget"]] + off for r in pts], est, yerr=[est - lo, hi - est],
                     marker="o", capsize=3, label=strategy)
     for r in rows:
-        if r["budget"] == "full":
+        if r["budget"] == WHOLE_POOL:
             f = r["f1"]
             ax.axhline(f.estimate, color="black", ls="--", lw=1, label="full (all annotated)")
             ax.axhspan(f.low, f.high, color="black", alpha=0.08, lw=0)

@@ -57,7 +57,7 @@ def replicate(src: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
 def run_stages(X: np.ndarray, mode: str) -> dict:
     """Stages 1+2 at a 5% budget; mode exact (one-at-a-time + N x N kNN) or approx (blocked + HNSW)."""
     from allabel.config import apply_thread_limits
-    from allabel.select import diversity, farthest, similarity
+    from allabel.select.stages import diversity, farthest, similarity
 
     apply_thread_limits()
     n = len(X)

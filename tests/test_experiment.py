@@ -63,8 +63,27 @@ def test_interrupted_experiment_resumes_to_the_same_table(conn, corpus, tmp_path
     assert (out / "f1.png").stat().st_size > 1000 and (out / "report.html").exists()
     assert "| full | full | 1 |" in md and "gap to full" in md
     s = {(x["strategy"], x["budget"]): x for x in summarise(results(conn, exp2))}
-    assert s[("full", "full")]["gap_to_full"] == 0.0
+    # every cell's F1, and every gap to full, agree with F1 recomputed here from the stored
+    # predictions and the gold of the test sample (strict: same sentence, span and label)
+    f1 = {(st, b): strict_f1(conn, pred) for st, b, pred in conn.execute(
+        "SELECT strategy, budget, prediction_run_id FROM experiment_cells WHERE experiment_id = %s",
+        (exp2,)).fetchall()}
+    assert len(f1) == 5 and len({n for _, n in f1.values()}) == 1 and f1[("full", "full")][1] > 0
+    for key, (value, _) in f1.items():
+        assert s[key]["f1_mean"] == pytest.approx(value)
+        assert s[key]["gap_to_full"] == pytest.approx(f1[("full", "full")][0] - value)
     assert s[("random", "3")]["sentences"] == 3 and s[("full", "full")]["sentences"] == 30
+
+
+def strict_f1(conn, prediction_run: int) -> tuple[float, int]:
+    """(micro F1, gold entities) of a prediction run against gold, counted in Python."""
+    pred = set(conn.execute("SELECT sentence_id, start_char, end_char, label FROM entities "
+                            "WHERE source = 'llm' AND run_id = %s", (prediction_run,)).fetchall())
+    gold = set(conn.execute("SELECT e.sentence_id, e.start_char, e.end_char, e.label FROM entities e "
+                            "JOIN predictions p ON p.sentence_id = e.sentence_id AND p.run_id = %s "
+                            "WHERE e.source = 'gold'", (prediction_run,)).fetchall())
+    tp = len(pred & gold)
+    return (2 * tp / (len(pred) + len(gold)) if pred or gold else 0.0), len(gold)
 
 
 def test_cells_share_one_test_sample_ablations_and_intervals(conn, corpus, tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from allabel.config import get_settings
-from allabel.select import diversity, farthest, knn, similarity
+from allabel.select.stages import diversity, farthest, knn, similarity
 
 
 def unit(n: int, d: int, seed: int = 0) -> np.ndarray:

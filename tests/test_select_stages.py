@@ -8,10 +8,10 @@ import pytest
 
 from allabel.errors import ConfigError
 from allabel.select.budget import parse_budget, parse_order, parse_ratio, stage_sizes
-from allabel.select.diversity import coreset, mean_similarity_to_others
-from allabel.select.similarity import knn_embedding, sum_of_ranks, top_scored
+from allabel.select.stages.diversity import coreset, mean_similarity_to_others
+from allabel.select.stages.similarity import knn_embedding, sum_of_ranks, top_scored
+from allabel.select.stages.uncertainty import most_uncertain, sample_candidates
 from allabel.select.strategies import ABLATIONS, STRATEGIES, canonical, make_strategy
-from allabel.select.uncertainty import most_uncertain, sample_candidates
 
 
 def unit(*angles_deg):

@@ -47,15 +47,16 @@ def select(
     from allabel.select.run import SelectParams
     from allabel.select.run import resume as resume_run
     from allabel.select.run import select as run_select
-    from allabel.select.strategies import canonical
+    from allabel.select.strategies import canonical, make_strategy
     from allabel.select.variants import split_variant
 
     p = None
     if resume is None:
         strategy, variant = split_variant(canonical(strategy))  # +long etc. set the options below
-        if strategy == "full" and budget is not None:
-            raise ConfigError("--strategy full selects the whole pool: drop --budget")
-        if not dataset or (not budget and strategy != "full"):
+        takes_budget = make_strategy(strategy).takes_budget
+        if not takes_budget and budget is not None:
+            raise ConfigError(f"--strategy {strategy} selects the whole pool: drop --budget")
+        if not dataset or (not budget and takes_budget):
             raise ConfigError("--dataset and --budget are required (or --resume RUN)")
         p = SelectParams(dataset, budget, strategy, similarity, ratio, order, seed, oracle, knn, k,
                          uncertainty_candidates,

@@ -14,8 +14,8 @@ import math
 from decimal import ROUND_HALF_UP, Decimal
 
 from allabel.errors import ConfigError
-
-STAGE_LETTERS = {"D": "diversity", "S": "similarity", "U": "uncertainty"}
+from allabel.select.stages import ALLABEL_STAGES
+from allabel.select.stages import BY_LETTER as STAGE_LETTERS
 
 
 def parse_budget(text: str, pool_size: int) -> int:
@@ -50,7 +50,7 @@ def parse_ratio(text: str) -> list[float]:
 
 def parse_order(text: str) -> list[str]:
     order = text.strip().upper()
-    if sorted(order) != ["D", "S", "U"]:
+    if sorted(order) != sorted(STAGE_LETTERS):
         raise ConfigError(f"bad order {text!r}: a permutation of D, S, U such as DSU")
     return [STAGE_LETTERS[c] for c in order]
 
@@ -61,7 +61,7 @@ def stage_sizes(m: int, ratio: list[float], order: list[str]) -> list[tuple[str,
     ``order`` may hold a subset of the stages (ablations such as allabel:DS): the ratio of the
     stages present is kept, 1:3:1 -> D:S = 1:3.
     """
-    weight = dict(zip(["diversity", "similarity", "uncertainty"], ratio, strict=True))
+    weight = dict(zip(ALLABEL_STAGES, ratio, strict=True))
     total = sum(weight[s] for s in order)
     if total <= 0:
         raise ConfigError(f"the ratio gives the stages {', '.join(order)} no share of the budget")

@@ -1,4 +1,4 @@
--- Queries of allabel/select/run.py.
+-- Queries of allabel/select/ (run.py and the stages).
 
 -- name: pool
 -- Selectable sentences: the dataset's pool splits; the test split never is.
@@ -17,7 +17,7 @@ INSERT INTO selections (run_id, sentence_id, stage, rank, score)
 VALUES (%(run_id)s, %(sentence_id)s, %(stage)s, %(rank)s, %(score)s);
 
 -- name: unannotated
-SELECT count(*) FROM selections s
+SELECT count(*) AS n FROM selections s
 WHERE s.run_id = %(run_id)s
   AND NOT EXISTS (SELECT 1 FROM annotations a WHERE a.run_id = s.run_id AND a.sentence_id = s.sentence_id);
 
@@ -82,6 +82,3 @@ SELECT d.name, array_agg(DISTINCT s.split ORDER BY s.split) AS splits
 FROM runs r JOIN datasets d ON d.id = r.dataset_id JOIN sentences s ON s.dataset_id = d.id
 WHERE r.id = %(run_id)s
 GROUP BY d.name;
-
--- name: get_run
-SELECT id, kind, dataset_id, params, status FROM runs WHERE id = %(run_id)s;

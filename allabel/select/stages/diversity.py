@@ -4,12 +4,15 @@ Seed: the sentence whose *average* cosine similarity to all others is lowest, co
 without an N x N matrix by the identity mean_j!=i x_i.x_j = x_i.(sum_j x_j - x_i) / (N - 1).
 Then farthest-first: repeatedly add the unselected sentence whose *highest* similarity to anything
 already selected is lowest. ``already`` seeds the max-similarity state (sentences chosen by an
-earlier stage), in which case no seed step is needed.
+earlier stage), in which case no seed step is needed. Above ``exact_max_pool`` sentences the
+same picks are made in blocks (farthest.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from allabel.select.stages.base import Picks, Stage, StageContext
 
 
 def mean_similarity_to_others(X: np.ndarray) -> np.ndarray:
@@ -59,3 +62,23 @@ def coreset(X: np.ndarray, m: int, already: np.ndarray | None = None,
         blocked[i] = True
         np.maximum(max_sim, X @ X[i], out=max_sim)
     return picks, scores
+
+
+class Diversity(Stage):
+    """Stage 1 (D): farthest-first on the pool's embeddings, continuing from earlier picks."""
+
+    name = "diversity"
+    letter = "D"
+    reads_vectors = True
+
+    def pick(self, ctx: StageContext, n: int) -> Picks:
+        from allabel.config import get_settings
+        from allabel.select.stages import farthest
+
+        X = ctx.vectors()
+        already = ctx.picked_order
+        # same picks; above the exact size the N vectors are read once per block of picks
+        run = farthest.coreset_blocked if len(ctx.pool) > get_settings().exact_max_pool else coreset
+        idx, scores = run(X, n, already=already if len(already) else None,
+                          excluded=np.flatnonzero(ctx.blocked()))
+        return [ctx.pool[i] for i in idx], list(scores)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from allabel.select.diversity import seed_pick
+from allabel.select.stages.diversity import seed_pick
 
 CHUNK = 65_536  # rows per product: bounds the N x block similarity matrix held at once
 
@@ -40,76 +40,94 @@ def mean_similarity_to_others(X: np.ndarray) -> np.ndarray:
     return out
 
 
+class _MaxSim:
+    """Each sentence's highest similarity to the selected set, updated with a block of picks by
+    one pass over the N vectors."""
+
+    def __init__(self, X: np.ndarray):
+        import torch
+
+        self.torch = torch
+        self.T = torch.from_numpy(np.ascontiguousarray(X, np.float32))
+        self.n = X.shape[0]
+        self.values = np.full(self.n, -np.inf, np.float32)
+
+    def add(self, idx: list[int] | np.ndarray) -> None:
+        if len(idx) == 0:
+            return
+        P = self.T[self.torch.as_tensor(np.asarray(idx, np.int64))].T.contiguous()
+        for a in range(0, self.n, CHUNK):
+            s = (self.T[a:a + CHUNK] @ P).max(dim=1).values.numpy()
+            np.maximum(self.values[a:a + CHUNK], s, out=self.values[a:a + CHUNK])
+
+
+def _shortlist(vals: np.ndarray, blocked: np.ndarray, first: int, c: int) -> tuple[np.ndarray, float]:
+    """The ``c`` selectable sentences of lowest max-similarity (sorted, always holding the exact
+    first pick even on boundary ties) and tau, the largest value among them."""
+    free = len(blocked) - int(blocked.sum())
+    if c < free:
+        sl = np.argpartition(vals, c - 1)[:c]
+        tau = float(vals[sl].max())
+    else:
+        sl = np.flatnonzero(~blocked)
+        tau = np.inf
+    return np.union1d(sl, [first]), tau
+
+
+def _block(state: _MaxSim, sl: np.ndarray, tau: float, first: int, room: int,
+           picks: list[int], scores: list[float]) -> list[int]:
+    """Up to ``room`` picks inside the shortlist ``sl``, starting with ``first``, while the best
+    one is strictly below ``tau`` (nothing outside the shortlist could have been picked)."""
+    local = state.values[sl].copy()
+    local_free = np.ones(len(sl), bool)
+    Xs = state.T[state.torch.as_tensor(sl)]
+    new: list[int] = []
+    j = int(np.searchsorted(sl, first))
+    while True:
+        i = int(sl[j])
+        picks.append(i)
+        scores.append(float(local[j]))
+        local_free[j] = False
+        new.append(i)
+        if len(new) >= room:
+            return new
+        np.maximum(local, (Xs @ state.T[i]).numpy(), out=local)
+        cand = np.where(local_free, local, np.inf)
+        j = int(np.argmin(cand))  # sl is sorted: the first minimum has the lowest index
+        if not cand[j] < tau:
+            return new
+
+
 def coreset_blocked(X: np.ndarray, m: int, already: np.ndarray | None = None,
                     excluded: np.ndarray | None = None, block: int = 256,
                     shortlist: int = 4) -> tuple[list[int], list[float]]:
     """Same contract as ``diversity.coreset``: m farthest-first picks and the score of each."""
-    import torch
-
     from allabel.config import apply_thread_limits
 
     apply_thread_limits()  # 2 threads were 10-300x slower than 1 on 2-core machines
-    n = X.shape[0]
-    T = torch.from_numpy(np.ascontiguousarray(X, np.float32))
-    blocked = np.zeros(n, bool)
+    state = _MaxSim(X)
+    blocked = np.zeros(state.n, bool)
     if excluded is not None:
         blocked[excluded] = True
-    max_sim = np.full(n, -np.inf, np.float32)
-
-    def update(idx: list[int] | np.ndarray) -> None:
-        if len(idx) == 0:
-            return
-        P = T[torch.as_tensor(np.asarray(idx, np.int64))].T.contiguous()
-        for a in range(0, n, CHUNK):
-            s = (T[a:a + CHUNK] @ P).max(dim=1).values.numpy()
-            np.maximum(max_sim[a:a + CHUNK], s, out=max_sim[a:a + CHUNK])
-
     picks: list[int] = []
     scores: list[float] = []
     if already is not None and len(already):
         for a in range(0, len(already), block):
-            update(already[a:a + block])
+            state.add(already[a:a + block])
         blocked[already] = True
     elif m > 0:
         seed, score = seed_pick(mean_similarity_to_others(X), blocked)
         picks.append(seed)
         scores.append(score)
         blocked[seed] = True
-        update([seed])
-
+        state.add([seed])
     while len(picks) < m:
-        vals = np.where(blocked, np.inf, max_sim)
+        vals = np.where(blocked, np.inf, state.values)
         first = int(np.argmin(vals))
         if not np.isfinite(vals[first]):
             break  # nothing selectable is left
-        free = n - int(blocked.sum())
-        c = min(block * shortlist, free)
-        if c < free:
-            sl = np.argpartition(vals, c - 1)[:c]
-            tau = float(vals[sl].max())
-        else:
-            sl = np.flatnonzero(~blocked)
-            tau = np.inf
-        sl = np.union1d(sl, [first])  # sorted; holds the exact first pick even on boundary ties
-        local = max_sim[sl].copy()
-        local_free = np.ones(len(sl), bool)
-        Xs = T[torch.as_tensor(sl)]
-        new: list[int] = []
-        pos = {int(g): j for j, g in enumerate(sl)}
-        j = pos[first]
-        while True:
-            i = int(sl[j])
-            picks.append(i)
-            scores.append(float(local[j]))
-            blocked[i] = True
-            local_free[j] = False
-            new.append(i)
-            if len(picks) >= m or len(new) >= block:
-                break
-            np.maximum(local, (Xs @ T[i]).numpy(), out=local)
-            cand = np.where(local_free, local, np.inf)
-            j = int(np.argmin(cand))  # sl is sorted: the first minimum has the lowest index
-            if not cand[j] < tau:
-                break
-        update(new)
+        sl, tau = _shortlist(vals, blocked, first, block * shortlist)
+        new = _block(state, sl, tau, first, min(block, m - len(picks)), picks, scores)
+        blocked[new] = True
+        state.add(new)
     return picks, scores

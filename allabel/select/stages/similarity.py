@@ -4,12 +4,19 @@ For every pool sentence q take its top-K most similar *other* pool sentences; th
 rank r (1 = most similar) earns credit K - r + 1. A candidate's score is the sum of its credit
 over all q ("sum of ranks"). The best-scoring sentences not yet selected are taken (ties: lower
 index first). kNN is exact: blockwise matrix products over unit vectors (embedding similarity),
-or BM25 restricted to the pool (``--similarity bm25``, see run.py).
+or BM25 restricted to the pool (``--similarity bm25``).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import psycopg
+from psycopg.rows import dict_row
+
+from allabel.errors import ConfigError
+from allabel.select.stages.base import Picks, Q, Stage, StageContext
+
+KNN_SOURCES = ("embedding", "bm25")  # --similarity
 
 
 def knn_embedding(X: np.ndarray, k: int, block: int = 2048, method: str | None = None) -> np.ndarray:
@@ -21,7 +28,7 @@ def knn_embedding(X: np.ndarray, k: int, block: int = 2048, method: str | None =
     """
     import torch
 
-    from allabel.select import knn
+    from allabel.select.stages import knn
 
     if knn.use_approx(X.shape[0], method):
         return knn.knn_approx(X, k)
@@ -76,3 +83,44 @@ def top_scored(score: np.ndarray, m: int, blocked: np.ndarray) -> tuple[list[int
     idx = np.where(~blocked)[0]
     order = idx[np.lexsort((idx, -score[idx]))][:m]
     return [int(i) for i in order], [float(score[i]) for i in order]
+
+
+def knn_bm25(conn: psycopg.Connection, dataset_id: int, pool: list[int], k: int) -> list[list[int]]:
+    """Each pool sentence's k BM25 nearest pool sentences (BM25 statistics over the pool), with
+    the exact in-process pool index: one query per pool sentence."""
+    from allabel import bm25
+
+    index = {sid: i for i, sid in enumerate(pool)}
+    with conn.cursor(row_factory=dict_row) as cur:
+        texts = {r["id"]: r["text"] for r in cur.execute(Q.texts, {"ids": pool})}
+    bm = bm25.PoolIndex(conn, dataset_id, pool)
+    out = []
+    for a in range(0, len(pool), 1000):
+        chunk = pool[a:a + 1000]
+        for sid, lx in zip(chunk, bm.query_lexemes(conn, [texts[s] for s in chunk]), strict=True):
+            out.append([index[h] for h, _ in bm.search(lx, k, exclude=sid)])
+    return out
+
+
+def check_source(source: str) -> None:
+    if source not in KNN_SOURCES:
+        raise ConfigError(f"--similarity is {' or '.join(KNN_SOURCES)}, not {source!r}")
+
+
+class Similarity(Stage):
+    """Stage 2 (S): the sentences most often among the others' K nearest neighbours."""
+
+    name = "similarity"
+    letter = "S"
+    reads_vectors = True  # with --similarity embedding (the default)
+
+    def pick(self, ctx: StageContext, n: int) -> Picks:
+        p = ctx.params
+        check_source(p.similarity)
+        if p.similarity == "embedding":
+            neigh = knn_embedding(ctx.vectors(), p.knn)
+        else:
+            neigh = knn_bm25(ctx.conn, ctx.dataset_id, ctx.pool, p.knn)
+        score = sum_of_ranks(neigh, len(ctx.pool), p.knn)
+        idx, scores = top_scored(score, n, ctx.blocked())
+        return [ctx.pool[i] for i in idx], list(scores)
