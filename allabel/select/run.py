@@ -87,11 +87,11 @@ def identity_params(p: SelectParams, dataset_id: int) -> dict[str, Any]:
 
 
 def _uses_llm(p: SelectParams) -> bool:
-    # Kept exactly as the runs in existing databases were keyed: the ablations (allabel:SU, ...)
-    # ask the LLM too but their identity never named it; adding it now would start them over.
-    if p.strategy == "uncertainty":
-        return True
-    return p.strategy == "allabel" and parse_ratio(p.ratio)[2] > 0
+    """Does any planned stage ask the LLM? Then the LLM is part of the run's identity (another
+    model is another selection). For allabel and uncertainty this is what it always was; the
+    ablations (allabel:SU, ...) were keyed without the LLM before 2026-11-25 and now name it."""
+    strategy = make_strategy(p.strategy, parse_ratio(p.ratio), parse_order(p.order))
+    return any(stages.get(name).asks_llm for name, n in strategy.plan(10**6, 10**6) if n > 0)
 
 
 def _rows(conn: psycopg.Connection, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
