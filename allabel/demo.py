@@ -22,7 +22,7 @@ from allabel.report import write_report
 DEMO = ExperimentParams(
     dataset="bc5cdr",
     budgets=["0.5%", "2%"],
-    strategies=["allabel", "random", "coreset", "full"],
+    strategies=["allabel+long", "random", "coreset", "full"],
     seeds=1,
     test_sample=20,
     k=2,

@@ -114,7 +114,8 @@ def _run_cells(p: ExperimentParams, url: str, exp_id: int, ds: int, todo: list, 
             sel = select(SelectParams(p.dataset, _strategy(base).cell_budget(budget), base,
                                       seed=seed, oracle=True, knn=p.knn, k=p.k,
                                       uncertainty_candidates=p.uncertainty_candidates,
-                                      pool_splits=p.pool_splits, **variant), url, show_progress=False)
+                                      pool_splits=p.pool_splits, **variant), url, show_progress=False,
+                         workers=workers)
 
             def prepare(sel_run: int = sel.run_id) -> tuple[DemoPool, int]:
                 with db.connection(url) as conn:

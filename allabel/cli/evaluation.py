@@ -38,7 +38,7 @@ def _csv(text: str) -> list[str]:
 def experiment(
     dataset: str = typer.Option(..., "--dataset"),
     budgets: str = typer.Option("1%,5%,10%", "--budgets"),
-    strategies: str = typer.Option("allabel,random,coreset,similarity,uncertainty,full", "--strategies",
+    strategies: str = typer.Option("allabel+long,allabel,random,coreset,similarity,uncertainty,full", "--strategies",
                                    help="Comma-separated; also allabel:<stages> ablations such as "
                                         "allabel:DS, allabel:SDU (docs/selection.md)."),
     ablations: bool = typer.Option(False, "--ablations",

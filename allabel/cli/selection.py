@@ -21,8 +21,10 @@ def select(
     dataset: str | None = typer.Option(None, "--dataset"),
     budget: str | None = typer.Option(None, "--budget",
                                       help="A count (120) or a share of the pool (5%); not with full."),
-    strategy: str = typer.Option("allabel", "--strategy",
-                                 help="allabel | random | coreset | similarity | uncertainty | full | "
+    strategy: str = typer.Option("allabel+long", "--strategy",
+                                 help="allabel+long (default: ALLabel with stages 1-2 on sentences of at "
+                                      "least median length, chosen on devel, docs/results.md) | allabel "
+                                      "(the paper) | random | coreset | similarity | uncertainty | full | "
                                       "allabel:<stages> (ablations: allabel:DS, allabel:UDS, ...)"),
     similarity: str = typer.Option("embedding", "--similarity", help="Stage-2 kNN: embedding | bm25"),
     ratio: str = typer.Option("1:3:1", "--ratio", help="Diversity:similarity:uncertainty."),
@@ -42,6 +44,8 @@ def select(
     resume: int | None = typer.Option(None, "--resume", help="Continue RUN once it is annotated."),
     estimate: bool = typer.Option(False, "--estimate",
                                   help="Print stage 3's calls, tokens, time and money; call no LLM."),
+    workers: int = typer.Option(1, "--workers", min=1,
+                                help="Local processes answering stage 3 (1 thread each by default)."),
 ) -> None:
     """Pick the sentences worth annotating (ALLabel or a baseline); every pick is recorded."""
     from allabel.select.run import SelectParams
@@ -69,7 +73,7 @@ def select(
 
         typer.echo(str(estimate_select(p if p is not None else run_params(resume))))
         return
-    r = resume_run(resume) if p is None else run_select(p)
+    r = resume_run(resume, workers=workers) if p is None else run_select(p, workers=workers)
     stages = ", ".join(f"{s} {n}" for s, n in r.by_stage.items())
     typer.echo(f"run {r.run_id}: {r.status}; {r.selected} sentences selected ({stages})")
     if r.perplexity_known_share is not None:

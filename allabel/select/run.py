@@ -131,8 +131,11 @@ def _unannotated(conn: psycopg.Connection, run_id: int) -> int:
 
 
 def select(p: SelectParams, url: str | None = None, show_progress: bool = True,
-           resume_run: int | None = None) -> SelectResult:
-    """Run (or continue) a selection; a failure marks the run failed with its reason."""
+           resume_run: int | None = None, workers: int = 1) -> SelectResult:
+    """Run (or continue) a selection; a failure marks the run failed with its reason.
+
+    ``workers`` local processes answer stage 3's LLM calls; like ``predict --workers`` it
+    changes the speed, never the picks, so it is not part of the run's identity."""
     check_names(dataset=p.dataset, splits=p.pool_splits)
     url = url or db.database_url()
     from allabel.locks import single
@@ -147,7 +150,8 @@ def select(p: SelectParams, url: str | None = None, show_progress: bool = True,
                 return _result(conn, run_id, "done")
         with runs.hold(run_id, url) as holder:
             # each attempt re-reads what is committed and runs the stages still missing
-            res = db.retrying(lambda: _select(p, url, show_progress, run_id, plan, ds, pool, holder))
+            res = db.retrying(lambda: _select(p, url, show_progress, run_id, plan, ds, pool, holder,
+                                                 workers))
             runs.check_stop()
             return res
 
@@ -167,11 +171,11 @@ def _open(p: SelectParams, url: str, resume_run: int | None) -> tuple[int, str, 
 
 
 def _select(p: SelectParams, url: str, show_progress: bool, run_id: int, plan: list, ds: int,
-            pool: list[int], holder: runs.Holder) -> SelectResult:
+            pool: list[int], holder: runs.Holder, workers: int = 1) -> SelectResult:
     """Run the stages of ``plan`` still missing (a stage's picks are committed together), then
     finish: ``done`` once every pick is annotated, else ``awaiting_annotation``."""
     with db.connect(url) as conn:
-        ctx = stages.StageContext(conn, url, ds, run_id, pool, p, show_progress)
+        ctx = stages.StageContext(conn, url, ds, run_id, pool, p, show_progress, workers)
         timings: dict[str, float] = {}
         for name, size in plan:
             runs.check_stop()  # a stop request is honoured between stages
@@ -259,7 +263,8 @@ def run_params(run_id: int, url: str | None = None) -> SelectParams:
     return _run(run_id, url)[0]
 
 
-def resume(run_id: int, url: str | None = None, show_progress: bool = True) -> SelectResult:
+def resume(run_id: int, url: str | None = None, show_progress: bool = True,
+           workers: int = 1) -> SelectResult:
     """Continue a selection run once its picks are annotated (or at once with the oracle)."""
     p, status = _run(run_id, url)
     with db.connection(url) as conn:
@@ -270,4 +275,4 @@ def resume(run_id: int, url: str | None = None, show_progress: bool = True) -> S
         raise ConfigError(f"run {run_id} still waits for {missing} annotations "
                           f"(allabel export {run_id} ... then allabel import FILE --run {run_id}; "
                           f"the view annotation_queue lists them)")
-    return select(p, url, show_progress, resume_run=run_id)
+    return select(p, url, show_progress, resume_run=run_id, workers=workers)

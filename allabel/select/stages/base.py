@@ -38,6 +38,7 @@ class StageContext:
     pool: list[int]
     params: Any  # allabel.select.run.SelectParams
     show_progress: bool = False
+    workers: int = 1  # local processes for the LLM calls of a stage (not part of identity)
     picked: np.ndarray = field(init=False)
     picked_order: np.ndarray = field(init=False)
     _index: dict[int, int] = field(init=False, repr=False)

@@ -110,7 +110,7 @@ def _answer(ctx: StageContext, cands: list[int]) -> list[dict]:
     demos = DemoPool.from_run(conn, run_id)
     conn.commit()
     predict_sentences(run_id, cands, demos, ctx.params.k, ctx.url, show_progress=ctx.show_progress,
-                      own_run=False)
+                      workers=ctx.workers, own_run=False)
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(Q.answer_uncertainty, {"run_id": run_id, "ids": cands}).fetchall()
     known = sum(1 for r in rows if r["perplexity"] is not None)
