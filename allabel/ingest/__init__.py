@@ -19,8 +19,10 @@ from allabel.ingest.formats import EXTENSIONS, ParsedSentence, detect_format, pa
 from allabel.ingest.labels import read_labels
 from allabel.ingest.writer import (
     Q,
+    begin_bulk,
     ensure_dataset,
     file_already_ingested,
+    index_bm25,
     upsert_labels,
     write_file,
 )
@@ -118,6 +120,7 @@ def ingest_path(
         result.files.clear()
         with db.connection(url) as conn:
             with conn.transaction():
+                begin_bulk(conn)
                 conn.execute(Q.lock_dataset, {"name": dataset})
                 ds = ensure_dataset(conn, dataset)
                 seen = {e.label for *_, sents in parsed for s in sents for e in s.entities}
@@ -125,6 +128,7 @@ def ingest_path(
                 if described:
                     labels.update(described)
                 upsert_labels(conn, ds, labels)
+                written_ids: list[tuple[int, int, int]] = []
                 for p, sp, f, sha, sents in parsed:
                     if file_already_ingested(conn, ds, sp, sha):
                         result.files.append(FileResult(str(p), sp, f, len(sents),
@@ -132,8 +136,10 @@ def ingest_path(
                                                        str(p) not in written))
                         continue
                     written.add(str(p))
-                    n_s, n_e = write_file(conn, ds, sp, str(p.resolve()), sha, f, sents)
+                    n_s, n_e, ids = write_file(conn, ds, sp, str(p.resolve()), sha, f, sents)
+                    written_ids.append(ids)
                     result.files.append(FileResult(str(p), sp, f, n_s, n_e, False))
+                index_bm25(conn, ds, written_ids)
 
     db.retrying(write)
     result.seconds = time.perf_counter() - t0

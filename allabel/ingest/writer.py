@@ -1,4 +1,8 @@
-"""Writes parsed files to Postgres in bulk (COPY), all files of one ingest in one transaction."""
+"""Writes parsed files to Postgres in bulk (COPY), all files of one ingest in one transaction.
+
+BM25 statistics and postings are not maintained per COPY (the sentences trigger is switched off
+for the transaction by ``begin_bulk``) but in one set-based step per command, ``index_bm25``,
+over the sentences the command wrote."""
 
 from __future__ import annotations
 
@@ -23,6 +27,21 @@ def upsert_labels(conn: psycopg.Connection, dataset_id: int, labels: dict[str, s
         )
 
 
+def begin_bulk(conn: psycopg.Connection) -> None:
+    """Transaction-local settings of an ingest: BM25 maintenance deferred to ``index_bm25``."""
+    conn.execute(Q.bulk_settings)
+
+
+def index_bm25(conn: psycopg.Connection, dataset_id: int, written: list[tuple[int, int, int]]) -> None:
+    """The deferred BM25 step: statistics and postings of every sentence the command wrote
+    (``written``: source file id and the range of its sentence ids, per file)."""
+    if written:
+        conn.execute(Q.bm25_index_sentences, {"dataset_id": dataset_id,
+                                              "files": [w[0] for w in written],
+                                              "lo": min(w[1] for w in written),
+                                              "hi": max(w[2] for w in written)})
+
+
 def file_already_ingested(conn: psycopg.Connection, dataset_id: int, split: str, sha: str) -> bool:
     row = conn.execute(Q.source_file_exists,
                        {"dataset_id": dataset_id, "split": split, "sha256": sha}).fetchone()
@@ -32,8 +51,9 @@ def file_already_ingested(conn: psycopg.Connection, dataset_id: int, split: str,
 def write_file(
     conn: psycopg.Connection, dataset_id: int, split: str, path: str, sha: str, fmt: str,
     sentences: list[ParsedSentence],
-) -> tuple[int, int]:
-    """COPY one file's sentences and gold entities. Returns (sentences, entities) written."""
+) -> tuple[int, int, tuple[int, int, int]]:
+    """COPY one file's sentences and gold entities. Returns (sentences, entities) written and
+    (source file id, first sentence id, last sentence id)."""
     n_ent = sum(len(s.entities) for s in sentences)
     file_id = conn.execute(Q.insert_source_file, {
         "dataset_id": dataset_id, "split": split, "path": path, "sha256": sha, "format": fmt,
@@ -50,17 +70,18 @@ def write_file(
                     f"{prefix}{_field(s.doc_id)}\t{first + i}\t{file_id}\t{_field(s.text)}\t"
                     f"{_text_array(s.tokens)}\t{_int_array(s.token_starts)}\n"
                     for i, s in enumerate(sentences[c:c + _CHUNK], start=c)))
+        where = {"dataset_id": dataset_id, "split": split, "first": first,
+                 "last": first + len(sentences) - 1}
+        id_range = cur.execute(Q.sentence_id_range, where).fetchone()
         if n_ent:
-            ids = [r[0] for r in cur.execute(Q.sentence_ids_by_position, {
-                "dataset_id": dataset_id, "split": split, "first": first,
-                "last": first + len(sentences) - 1})]
+            ids = [r[0] for r in cur.execute(Q.sentence_ids_by_position, where)]
             with cur.copy(Q.copy_gold_entities) as copy:
                 for c in range(0, len(sentences), _CHUNK):
                     copy.write("".join(
                         f"{sid}\t{e.start}\t{e.end}\t{_field(e.label)}\t{_field(e.text)}\tgold\n"
                         for sid, s in zip(ids[c:c + _CHUNK], sentences[c:c + _CHUNK], strict=True)
                         for e in s.entities))
-    return len(sentences), n_ent
+    return len(sentences), n_ent, (file_id, id_range[0], id_range[1])
 
 
 _CHUNK = 20_000  # sentences per COPY write (bounds the client's memory on big files)

@@ -1,5 +1,13 @@
 -- Queries of allabel/ingest.
 
+-- name: bulk_settings
+-- The ingest transaction: sorts and hash tables of the BM25 step in memory, and BM25 statistics
+-- and postings deferred to one bm25_index_sentences() call before commit (sql/014).
+SELECT set_config('work_mem', '64MB', true), set_config('allabel.bm25_deferred', 'on', true);
+
+-- name: bm25_index_sentences
+SELECT bm25_index_sentences(%(dataset_id)s, %(files)s, %(lo)s, %(hi)s);
+
 -- name: lock_dataset
 -- Serialises concurrent ingests into one dataset (positions are assigned per split).
 SELECT pg_advisory_xact_lock(hashtextextended('allabel.ingest:' || %(name)s, 0));
@@ -35,6 +43,10 @@ WHERE dataset_id = %(dataset_id)s AND split = %(split)s;
 -- name: copy_sentences
 COPY sentences (dataset_id, split, doc_id, position, source_file_id, text, tokens, token_starts)
 FROM STDIN;
+
+-- name: sentence_id_range
+SELECT min(id), max(id) FROM sentences
+WHERE dataset_id = %(dataset_id)s AND split = %(split)s AND position BETWEEN %(first)s AND %(last)s;
 
 -- name: sentence_ids_by_position
 SELECT id FROM sentences
