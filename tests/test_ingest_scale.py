@@ -4,6 +4,7 @@ deep inside a large ingest leaves the database exactly as it was."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 
@@ -63,3 +64,53 @@ def test_bad_sentence_deep_in_a_large_ingest_changes_nothing(conn, tmp_path):
 def _big(path, n):
     path.write_text("\n".join(f"Sentence {i} reports renal failure after drug {i % 97}." for i in range(n)) + "\n")
     return path
+
+
+def test_deferred_bm25_step_indexes_every_file_of_a_command_once(conn, tmp_path):
+    """One ingest command of several files into an existing dataset: the deferred BM25 step
+    (one set-based call per command, the trigger switched off for the transaction) gives
+    exactly the postings and statistics of the tsvectors, rankings equal bm25s; a direct SQL
+    insert afterwards still goes through the trigger (the switch ended with the transaction);
+    deleting the dataset leaves no BM25 rows."""
+    from allabel import bm25
+    from tests.conftest import BC5CDR
+    from tests.test_bm25 import lexemes, postings_match_tsvectors, queries_for, reference, same
+
+    blocks = (BC5CDR / "train.tsv").read_text().split("\n\n")
+    (tmp_path / "a.tsv").write_text("\n\n".join(blocks[:300]) + "\n")
+    ingest_path(tmp_path / "a.tsv", "bc", "train")
+    d = tmp_path / "more"
+    d.mkdir()
+    (d / "devel.tsv").write_text("\n\n".join(blocks[300:450]) + "\n")
+    # plain text too (near-duplicate sentences would make float32 ties in bm25s: real ones)
+    texts = [" ".join(ln.split("\t")[0] for ln in b.strip().splitlines()) for b in blocks[450:850]]
+    (d / "extra.txt").write_text("\n".join(texts) + "\n")
+    r = ingest_path(d, "bc")
+    assert r.sentences == 550
+    conn.execute("INSERT INTO sentences (dataset_id, split, position, text) SELECT id, 'sql', 0, "
+                 "'Cisplatin nephrotoxicity after renal failure' FROM datasets WHERE name = 'bc'")
+    postings_match_tsvectors(conn)
+    ids, docs = lexemes(conn)
+    n, total = conn.execute("SELECT n_docs, total_len FROM bm25_corpus").fetchone()
+    assert n == len(ids) == 300 + 550 + 1 and total == sum(len(x) for x in docs)
+    df = dict(conn.execute("SELECT lexeme, df FROM bm25_lexemes").fetchall())
+    assert df == Counter(t for x in docs for t in set(x))
+    ds = conn.execute("SELECT id FROM datasets WHERE name = 'bc'").fetchone()[0]
+    for q in queries_for(conn, 15):
+        same(bm25.search(conn, ds, q, k=5), reference(conn, ids, docs, q, 5))
+    conn.execute("DELETE FROM datasets")
+    assert counts(conn) == dict.fromkeys(COUNT_TABLES, 0)
+
+
+def test_bad_conll_line_late_in_a_large_ingest_changes_nothing(conn, tmp_path):
+    """20,000 CoNLL sentences into an existing dataset, a malformed tag in the last one: the
+    error names file and line, and no table (BM25 ones included) changes."""
+    ingest_path(_big(tmp_path / "first.txt", 200), "big", "train")
+    before = counts(conn)
+    sentences = [f"Sentence\tO\n{i}\tO\ncauses\tO\nnephrotoxicity\tB-Disease\n" for i in range(20_000)]
+    sentences[-1] = "Sentence\tO\nlast\tI-Disease\n"
+    (tmp_path / "big.tsv").write_text("\n".join(sentences))
+    last_line = 5 * 19_999 + 2
+    with pytest.raises(InputError, match=rf"big\.tsv:{last_line}\b.*I-Disease"):
+        ingest_path(tmp_path / "big.tsv", "big", "more")
+    assert counts(conn) == before
