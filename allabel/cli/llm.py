@@ -79,6 +79,7 @@ def predict(
     typer.echo(f"run {st.run_id}: {st.processed} sentences in {st.seconds:.1f} s, "
                f"{st.calls} LLM calls, {st.cache_hits} cache hits; run total {s['done']} done "
                f"({s['ok']} ok, {s['partial']} partial, {s['unparseable']} unparseable), "
+               f"{s['pending']} pending, {s['failed']} failed, "
                f"{s['entities']} entities, mean perplexity {ppl}")
 
 
