@@ -17,11 +17,13 @@ session); after a reconnect the step runs again and the cache answers what was a
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
+from allabel import runs
 from allabel.errors import LLMError
 from allabel.llm.base import Completion, Message
 from allabel.llm.cache import CachedLLM
@@ -31,6 +33,7 @@ from allabel.prompt import build_messages
 from allabel.sqlfiles import queries
 
 Q = queries("predict")
+CLAIM_POLL_SECONDS = 0.2  # how often a worker with nothing to claim looks again while others hold rows
 
 
 @dataclass
@@ -117,7 +120,7 @@ class BatchStep:
     stats: PredictStats
 
     def __call__(self, conn: psycopg.Connection) -> int:
-        items = claim(conn, self.run_id, self.batch)
+        items = self._claim_or_wait(conn)
         if not items:
             return 0
         try:
@@ -130,6 +133,18 @@ class BatchStep:
         if failed is not None:
             raise failed
         return done or len(items)  # a batch whose rows others stored is still progress
+
+    def _claim_or_wait(self, conn: psycopg.Connection) -> list[Claimed]:
+        """A batch; none only when nothing of the run is pending (or a stop was requested).
+        Pending rows that others hold are waited for: their holder stores them, or dies and
+        leaves them to us (a killed session's locks can outlive it by a moment)."""
+        while True:
+            items = claim(conn, self.run_id, self.batch)
+            if items or runs.stop_requested():
+                return items
+            if conn.execute(Q.count_pending, {"run_id": self.run_id}).fetchone()[0] == 0:
+                return items
+            time.sleep(CLAIM_POLL_SECONDS)
 
     def _store(self, conn: psycopg.Connection, items: list[Claimed],
                asked: list[tuple[list[int], Any]], results: list[Any]) -> tuple[int, LLMError | None]:
