@@ -95,8 +95,9 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(default=5, ge=0)
     llm_max_attempts: int = Field(
         default=3, ge=1,
-        description="Commands that may ask for one prediction before it is marked failed (its "
-                    "last error kept); `predict --retry-failed` asks the failed ones again.")
+        description="Failed attempts (each after its request retries) one prediction may have "
+                    "before it is marked failed with its last error; `predict --retry-failed` "
+                    "asks the failed ones again.")
     llm_concurrency: int = Field(default=4, ge=1)
     llm_max_tokens: int = Field(default=128, ge=1)
     llm_temperature: float = 0.0
