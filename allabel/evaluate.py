@@ -105,6 +105,8 @@ def evaluate_run(run_id: int, against: str = "gold", url: str | None = None) -> 
                           f"against another is not implemented)")
     url = url or db.database_url()
     with db.connection(url) as conn:
+        if runs.get(conn, run_id) is None:
+            raise ConfigError(f"no run {run_id}")
         # a selection run has predictions too (its stage-3 candidates): never score those
         runs.require_kind(conn, run_id, "prediction")
     t0 = time.perf_counter()

@@ -131,7 +131,7 @@ def test_evaluating_a_selection_run_is_refused(conn, cli, fake):
     code, _, err = cli("evaluate", "--predictions", str(sel.id))
     assert code == 3 and f"run {sel.id} is not a prediction run" in err
     code, _, err = cli("evaluate", "--predictions", "12345")
-    assert code == 3 and "run 12345 is not a prediction run" in err
+    assert code == 3 and "no run 12345" in err
     conn.commit()
     assert conn.execute("SELECT count(*) FROM evaluations").fetchone()[0] == 0
     code, _, _ = cli(*PREDICT)
