@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     )
     llm_timeout: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=5, ge=0)
+    llm_max_attempts: int = Field(
+        default=3, ge=1,
+        description="Failed attempts (each after its request retries) one prediction may have "
+                    "before it is marked failed with its last error; `predict --retry-failed` "
+                    "asks the failed ones again.")
     llm_concurrency: int = Field(default=4, ge=1)
     llm_max_tokens: int = Field(default=128, ge=1)
     llm_temperature: float = 0.0

@@ -1,7 +1,8 @@
 """Sentence embeddings: all-MiniLM-L6-v2 from the offline package, unit length, in pgvector.
 
-Postgres is the queue (as in the pgai vectorizer): a worker claims a batch of sentences that have
-no vector for the model with ``FOR UPDATE SKIP LOCKED``, encodes it, COPYs the vectors and commits.
+Postgres is the queue (as in the pgai vectorizer; the loop is ``allabel.queue``): a worker claims a
+batch of sentences that have no vector for the model with ``FOR UPDATE SKIP LOCKED``, encodes it,
+COPYs the vectors and commits.
 A crash loses at most the batch in flight; two workers or two cron runs never embed a sentence
 twice; re-running embeds only what is missing.
 """
@@ -17,7 +18,7 @@ import numpy as np
 import psycopg
 from pgvector import Vector
 
-from allabel import db, runs
+from allabel import db, queue, runs
 from allabel.config import apply_thread_limits, get_settings
 from allabel.limits import check_names
 from allabel.sqlfiles import queries
@@ -31,7 +32,6 @@ class EmbedStats:
     embedded: int = 0
     batches: int = 0
     seconds: float = 0.0
-    encode_seconds: float = 0.0
 
 
 @lru_cache(maxsize=2)
@@ -69,58 +69,40 @@ def _write(conn: psycopg.Connection, ids: list[int], model: str, X: np.ndarray) 
             copy.write_row((sid, model, Vector(v)))
 
 
+def _claim_encode_write(conn: psycopg.Connection, dataset_id: int, model: str,
+                        splits: list[str] | None, batch_size: int) -> int:
+    """One batch in one transaction: its row locks are the claim (the encoding is local CPU
+    work of about a second, so holding them meanwhile costs nothing)."""
+    with conn.transaction():
+        rows = conn.execute(Q.claim_missing, {"dataset_id": dataset_id, "model": model,
+                                              "splits": splits, "limit": batch_size}).fetchall()
+        if not rows:
+            return 0
+        _write(conn, [r[0] for r in rows], model, encode([r[1] for r in rows]))
+    return len(rows)
+
+
 def embed_worker(dataset_id: int, batch_size: int, url: str | None = None,
                  progress: Any = None, limit_batches: int | None = None,
                  splits: list[str] | None = None) -> EmbedStats:
-    """Claim-encode-write loop until no unclaimed sentence is left."""
-    s = get_settings()
-    stats = EmbedStats()
+    """The queue worker (``allabel.queue.drain``) over sentences without a vector, until none
+    is left: a lost server is reconnected and the batch in hand is encoded again."""
+    model = get_settings().embed_model
     t0 = time.perf_counter()
-
-    def one_batch(conn: psycopg.Connection) -> int:
-        with conn.transaction():
-            rows = conn.execute(Q.claim_missing, {"dataset_id": dataset_id,
-                                                  "model": s.embed_model, "splits": splits,
-                                                  "limit": batch_size}).fetchall()
-            if not rows:
-                return 0
-            ids = [r[0] for r in rows]
-            te = time.perf_counter()
-            X = encode([r[1] for r in rows])
-            stats.encode_seconds += time.perf_counter() - te
-            _write(conn, ids, s.embed_model, X)
-        return len(ids)
-
-    # one real transaction per batch; a lost server: reconnect with backoff, the batch again
-    link = db.Link(url, autocommit=True)
-    try:
-        while limit_batches is None or stats.batches < limit_batches:
-            if runs.stop_requested():
-                break
-            n = link.run(one_batch)
-            if n == 0:
-                break
-            stats.embedded += n
-            stats.batches += 1
-            if progress is not None:
-                progress.update(n)
-    finally:
-        link.close()
-    stats.seconds = time.perf_counter() - t0
-    return stats
+    done = queue.drain(lambda conn: _claim_encode_write(conn, dataset_id, model, splits, batch_size),
+                       url, progress=progress, max_batches=limit_batches)
+    return EmbedStats(done.items, done.batches, time.perf_counter() - t0)
 
 
-def _worker_main(args: tuple[int, int, str, list[str] | None]) -> int:
+def _worker_main(args: tuple[int, int, str, list[str] | None], progress: Any) -> int:
     dataset_id, batch_size, url, splits = args
-    return embed_worker(dataset_id, batch_size, url, splits=splits).embedded
+    return embed_worker(dataset_id, batch_size, url, progress, splits=splits).embedded
 
 
 def embed_dataset(dataset: str, batch_size: int | None = None, workers: int = 1,
                   show_progress: bool = True, url: str | None = None,
                   splits: list[str] | None = None) -> EmbedStats:
     """Embed every sentence of ``dataset`` that has no vector for the configured model yet."""
-    from allabel.progress import bar as progress_bar
-
     check_names(dataset=dataset, splits=splits)
     s = get_settings()
     batch_size = batch_size or s.embed_batch_size
@@ -136,13 +118,9 @@ def embed_dataset(dataset: str, batch_size: int | None = None, workers: int = 1,
     if missing == 0:
         return EmbedStats()
     with runs.graceful_signals():  # SIGINT/SIGTERM: finish the batch in hand, then stop
-        if workers <= 1:
-            with progress_bar(missing, desc="embed", unit="sent", show=show_progress) as bar:
-                stats = embed_worker(ds, batch_size, url, progress=bar, splits=splits)
-        else:
-            done = runs.run_in_workers(_worker_main, (ds, batch_size, url, splits), workers)
-            stats = EmbedStats(embedded=sum(done))
-        stats.seconds = time.perf_counter() - t0
+        done = queue.run_workers(_worker_main, (ds, batch_size, url, splits), workers,
+                                 total=missing, desc="embed", show_progress=show_progress)
+        stats = EmbedStats(embedded=sum(done), seconds=time.perf_counter() - t0)
         runs.check_stop()
     return stats
 

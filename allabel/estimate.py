@@ -127,7 +127,7 @@ class Costing:
 
 
 def _labels(conn: psycopg.Connection, dataset_id: int) -> dict[str, str | None]:
-    from allabel.predict import _labels as labels
+    from allabel.predict import labels
 
     return labels(conn, dataset_id)
 
@@ -145,7 +145,8 @@ def _prompts(conn: psycopg.Connection, pool: Any, labels: dict, ids: list[int], 
 
 
 def estimate_predict(dataset: str, split: str, demos: str, k: int = 4,
-                     limit: int | None = None, url: str | None = None) -> Estimate:
+                     limit: int | None = None, url: str | None = None,
+                     new: bool = False) -> Estimate:
     """What ``allabel predict`` with these options would ask, without asking."""
     from allabel.predict import DemoPool, config_key, run_params
 
@@ -159,7 +160,7 @@ def estimate_predict(dataset: str, split: str, demos: str, k: int = 4,
         have = conn.execute(Q.count_run_predictions, {"run_id": run_id}).fetchone()[0] if row else 0
         room = None if limit is None else max(limit - have, 0)
         ids = [r[0] for r in conn.execute(Q.pending_or_new, {
-            "run_id": run_id, "dataset_id": ds, "split": split, "room": room})]
+            "run_id": run_id, "dataset_id": ds, "split": split, "room": room, "new": new})]
         costing = Costing(conn, backend)
         return costing.estimate(conn, _prompts(conn, pool, _labels(conn, ds), ids, k))
 
@@ -210,7 +211,7 @@ def estimate_select(p: Any, url: str | None = None) -> Estimate:
         if annotated and not p.oracle:
             demos = DemoPool.from_run(conn, run_id)
         else:
-            demos = DemoPool._load(ds, "estimate", conn.execute(Q.gold_demos, {"ids": picked}).fetchall())
+            demos = DemoPool.from_gold(conn, ds, "estimate", ids=picked)
             note = ("demonstrations: gold (the oracle's annotations)" if p.oracle else
                     "demonstrations approximated by gold (not annotated yet)")
         need = dict(plan)[llm_stage]
@@ -264,7 +265,7 @@ def estimate_experiment(p: Any, url: str | None = None, proxy_sample: int = 30) 
                     break
                 before += size
         costing = Costing(conn, backend)
-        proxy_pool = DemoPool._load(ds, "proxy", conn.execute(Q.gold_demos, {"ids": pool}).fetchall())
+        proxy_pool = DemoPool.from_gold(conn, ds, "proxy", ids=pool)
         proxy_ids = random.Random(0).sample(sample, min(proxy_sample, len(sample)))
         prompts = _prompts(conn, proxy_pool, _labels(conn, ds), proxy_ids, p.k)
         mean = float(np.mean([costing.prompt_tokens(m) for m in prompts])) if prompts else 0.0

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from allabel import db
+from allabel import db, runs
 from allabel.errors import ConfigError
 from allabel.sqlfiles import queries
 
@@ -100,13 +100,15 @@ def fetch(run_id: int, url: str | None = None):
 
 def evaluate_run(run_id: int, against: str = "gold", url: str | None = None) -> tuple[list[LabelScore], float]:
     """Score a prediction run, store it in ``evaluations``; returns (scores, seconds)."""
-    if against != "gold":
-        raise ConfigError("only --against gold is supported")
+    if against != "gold":  # another run as the reference is not implemented (docs/evaluation.md)
+        raise ConfigError(f"--against {against!r}: only 'gold' is supported (scoring one run "
+                          f"against another is not implemented)")
     url = url or db.database_url()
     with db.connection(url) as conn:
-        kind = conn.execute(Q.run_is_prediction, {"run_id": run_id}).fetchone()
-        if kind is None:
+        if runs.get(conn, run_id) is None:
             raise ConfigError(f"no run {run_id}")
+        # a selection run has predictions too (its stage-3 candidates): never score those
+        runs.require_kind(conn, run_id, "prediction")
     t0 = time.perf_counter()
     gold, pred, labels = fetch(run_id, url)
     scores = compute(gold, pred, labels)

@@ -31,7 +31,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from allabel import db
-from allabel.errors import AllabelError, ConfigError, Interrupted
+from allabel.errors import ConfigError, Interrupted
 from allabel.secrets import mask
 from allabel.sqlfiles import queries
 
@@ -294,25 +294,3 @@ def _last_word(h: Holder, status: str, error: str) -> None:
     with contextlib.suppress(Exception):
         h.finish(status, error=error, once=True)
 
-
-def run_in_workers(fn: Any, args: tuple, workers: int) -> list[Any]:
-    """``fn(args)`` in ``workers`` spawned processes, each its own claim loop; the parent's
-    SIGINT/SIGTERM reaches them through a shared event. A worker that dies (killed, crashed)
-    fails the job with one line instead of hanging it (``multiprocessing.Pool`` would wait for
-    its lost task for ever); what the other workers committed stays, a re-run continues."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    ctx = mp.get_context("spawn")
-    stop = ctx.Event()
-    add_stop_event(stop)
-    try:
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=worker_init,
-                                 initargs=(stop,)) as ex:
-            return [f.result() for f in [ex.submit(fn, args) for _ in range(workers)]]
-    except BrokenProcessPool as e:
-        raise AllabelError("a worker process died; finished batches are saved, run the same "
-                           "command again to continue") from e
-    finally:
-        remove_stop_event(stop)

@@ -253,7 +253,7 @@ def predict_new(args: argparse.Namespace, n: int, new: int = 1000) -> None:
         for name, sql, params in [
             ("count_run_predictions", Q.count_run_predictions, {"run_id": run_id}),
             ("split_sentences_without_prediction", Q.split_sentences_without_prediction,
-             {"dataset_id": ds, "split": "pool", "run_id": run_id, "limit": None}),
+             {"dataset_id": ds, "split": "pool", "run_id": run_id, "limit": None, "new": False}),
         ]:
             t = time.perf_counter()
             rows = conn.execute(sql, params).fetchall()

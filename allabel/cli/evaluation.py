@@ -16,7 +16,8 @@ def register(app: typer.Typer) -> None:
 
 def evaluate(
     predictions: int = typer.Option(..., "--predictions", help="Prediction run id."),
-    against: str = typer.Option("gold", "--against"),
+    against: str = typer.Option("gold", "--against",
+                                help="The reference: only 'gold' (the dataset's gold entities)."),
 ) -> None:
     """Entity-level P/R/F1 (strict and partial overlap) in DuckDB; stored in `evaluations`."""
     from allabel.evaluate import evaluate_run

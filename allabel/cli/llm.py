@@ -34,11 +34,17 @@ def predict(
     dataset: str = typer.Option(..., "--dataset"),
     split: str = typer.Option(..., "--split", help="The split whose sentences to label."),
     demos: str = typer.Option(..., "--demos",
-                              help="A selection RUN id (its annotated sentences) or a SPLIT name "
-                                   "(its gold annotations; never test)."),
+                              help="run:ID (a selection run's annotated sentences) or split:NAME "
+                                   "(a split's gold annotations; never test). A bare id or name "
+                                   "works too unless it is both."),
     k: int = typer.Option(4, "--k", min=0, help="Demonstrations per prompt."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most N sentences in the run."),
-    new: bool = typer.Option(False, "--new", help="Only sentences not predicted yet (cron)."),
+    new: bool = typer.Option(False, "--new",
+                             help="Skip sentences that any prediction run of the dataset has "
+                                  "already finished (label only what has no LLM label yet)."),
+    retry_failed: bool = typer.Option(False, "--retry-failed",
+                                      help="Ask again the predictions that failed "
+                                           "llm_max_attempts times."),
     workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes."),
     estimate: bool = typer.Option(False, "--estimate",
                                   help="Print calls, tokens, time and money; call no LLM."),
@@ -52,19 +58,20 @@ def predict(
     if batch_api and not estimate:
         from allabel.llm.batch import predict_batch_api
 
-        typer.echo(str(predict_batch_api(dataset, split, demos, k, limit)))
+        typer.echo(str(predict_batch_api(dataset, split, demos, k, limit, new=new)))
         return
 
     if estimate:
         from allabel.estimate import estimate_predict
 
-        typer.echo(str(estimate_predict(dataset, split, demos, k, limit)))
+        typer.echo(str(estimate_predict(dataset, split, demos, k, limit, new=new)))
         return
 
-    st = predict_split(dataset, split, demos, k, limit, workers)
+    st = predict_split(dataset, split, demos, k, limit, workers, new=new, retry_failed=retry_failed)
     if st.processed == 0 and st.enqueued == 0:
-        typer.echo(f"nothing to do: run {st.run_id} has predicted every sentence of "
-                   f"{dataset}/{split}" + (" (--new)" if new else ""))
+        typer.echo(f"nothing to do: every sentence of {dataset}/{split} is predicted "
+                   + ("by some prediction run (--new)" if new else f"in run {st.run_id}")
+                   + (f" (or is beyond --limit {limit})" if limit else ""))
         return
     with db.connection() as conn:
         s = run_summary(conn, st.run_id)
@@ -72,6 +79,7 @@ def predict(
     typer.echo(f"run {st.run_id}: {st.processed} sentences in {st.seconds:.1f} s, "
                f"{st.calls} LLM calls, {st.cache_hits} cache hits; run total {s['done']} done "
                f"({s['ok']} ok, {s['partial']} partial, {s['unparseable']} unparseable), "
+               f"{s['pending']} pending, {s['failed']} failed, "
                f"{s['entities']} entities, mean perplexity {ppl}")
 
 

@@ -30,8 +30,8 @@ def runs_cmd(
         typer.echo("no runs yet")
         return
     typer.echo(f"{'run':>4} {'kind':<10} {'dataset':<12} {'status':<19} {'predicted':>9} "
-               f"{'pending':>7} {'selected':>8}  error")
+               f"{'pending':>7} {'failed':>6} {'selected':>8}  error")
     for r in rows:
         err = (r["error"] or "").splitlines()[0][:60] if r["error"] else ""
         typer.echo(f"{r['id']:>4} {r['kind']:<10} {r['dataset'][:12]:<12} {r['status']:<19} "
-                   f"{r['predicted']:>9} {r['pending']:>7} {r['selected']:>8}  {err}")
+                   f"{r['predicted']:>9} {r['pending']:>7} {r['failed']:>6} {r['selected']:>8}  {err}")

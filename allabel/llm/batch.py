@@ -4,8 +4,10 @@ One command, run again and again (cron):
 
 1. *collect* every submitted batch of the run that has finished: each answer goes into
    ``llm_calls`` (the same cache, ``via = 'batch'``) and through the same parser into
-   ``predictions``/``entities``, one transaction per batch; a failed item stays ``pending``
-   (with its error) and is retried normally — by the next batch or a plain ``allabel predict``;
+   ``predictions``/``entities``, one transaction per batch (``allabel.predict.step.store_answer``,
+   the function ``predict`` stores with); a failed item stays ``pending`` (with its error) and is
+   retried normally — by the next batch or a plain ``allabel predict`` — until it has failed
+   ``llm_max_attempts`` times (then ``failed``);
 2. *submit* the run's pending predictions that no open batch holds: requests already in the cache
    are answered from it at once; the rest are written as a Batch input file (JSONL, under
    ``$ALLABEL_HOME/batches``; request bodies only, never the key), uploaded and submitted.
@@ -30,7 +32,7 @@ from allabel.config import get_settings
 from allabel.errors import ConfigError, LLMError
 from allabel.llm import get_backend
 from allabel.llm.cache import CachedLLM, cache_key
-from allabel.parse import parse_answer, perplexity
+from allabel.predict.step import Claimed, record_failure, store_answer
 from allabel.secrets import mask_url
 from allabel.sqlfiles import queries
 
@@ -69,20 +71,9 @@ class BatchReport:
         return " ".join(parts)
 
 
-def _store(conn: psycopg.Connection, run_id: int, labels: dict, model: str, pid: int, sid: int,
-           text: str, demo_ids: list[int], comp, call_id: int) -> None:
-    """Parse an answer and store the prediction exactly as ``predict`` does."""
-    parsed = parse_answer(comp.text, text, list(labels), comp.tokens, comp.token_logprobs)
-    with conn.cursor() as cur:
-        cur.executemany(PQ.insert_entity, [{
-            "sentence_id": sid, "start": e.start, "end": e.end, "label": e.label, "text": e.text,
-            "run_id": run_id, "prediction_id": pid, "model": model, "confidence": e.confidence}
-            for e in parsed.entities])
-    conn.execute(PQ.finish, {
-        "id": pid, "call_id": call_id, "parse_status": parsed.status,
-        "perplexity": perplexity(comp.token_logprobs), "n_entities": len(parsed.entities),
-        "demo_ids": demo_ids,
-        "error": "; ".join(parsed.dropped)[:2000] if parsed.dropped else None})
+def _fail(conn: psycopg.Connection, pid: int, error: str) -> None:
+    """A failed attempt, counted against ``llm_max_attempts`` as in ``predict``."""
+    record_failure(conn, pid, error, get_settings().llm_max_attempts)
 
 
 def _lines(client, file_id: str | None) -> list[dict]:
@@ -114,7 +105,7 @@ def collect(conn: psycopg.Connection, run_id: int, backend, labels: dict, rep: B
                 resp = line.get("response") or {}
                 if line.get("error") or resp.get("status_code") != 200:
                     err = (line.get("error") or {}).get("message") or f"HTTP {resp.get('status_code')}"
-                    conn.execute(PQ.fail, {"id": pid, "error": f"batch item failed: {err}"[:2000]})
+                    _fail(conn, pid, f"batch item failed: {err}")
                     n_failed += 1
                     continue
                 comp = backend._completion(ChatCompletion.model_validate(resp["body"]), 1,
@@ -131,13 +122,14 @@ def collect(conn: psycopg.Connection, run_id: int, backend, labels: dict, rep: B
                     continue  # already predicted (a plain predict ran meanwhile): cache only
                 conn.execute(LQ.log_request, {"run_id": run_id, "call_id": call_id,
                                               "cache_hit": hit, "retries": 0})
-                _store(conn, run_id, labels, backend.model, pid, sid, text, demo_ids, comp, call_id)
+                store_answer(conn, run_id, backend.model, labels, Claimed(pid, sid, text), demo_ids,
+                             comp, call_id)
                 n_ok += 1
             missing = [it for cid, it in items.items() if cid not in answered and it[7] == "pending"]
             failed_ids = {line.get("custom_id") for line in _lines(backend.client, b.error_file_id)}
             for it in missing:  # an expired or cancelled batch: no line at all for the item
                 if it[0] not in failed_ids and b.status != "completed":
-                    conn.execute(PQ.fail, {"id": it[4], "error": f"batch {b.status}"})
+                    _fail(conn, it[4], f"batch {b.status}")
                     n_failed += 1
             conn.execute(Q.collected, {"batch_id": bid, "n_collected": n_ok, "n_failed": n_failed,
                                        "status": "collected" if b.status == "completed" else "failed",
@@ -174,8 +166,8 @@ def submit(conn: psycopg.Connection, run_id: int, backend, pool, labels: dict, k
                                                      s.llm_temperature)
                 comp, call_id, _ = cached_llm.complete(msgs)  # a cache hit: no LLM call
                 with conn.transaction():
-                    _store(conn, run_id, labels, backend.model, pid, sid, text, demo_ids, comp,
-                           call_id)
+                    store_answer(conn, run_id, backend.model, labels, Claimed(pid, sid, text),
+                                 demo_ids, comp, call_id)
                 conn.commit()
                 rep.from_cache += 1
                 continue
@@ -236,25 +228,19 @@ def _send(conn: psycopg.Connection, backend, bid: int, rep: BatchReport) -> None
 
 
 def predict_batch_api(dataset: str, split: str, demos: str, k: int = 4, limit: int | None = None,
-                      url: str | None = None) -> BatchReport:
+                      url: str | None = None, new: bool = False) -> BatchReport:
     """Collect finished batches of this prediction run, then submit what is still pending."""
-    from allabel.predict import DemoPool, _labels, enqueue, prediction_run
+    from allabel.predict import labels as dataset_labels
+    from allabel.predict import prepare_run
 
     backend = get_backend()
     if backend.name != "openai":
         raise ConfigError("--batch-api needs an OpenAI-compatible endpoint (llm_base_url)")
     url = url or db.database_url()
     with db.connection(url) as conn:
-        ds = db.dataset_id(conn, dataset)
-        pool = DemoPool.resolve(conn, ds, demos)
-        run_id = prediction_run(conn, ds, split, pool, k, backend)
-        have = conn.execute(PQ.count_run_predictions, {"run_id": run_id}).fetchone()[0]
-        room = None if limit is None else max(limit - have, 0)
-        ids = [r[0] for r in conn.execute(PQ.split_sentences_without_prediction, {
-            "dataset_id": ds, "split": split, "run_id": run_id, "limit": room})]
-        if ids:
-            enqueue(conn, run_id, ids)
-        labels = _labels(conn, ds)
+        pool, run, _, _ = prepare_run(conn, dataset, split, demos, k, limit, new, backend)
+        run_id = run.id
+        labels = dataset_labels(conn, pool.dataset_id)
         rep = BatchReport(run_id)
         collect(conn, run_id, backend, labels, rep)
         submit(conn, run_id, backend, pool, labels, k, url, rep)

@@ -21,13 +21,16 @@ SELECT id FROM runs WHERE kind = 'prediction' AND config_key = %(config_key)s;
 
 -- name: pending_or_new
 -- The sentences a prediction run would ask about: its pending ones, then split sentences it has
--- no prediction for (at most %(room)s).
+-- no prediction for (at most %(room)s; with --new, nor one any prediction run finished).
 (SELECT p.sentence_id FROM predictions p
  WHERE p.run_id = %(run_id)s AND p.status = 'pending' ORDER BY p.id)
 UNION ALL
 (SELECT s.id FROM sentences s
  WHERE s.dataset_id = %(dataset_id)s AND s.split = %(split)s
    AND NOT EXISTS (SELECT 1 FROM predictions p WHERE p.run_id = %(run_id)s AND p.sentence_id = s.id)
+   AND NOT (%(new)s AND EXISTS (SELECT 1 FROM predictions q JOIN runs r ON r.id = q.run_id
+                                WHERE q.sentence_id = s.id AND q.status = 'done'
+                                  AND r.kind = 'prediction'))
  ORDER BY s.position LIMIT %(room)s);
 
 -- name: count_run_predictions
@@ -38,15 +41,3 @@ SELECT sentence_id FROM predictions WHERE run_id = %(run_id)s AND status = 'done
 
 -- name: texts
 SELECT id, text FROM sentences WHERE id = ANY (%(ids)s::bigint[]);
-
--- name: gold_demos
--- Gold entities of given sentences, in the shape of a demonstration pool.
-SELECT s.id, s.text,
-       coalesce(array_agg(e.start_char ORDER BY e.start_char, e.end_char) FILTER (WHERE e.id IS NOT NULL), '{}'),
-       coalesce(array_agg(e.end_char ORDER BY e.start_char, e.end_char) FILTER (WHERE e.id IS NOT NULL), '{}'),
-       coalesce(array_agg(e.label ORDER BY e.start_char, e.end_char) FILTER (WHERE e.id IS NOT NULL), '{}'),
-       coalesce(array_agg(e.text ORDER BY e.start_char, e.end_char) FILTER (WHERE e.id IS NOT NULL), '{}')
-FROM sentences s
-LEFT JOIN entities e ON e.sentence_id = s.id AND e.source = 'gold'
-WHERE s.id = ANY (%(ids)s::bigint[])
-GROUP BY s.id ORDER BY s.id;

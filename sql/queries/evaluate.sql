@@ -17,9 +17,6 @@ WHERE p.run_id = $1 AND p.status = 'done' AND e.source = 'llm';
 SELECT l.name AS label FROM allabel.runs r JOIN allabel.labels l ON l.dataset_id = r.dataset_id
 WHERE r.id = $1;
 
--- name: run_is_prediction
-SELECT kind FROM runs WHERE id = %(run_id)s;
-
 -- name: delete_evaluation
 DELETE FROM evaluations WHERE run_id = %(run_id)s AND against = %(against)s;
 

@@ -71,6 +71,7 @@ SELECT r.id, r.kind, d.name AS dataset, r.status, r.holder, r.created_at, r.star
        r.finished_at, r.error,
        (SELECT count(*) FROM predictions p WHERE p.run_id = r.id AND p.status = 'done') AS predicted,
        (SELECT count(*) FROM predictions p WHERE p.run_id = r.id AND p.status = 'pending') AS pending,
+       (SELECT count(*) FROM predictions p WHERE p.run_id = r.id AND p.status = 'failed') AS failed,
        (SELECT count(*) FROM selections s WHERE s.run_id = r.id) AS selected
 FROM runs r JOIN datasets d ON d.id = r.dataset_id
 WHERE %(status)s::text IS NULL OR r.status = %(status)s::text
