@@ -8,7 +8,7 @@ sentences and perturbed copies). The first N - 1,000 are then marked predicted b
 INSERT of finished `predictions` rows - a benchmark shortcut (no LLM, no entities), not something
 allabel itself ever does; the last 1,000 are ingested afterwards as a second file, as new text
 arrives. The LLM is a stub backend defined here (counts calls, answers "no entities" at once),
-registered only in this process by replacing ``allabel.predict.get_backend``.
+registered only in this process by replacing ``allabel.predict.jobs.get_backend``.
 
     .venv/bin/python scripts/bench_predict_new.py [--n 1000000] [--new 1000]
 """
@@ -67,9 +67,9 @@ def main() -> None:
 
     apply_thread_limits()
     stub = StubBackend()
-    import allabel.predict as predict_mod
+    import allabel.predict.jobs as predict_jobs
 
-    predict_mod.get_backend = lambda *a, **kw: stub  # the stub, in this process only
+    predict_jobs.get_backend = lambda *a, **kw: stub  # the stub, in this process only
     with scratch_database() as url:
         from allabel import db
         from allabel.ingest import ingest_path
