@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import psycopg
 
+from allabel import db
 from allabel.config import get_settings
 from allabel.sqlfiles import queries
 
@@ -11,19 +14,34 @@ Q = queries("bm25")
 
 
 def search(conn: psycopg.Connection, dataset_id: int, query: str, k: int = 5,
-           within: list[int] | None = None, exclude: int | None = None,
-           within_avgdl: float | None = None) -> list[tuple[int, float]]:
-    """Top-k (sentence_id, score), best first; ``within`` restricts corpus and statistics
-    (``within_avgdl``, from ``pool_avgdl``, saves recomputing the set's mean length per query)."""
+           within: list[int] | None = None, exclude: int | None = None) -> list[tuple[int, float]]:
+    """Top-k (sentence_id, score), best first; ``within`` restricts corpus and statistics."""
     s = get_settings()
-    rows = conn.execute(Q.search, {"dataset_id": dataset_id, "query": query, "k": k,
-                                   "within": within, "exclude": exclude,
-                                   "k1": s.bm25_k1, "b": s.bm25_b, "avgdl": within_avgdl}).fetchall()
-    return [(r[0], r[1]) for r in rows]
+    rows = db.rows(conn, Q.search, {"dataset_id": dataset_id, "query": query, "k": k,
+                                    "within": within, "exclude": exclude,
+                                    "k1": s.bm25_k1, "b": s.bm25_b})
+    return [(r["sentence_id"], r["score"]) for r in rows]
 
 
-def pool_avgdl(conn: psycopg.Connection, ids: list[int]) -> float:
-    return conn.execute(Q.pool_avgdl, {"ids": ids}).fetchone()[0]
+@dataclass(frozen=True)
+class Hit:
+    """One result of ``allabel search``."""
+
+    sentence_id: int
+    score: float
+    split: str
+    text: str
+
+
+def search_dataset(dataset: str, query: str, k: int = 5) -> list[Hit]:
+    """Top-k sentences of a dataset by name with their split and text, best first (the CLI's
+    ``search``; an unknown dataset is a clear error listing the known ones)."""
+    s = get_settings()
+    with db.connection() as conn:
+        ds = db.dataset_id(conn, dataset)
+        rows = db.rows(conn, Q.search_with_text, {"dataset_id": ds, "query": query, "k": k,
+                                                  "k1": s.bm25_k1, "b": s.bm25_b})
+    return [Hit(**r) for r in rows]
 
 
 class PoolIndex:
@@ -41,7 +59,7 @@ class PoolIndex:
         s = get_settings()
         self.k1, self.b = s.bm25_k1, s.bm25_b
         rows = conn.execute(Q.pool_postings, {"ids": ids, "dataset_id": dataset_id}).fetchall()
-        self.ids = np.array(sorted({r[0] for r in rows}), dtype=np.int64)
+        self.ids = np.array(sorted({sid for sid, _lexeme, _tf in rows}), dtype=np.int64)
         pos = {sid: i for i, sid in enumerate(self.ids.tolist())}
         dl = np.zeros(len(self.ids))
         postings: dict[str, tuple[list[int], list[int]]] = {}

@@ -13,12 +13,16 @@ from typing import Any, TypeVar
 
 import psycopg
 from pgvector.psycopg import register_vector
+from psycopg.rows import dict_row
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential
 
 from allabel import server
 from allabel.config import Settings, get_settings
 from allabel.errors import DatabaseError, DatabaseUnavailable
 from allabel.secrets import mask
+from allabel.sqlfiles import queries
+
+Q = queries("db")
 
 _url_cache: dict[str, str] = {}
 T = TypeVar("T")
@@ -189,12 +193,46 @@ def connection(url: str | None = None, *, autocommit: bool = False) -> Iterator[
         conn.close()
 
 
+def rows(conn: psycopg.Connection, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """All rows of a named query as dicts keyed by column name (a reader sees which column is
+    used, and adding a column to the query moves nothing)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query, params).fetchall()
+
+
+def one(conn: psycopg.Connection, query: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The first row of a query as a dict keyed by column name, or None when there is none."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query, params).fetchone()
+
+
+def scalar(conn: psycopg.Connection, query: str, params: dict[str, Any] | None = None) -> Any:
+    """The single value of a one-column query (a COUNT, an id), or None when there is no row."""
+    row = conn.execute(query, params).fetchone()
+    return None if row is None else row[0]
+
+
+def run_statement(statement: str, url: str | None = None) -> tuple[list[str], list[tuple], str | None]:
+    """``allabel sql``: run one statement a person typed and commit; (column names, rows, the
+    server's status message). A failing statement is one line with the server's message."""
+    with connection(url) as conn:
+        try:
+            cur = conn.execute(statement)
+        except psycopg.Error as e:
+            raise DatabaseError(str(e).strip()) from e
+        rows = cur.fetchall() if cur.description else []
+        cols = [c.name for c in cur.description] if cur.description else []
+        status = cur.statusmessage
+        conn.commit()
+    return cols, rows, status
+
+
 def dataset_id(conn: psycopg.Connection, name: str) -> int:
     """Id of a dataset by name, or a clear error listing the known ones."""
-    row = conn.execute("SELECT id FROM datasets WHERE name = %s", (name,)).fetchone()
-    if row is None:
-        known = [r[0] for r in conn.execute("SELECT name FROM datasets ORDER BY name")]
+    found = one(conn, Q.dataset_id, {"name": name})
+    if found is None:
+        known = [r["name"] for r in rows(conn, Q.dataset_names)]
         raise DatabaseError(
             f"unknown dataset {name!r}; known: {', '.join(known) if known else '(none; ingest first)'}"
         )
-    return row[0]
+    return found["id"]

@@ -68,20 +68,20 @@ class Costing:
         self.backend = backend
         self.params = {"max_tokens": s.llm_max_tokens, "temperature": s.llm_temperature,
                        **getattr(backend, "key_params", {})}
-        rows = conn.execute(Q.calibration, {"backend": backend.name, "model": backend.model}).fetchall()
+        rows = db.rows(conn, Q.calibration, {"backend": backend.name, "model": backend.model})
         self.n = len(rows)
         self.coef: np.ndarray | None = None
         if hasattr(backend, "count_tokens"):
             self.how = "prompt tokens from the model's tokenizer"
         elif rows:
-            y = np.array([r[0] for r in rows], float)
-            X = np.array([[r[3], r[4]] for r in rows], float)
+            y = np.array([r["prompt_tokens"] for r in rows], float)
+            X = np.array([[r["chars"], r["messages"]] for r in rows], float)
             self.coef = np.linalg.lstsq(X, y, rcond=None)[0]
             self.how = f"prompt tokens fitted on {self.n} recent calls of {backend.model}"
         else:
             self.how = "prompt tokens guessed at 4 characters a token (no calls of this model yet)"
-        comp = [r[1] for r in rows if r[1] is not None]
-        lat = [r[2] for r in rows if r[2] is not None]
+        comp = [r["completion_tokens"] for r in rows if r["completion_tokens"] is not None]
+        lat = [r["latency_ms"] for r in rows if r["latency_ms"] is not None]
         self.answer_tokens = float(np.mean(comp)) if comp else float(min(s.llm_max_tokens, 32))
         self.latency = float(np.mean(lat)) / 1000 if lat else None
 
@@ -99,7 +99,7 @@ class Costing:
     def estimate(self, conn: psycopg.Connection, prompts: list[list[Message]]) -> Estimate:
         """Requests for these exact prompts (the cache consulted)."""
         keys = [self.key(m) for m in prompts]
-        cached = {r[0] for r in conn.execute(Q.cached_keys, {"keys": keys})} if keys else set()
+        cached = {r["cache_key"] for r in db.rows(conn, Q.cached_keys, {"keys": keys})} if keys else set()
         est = Estimate(requests=len(prompts))
         seen: set[str] = set()
         tokens = 0.0
@@ -138,7 +138,7 @@ def _prompts(conn: psycopg.Connection, pool: Any, labels: dict, ids: list[int], 
 
     if not ids:
         return []
-    texts = dict(conn.execute(Q.texts, {"ids": ids}).fetchall())
+    texts = {r["id"]: r["text"] for r in db.rows(conn, Q.texts, {"ids": ids})}
     demo_lists = pool.retrieve_many(conn, [(texts[i], i) for i in ids], k)
     return [build_messages(labels, [pool.demos[d] for d in demos], texts[i])
             for i, demos in zip(ids, demo_lists, strict=True)]
@@ -155,11 +155,10 @@ def estimate_predict(dataset: str, split: str, demos: str, k: int = 4,
         ds = db.dataset_id(conn, dataset)
         pool = DemoPool.resolve(conn, ds, demos)
         key = config_key(run_params(ds, split, pool, k, backend))
-        row = conn.execute(Q.find_prediction_run, {"config_key": key}).fetchone()
-        run_id = row[0] if row else None
-        have = conn.execute(Q.count_run_predictions, {"run_id": run_id}).fetchone()[0] if row else 0
+        run_id = db.scalar(conn, Q.find_prediction_run, {"config_key": key})
+        have = db.scalar(conn, Q.count_run_predictions, {"run_id": run_id}) if run_id is not None else 0
         room = None if limit is None else max(limit - have, 0)
-        ids = [r[0] for r in conn.execute(Q.pending_or_new, {
+        ids = [r["sentence_id"] for r in db.rows(conn, Q.pending_or_new, {
             "run_id": run_id, "dataset_id": ds, "split": split, "room": room, "new": new})]
         costing = Costing(conn, backend)
         return costing.estimate(conn, _prompts(conn, pool, _labels(conn, ds), ids, k))
@@ -218,7 +217,7 @@ def estimate_select(p: Any, url: str | None = None) -> Estimate:
         cands = uncertainty.sample_candidates(
             pool, set(picked), uncertainty.candidate_cap(p.uncertainty_candidates, need), p.seed)
         if run_id is not None:  # candidates already answered in this run are not asked again
-            done = {r[0] for r in conn.execute(Q.predicted, {"run_id": run_id})}
+            done = {r["sentence_id"] for r in db.rows(conn, Q.predicted, {"run_id": run_id})}
             cands = [c for c in cands if c not in done]
         est = costing.estimate(conn, _prompts(conn, demos, _labels(conn, ds), cands, p.k))
         est.basis.insert(0, f"stage 3: {len(cands)} candidates, k = {p.k}; {note}")

@@ -19,38 +19,8 @@ from allabel.errors import ConfigError
 from allabel.sqlfiles import queries
 
 Q = queries("evaluate")
+DQ = queries("evaluate_duckdb")  # run in DuckDB, not Postgres
 
-METRICS_SQL = """
-WITH p AS (SELECT DISTINCT * FROM pred), g AS (SELECT DISTINCT * FROM gold),
-tp AS (SELECT p.label, count(*) AS n FROM p JOIN g USING (sentence_id, start_char, end_char, label)
-       GROUP BY ALL),
-np AS (SELECT label, count(*) AS n FROM p GROUP BY ALL),
-ng AS (SELECT label, count(*) AS n FROM g GROUP BY ALL),
-pp AS (SELECT p.label, count(*) AS n FROM p WHERE EXISTS (
-         SELECT 1 FROM g WHERE g.sentence_id = p.sentence_id AND g.label = p.label
-           AND g.start_char < p.end_char AND p.start_char < g.end_char) GROUP BY ALL),
-pg AS (SELECT g.label, count(*) AS n FROM g WHERE EXISTS (
-         SELECT 1 FROM p WHERE g.sentence_id = p.sentence_id AND g.label = p.label
-           AND g.start_char < p.end_char AND p.start_char < g.end_char) GROUP BY ALL),
-per AS (
-  SELECT l.label,
-         coalesce(tp.n, 0) AS tp, coalesce(np.n, 0) AS n_pred, coalesce(ng.n, 0) AS n_gold,
-         coalesce(pp.n, 0) AS pp, coalesce(pg.n, 0) AS pg
-  FROM labels l LEFT JOIN tp USING (label) LEFT JOIN np USING (label) LEFT JOIN ng USING (label)
-       LEFT JOIN pp USING (label) LEFT JOIN pg USING (label)
-),
-allrows AS (
-  SELECT * FROM per
-  UNION ALL
-  SELECT '*', sum(tp), sum(n_pred), sum(n_gold), sum(pp), sum(pg) FROM per
-)
-SELECT label, tp, n_pred, n_gold,
-       CASE WHEN n_pred > 0 THEN tp / n_pred ELSE 0 END AS precision,
-       CASE WHEN n_gold > 0 THEN tp / n_gold ELSE 0 END AS recall,
-       CASE WHEN n_pred > 0 THEN pp / n_pred ELSE 0 END AS partial_precision,
-       CASE WHEN n_gold > 0 THEN pg / n_gold ELSE 0 END AS partial_recall
-FROM allrows ORDER BY label = '*', label
-"""
 
 
 def _f1(p: float, r: float) -> float:
@@ -78,7 +48,7 @@ def compute(gold, pred, labels) -> list[LabelScore]:
     con.register("pred", pred)
     con.register("labels", labels)
     out = []
-    for label, tp, n_pred, n_gold, p, r, pp, pr in con.execute(METRICS_SQL).fetchall():
+    for label, tp, n_pred, n_gold, p, r, pp, pr in con.execute(DQ.metrics).fetchall():
         out.append(LabelScore(label, int(tp), int(n_pred), int(n_gold), float(p), float(r),
                               _f1(float(p), float(r)), float(pp), float(pr),
                               _f1(float(pp), float(pr))))
@@ -130,13 +100,13 @@ def micro_f1(scores: list[LabelScore]) -> float:
 
 
 def per_sentence(gold, pred, labels, sentences) -> dict[int, tuple[int, int, int]]:
-    """Strict (tp, fp, fn) per sentence from Arrow tables, in DuckDB (sql/queries/
-    evaluate_sentences.sql). Summed over sentences they give the micro row of ``compute``; the
-    bootstrap in allabel/stats.py resamples them."""
+    """Strict (tp, fp, fn) per sentence from Arrow tables, in DuckDB (``per_sentence`` of
+    sql/queries/evaluate_duckdb.sql). Summed over sentences they give the micro row of
+    ``compute``; the bootstrap in allabel/stats.py resamples them."""
     con = duckdb.connect()
     for name, table in (("gold", gold), ("pred", pred), ("labels", labels), ("sentences", sentences)):
         con.register(name, table)
-    rows = con.execute(queries("evaluate_sentences").per_sentence).fetchall()
+    rows = con.execute(DQ.per_sentence).fetchall()
     con.close()
     return {int(sid): (int(tp), int(fp), int(fn)) for sid, tp, fp, fn in rows}
 

@@ -8,6 +8,9 @@ from collections.abc import Iterator
 
 from allabel import db
 from allabel.errors import AllabelError
+from allabel.sqlfiles import queries
+
+Q = queries("locks")
 
 
 class Busy(AllabelError):
@@ -27,7 +30,7 @@ def single(name: str, url: str | None = None, job: str | None = None) -> Iterato
     conn = db.connect_retrying(url, autocommit=True, vector=False)  # waits for a restarting server
     got = False
     try:
-        got = conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (name,)).fetchone()[0]
+        got = db.one(conn, Q.try_lock, {"name": name})["got"]
         if not got:
             raise Busy(f"{job or 'this job'} is already running in another process; "
                        f"nothing done here, try again when it is done")
@@ -37,5 +40,5 @@ def single(name: str, url: str | None = None, job: str | None = None) -> Iterato
         # exited, so the same job started right after could still find the lock taken.
         if got and not conn.closed:
             with contextlib.suppress(Exception):  # a lost connection has released it anyway
-                conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (name,))
+                conn.execute(Q.unlock, {"name": name})
         conn.close()

@@ -10,7 +10,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from allabel.sqlfiles import read_sql
+from allabel.sqlfiles import queries, read_sql
+
+Q = queries("migrate")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -58,11 +60,23 @@ def require_extension(url: str, name: str = "vector") -> None:
     from allabel.errors import DatabaseError
 
     with psycopg.connect(url) as conn:
-        ok = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = %s", (name,)).fetchone()
+        ok = conn.execute(Q.extension_available, {"name": name}).fetchone()
     if ok is None:
         raise DatabaseError(f"the Postgres server has no {name!r} extension available: install "
                             f"pgvector on it (package postgresql-NN-pgvector) or use the embedded "
                             f"server (unset DATABASE_URL)")
+
+
+def require_installed(url: str, name: str = "vector") -> None:
+    """After migrating: a clear error when the extension did not end up installed."""
+    import psycopg
+
+    from allabel.errors import DatabaseError
+
+    with psycopg.connect(url) as conn:
+        ok = conn.execute(Q.extension_installed, {"name": name}).fetchone()
+    if ok is None:
+        raise DatabaseError(f"the {name} extension is missing (CREATE EXTENSION {name})")
 
 
 def upgrade(url: str, revision: str = "head") -> None:
@@ -74,9 +88,10 @@ def current(url: str) -> str | None:
     """The revision the database is at (None before ``allabel init``)."""
     import psycopg
 
+    from allabel.db import one
+
     with psycopg.connect(url) as conn:
-        exists = conn.execute("SELECT to_regclass('public.alembic_version')").fetchone()[0]
-        if exists is None:
+        if one(conn, Q.version_table)["version_table"] is None:
             return None
-        row = conn.execute("SELECT version_num FROM public.alembic_version").fetchone()
-        return row[0] if row else None
+        row = one(conn, Q.version)
+        return row["version_num"] if row else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import statistics
 from collections import defaultdict
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -81,10 +81,11 @@ def cell_counts(conn, exp_id: int, dataset: str, params: dict[str, Any],
     known = {f.name for f in fields(ExperimentParams)}
     p = ExperimentParams(**{k: v for k, v in params.items() if k in known})
     sample = test_sample(conn, db.dataset_id(conn, dataset), p)
-    done = conn.execute(Q.done_cells, {"experiment_id": exp_id}).fetchall()
-    counts = sentence_counts([r[3] for r in done], url)
+    done = db.rows(conn, Q.done_cells, {"experiment_id": exp_id})
+    counts = sentence_counts([r["prediction_run_id"] for r in done], url)
     out: dict[Cell, np.ndarray] = {}
-    for strategy, budget, seed, run in done:
+    for r in done:
+        strategy, budget, seed, run = r["strategy"], r["budget"], r["seed"], r["prediction_run_id"]
         per = counts[run]
         missing = sum(1 for sid in sample if sid not in per)
         if missing:
@@ -239,41 +240,47 @@ def _html_table(table: str) -> str:
     return f"<table border=1 cellpadding=4><tr>{heads}</tr>{body}</table>"
 
 
-def write_report(experiment: str, out_dir: Path | None = None, resamples: int = stats.RESAMPLES,
-                 seed: int = stats.SEED) -> tuple[Path, str]:
-    """Write report.md, report.html and f1.png under ``out_dir`` (default
-    $ALLABEL_HOME/reports/experiment-ID, never the working directory); returns (folder,
-    markdown tables)."""
+@dataclass
+class _Experiment:
+    """What a report is made of, read in one connection."""
+
+    id: int
+    dataset: str
+    params: dict[str, Any]
+    status: str
+    created: Any
+    rows: list[dict[str, Any]]     # finished cells (experiment.results)
+    sample: list[int]              # the fixed test sample
+    counts: dict[Cell, np.ndarray]  # per cell, per-sentence tp/fp/fn on the sample
+
+
+def _load(experiment: str) -> _Experiment:
+    """The experiment (an id or ``latest``) with its finished cells; clear errors when there is
+    nothing to report."""
     with db.connection() as conn:
-        exp_id = (conn.execute(Q.latest).fetchone()[0] if experiment == "latest"
-                  else int(experiment))
+        exp_id = (db.scalar(conn, Q.latest) if experiment == "latest" else int(experiment))
         if exp_id is None:
             raise ConfigError("no experiment yet (allabel experiment ...)")
-        meta = conn.execute(Q.get, {"experiment_id": exp_id}).fetchone()
+        meta = db.one(conn, Q.get, {"experiment_id": exp_id})
         if meta is None:
             raise ConfigError(f"no experiment {exp_id}")
         rows = results(conn, exp_id)
         if not rows:
             raise ConfigError(f"experiment {exp_id} has no finished cell yet")
-        _, dataset, params, status, created, done, cells = meta
-        sample, counts = cell_counts(conn, exp_id, dataset, params)
-    if done < cells:
-        status = (f"unfinished, {done} of {cells} cells done (the tables show those; the same "
-                  "`allabel experiment` command continues it)")
-    summary = summarise(rows)
-    table = markdown_table(summary)
-    ci_rows = intervals(counts, resamples, seed)
-    ci_table = intervals_table(ci_rows)
-    abl_table = ablations_table(ci_rows)
-    out = out_dir or get_settings().home / "reports" / f"experiment-{exp_id}"
-    out.mkdir(parents=True, exist_ok=True)
-    n, seeds = len(sample), params.get("seeds")
-    model = f"{params.get('backend')} {_short_model(params.get('model'))}"
-    plot(ci_rows, out / "f1.png",
-         f"{dataset}: strict micro F1 against annotation budget\n{model}, k = {params.get('k')}, "
-         f"{n} test sentences, {seeds} seed{'s' if seeds != 1 else ''}; bars: 95% bootstrap CI")
-    intro = (f"# Experiment {exp_id}: does ALLabel pay off on {dataset}?\n\n"
-             f"Status: {status}; created {created:%Y-%m-%d %H:%M}. Model: {params.get('backend')} "
+        sample, counts = cell_counts(conn, exp_id, meta["dataset"], meta["params"])
+    status = meta["status"]
+    if meta["done"] < meta["cells"]:
+        status = (f"unfinished, {meta['done']} of {meta['cells']} cells done (the tables show those; "
+                  "the same `allabel experiment` command continues it)")
+    return _Experiment(exp_id, meta["dataset"], meta["params"], status, meta["created_at"], rows,
+                       sample, counts)
+
+
+def _sections(e: _Experiment, resamples: int, seed: int, with_ablations: bool) -> dict[str, str]:
+    """The report's prose: intro (with its heading), then the text of each table's section."""
+    params, n, seeds = e.params, len(e.sample), e.params.get("seeds")
+    intro = (f"# Experiment {e.id}: does ALLabel pay off on {e.dataset}?\n\n"
+             f"Status: {e.status}; created {e.created:%Y-%m-%d %H:%M}. Model: {params.get('backend')} "
              f"{params.get('model')}; k = {params.get('k')} demonstrations; test sample: "
              f"{n} sentences of the {params.get('test_split', 'test')} split "
              f"({'all of it' if not params.get('test_sample') else 'a fixed random sample'}), the "
@@ -294,20 +301,49 @@ def write_report(experiment: str, out_dir: Path | None = None, resamples: int = 
                 "Each single stage and each allabel:<stages> variant minus allabel (the three "
                 "stages in the configured order) of the same budget, paired by seed on the same "
                 "resamples: a negative difference that excludes 0 means the stages left out (or "
-                "the order) matter.\n\n") if abl_table else ""
-    tables = ci_table + "\n" + (abl_table + "\n" if abl_table else "") + table
-    (out / "report.md").write_text(intro + ci_text + ci_table + "\n"
-                                   + (abl_text + abl_table + "\n" if abl_table else "")
-                                   + cost_text + table
+                "the order) matter.\n\n") if with_ablations else ""
+    return {"intro": intro, "ci": ci_text, "cost": cost_text, "ablations": abl_text}
+
+
+def _body(text: str) -> str:
+    """A section's text without its Markdown heading line, HTML-escaped."""
+    return html.escape(text.split("\n", 2)[2].strip())
+
+
+def _write_files(out: Path, e: _Experiment, sec: dict[str, str], ci_table: str, abl_table: str | None,
+                 table: str) -> None:
+    (out / "report.md").write_text(sec["intro"] + sec["ci"] + ci_table + "\n"
+                                   + (sec["ablations"] + abl_table + "\n" if abl_table else "")
+                                   + sec["cost"] + table
                                    + "\n![F1 against budget with 95% intervals](f1.png)\n")
     (out / "report.html").write_text(
-        f"<!doctype html><meta charset=utf-8><title>allabel experiment {exp_id}</title>"
-        f"<h1>Experiment {exp_id}: {html.escape(dataset)}</h1>"
-        f"<p>{html.escape(intro.split(chr(10), 2)[2].strip())}</p>"
+        f"<!doctype html><meta charset=utf-8><title>allabel experiment {e.id}</title>"
+        f"<h1>Experiment {e.id}: {html.escape(e.dataset)}</h1>"
+        f"<p>{_body(sec['intro'])}</p>"
         f"<h2>F1 and the difference to random, with 95% intervals</h2>"
-        f"<p>{html.escape(ci_text.split(chr(10), 2)[2].strip())}</p>{_html_table(ci_table)}"
-        + (f"<h2>Ablations against allabel</h2><p>{html.escape(abl_text.split(chr(10), 2)[2].strip())}</p>"
+        f"<p>{_body(sec['ci'])}</p>{_html_table(ci_table)}"
+        + (f"<h2>Ablations against allabel</h2><p>{_body(sec['ablations'])}</p>"
            f"{_html_table(abl_table)}" if abl_table else "")
-        + f"<h2>Cost and spread over seeds</h2><p>{html.escape(cost_text.split(chr(10), 2)[2].strip())}</p>"
+        + f"<h2>Cost and spread over seeds</h2><p>{_body(sec['cost'])}</p>"
         f"{_html_table(table)}<p><img src='f1.png' alt='F1 against budget with 95% intervals'></p>")
-    return out, tables
+
+
+def write_report(experiment: str, out_dir: Path | None = None, resamples: int = stats.RESAMPLES,
+                 seed: int = stats.SEED) -> tuple[Path, str]:
+    """Write report.md, report.html and f1.png under ``out_dir`` (default
+    $ALLABEL_HOME/reports/experiment-ID, never the working directory); returns (folder,
+    markdown tables)."""
+    e = _load(experiment)
+    table = markdown_table(summarise(e.rows))
+    ci_rows = intervals(e.counts, resamples, seed)
+    ci_table = intervals_table(ci_rows)
+    abl_table = ablations_table(ci_rows)
+    out = out_dir or get_settings().home / "reports" / f"experiment-{e.id}"
+    out.mkdir(parents=True, exist_ok=True)
+    seeds = e.params.get("seeds")
+    model = f"{e.params.get('backend')} {_short_model(e.params.get('model'))}"
+    plot(ci_rows, out / "f1.png",
+         f"{e.dataset}: strict micro F1 against annotation budget\n{model}, k = {e.params.get('k')}, "
+         f"{len(e.sample)} test sentences, {seeds} seed{'s' if seeds != 1 else ''}; bars: 95% bootstrap CI")
+    _write_files(out, e, _sections(e, resamples, seed, abl_table is not None), ci_table, abl_table, table)
+    return out, ci_table + "\n" + (abl_table + "\n" if abl_table else "") + table

@@ -58,19 +58,17 @@ def open_run(conn: psycopg.Connection, kind: str, dataset_id: int, params: dict[
         raise ConfigError(f"unknown run kind {kind!r}")
     reconcile(conn)
     key = config_key(params)
-    row = conn.execute(Q.create, {"kind": kind, "dataset_id": dataset_id, "config_key": key,
-                                  "params": Jsonb(params)}).fetchone()
+    row = db.one(conn, Q.create, {"kind": kind, "dataset_id": dataset_id, "config_key": key,
+                                  "params": Jsonb(params)})
     if row is None:
-        row = conn.execute(Q.find, {"kind": kind, "config_key": key}).fetchone()
+        row = db.one(conn, Q.find, {"kind": kind, "config_key": key})
     conn.commit()
-    return RunRef(row[0], row[1])
+    return RunRef(row["id"], row["status"])
 
 
 def get(conn: psycopg.Connection, run_id: int) -> dict[str, Any] | None:
-    row = conn.execute(Q.get, {"run_id": run_id}).fetchone()
-    if row is None:
-        return None
-    return {"id": row[0], "kind": row[1], "dataset_id": row[2], "params": row[3], "status": row[4]}
+    """The run's id, kind, dataset_id, params and status, or None."""
+    return db.one(conn, Q.get, {"run_id": run_id})
 
 
 def require_kind(conn: psycopg.Connection, run_id: int, kind: str) -> dict[str, Any]:
@@ -83,7 +81,7 @@ def require_kind(conn: psycopg.Connection, run_id: int, kind: str) -> dict[str, 
 
 def reconcile(conn: psycopg.Connection) -> list[int]:
     """Mark ``interrupted`` every ``running`` run that no live process holds. Commits."""
-    ids = [r[0] for r in conn.execute(Q.reconcile).fetchall()]
+    ids = [r["id"] for r in db.rows(conn, Q.reconcile)]
     if not conn.autocommit:
         conn.commit()
     return ids
@@ -91,9 +89,7 @@ def reconcile(conn: psycopg.Connection) -> list[int]:
 
 def list_runs(conn: psycopg.Connection, status: str | None = None) -> list[dict[str, Any]]:
     reconcile(conn)
-    cur = conn.execute(Q.list, {"status": status})
-    cols = [c.name for c in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return db.rows(conn, Q.list, {"status": status})
 
 
 # --- stop requests (SIGINT / SIGTERM) --------------------------------------------------------

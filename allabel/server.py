@@ -33,6 +33,8 @@ from pathlib import Path
 
 import psutil
 
+from allabel.sqlfiles import queries
+
 log = logging.getLogger(__name__)
 # platformdirs warns when XDG_RUNTIME_DIR is unset (cron, CI); its /tmp fallback is fine for us.
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -129,7 +131,7 @@ def answers(url: str, wait: float = 0.0) -> bool:
     while True:
         try:
             with psycopg.connect(url, connect_timeout=3, autocommit=True) as conn:
-                conn.execute("SELECT 1")
+                conn.execute(queries("server").ping)
             return True
         except psycopg.Error:
             if time.monotonic() >= deadline:
@@ -357,8 +359,9 @@ def listen(home: Path, host: str, port: int) -> str:
     acquire(home, keep=True)  # initdb'd and running, so the password can be set
     pw = _ensure_password(home)
     with psycopg.connect(uri(home), autocommit=True) as conn:
-        conn.execute("SET password_encryption = 'scram-sha-256'")
-        conn.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(pw)))
+        q = queries("server")
+        conn.execute(q.scram_passwords)
+        conn.execute(sql.SQL(q.set_password).format(sql.Literal(pw)))
     pgdata = datadir(home)
     (pgdata / "pg_hba.conf").write_text(HBA)
     (home / LISTEN_FILE).write_text(f"{host}:{port}\n")

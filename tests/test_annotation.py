@@ -114,7 +114,7 @@ def test_conll_round_trip(conn, run_id, tmp_path):
     (lambda o: o["entities"].append({"start": 0, "end": 3, "label": "Gene"}), "unknown label 'Gene'"),
     (lambda o: o["entities"].append({"start": 0, "end": 999, "label": "Chemical"}), "outside the text"),
     (lambda o: o["entities"].append({"start": 0, "end": 2, "label": "Chemical", "text": "zz"}),
-     "not 'zz'"),
+     "the entity says 'zz'"),
     (lambda o: o.update(sentence_id=999999), "not selected in run"),
     (lambda o: o.update(text="something else"), "differs from the stored text"),
 ])

@@ -11,10 +11,11 @@ import pytest
 
 from allabel.annotation import import_file
 from allabel.annotation.exporter import FORMATS, export_entities, export_run
-from allabel.annotation.writers import WRITERS, iob_tags, tokens_of
+from allabel.annotation.writers import WRITERS
 from allabel.errors import ConfigError
 from allabel.ingest import ingest_path
 from allabel.select.run import SelectParams, select
+from allabel.spans import iob_encode, tokens_of
 from tests.select_fixtures import small_corpus
 
 
@@ -219,9 +220,9 @@ def test_unrepresentable_spans_counted_listed_and_reported(conn, cli, tmp_path):
     assert res.entities == 8 and not res.skipped
 
 
-def test_iob_tags_unit():
+def test_iob_encode_unit():
     toks = tokens_of("a b c d", None, None)
-    tags, skipped = iob_tags(toks, [{"start": 0, "end": 3, "label": "X", "text": "a b"},
+    tags, skipped = iob_encode(toks, [{"start": 0, "end": 3, "label": "X", "text": "a b"},
                                     {"start": 2, "end": 5, "label": "Y", "text": "b c"},
                                     {"start": 6, "end": 7, "label": "Z", "text": "d"}])
     assert tags == ["B-X", "I-X", "O", "B-Z"] and [r for _, r in skipped] == ["overlapping"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,16 +18,20 @@ import psycopg
 import pytest
 
 from allabel import migrate
+from tests.cli_jobs import (
+    DONE,
+    PREDICT,
+    assert_exactly_once,
+    fake_llm_with_toy_corpus,
+    run,
+    start,
+    wait_until,
+)
 from tests.conftest import _with_db
 from tests.fake_openai import FakeOpenAI
 
-DATA = Path(__file__).parent / "data"
 N = 30
 _count = iter(range(10_000))
-
-
-def cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "allabel.cli.__main__", *args]
 
 
 def _home_env(home: Path) -> dict[str, str]:
@@ -38,8 +41,7 @@ def _home_env(home: Path) -> dict[str, str]:
 
 
 def db_start(home: Path) -> str:
-    r = subprocess.run(cmd("db", "start"), env=_home_env(home), capture_output=True, text=True,
-                       timeout=120)
+    r = run(["db", "start"], _home_env(home), timeout=120, replace_env=True)
     assert r.returncode == 0, r.stderr
     return r.stdout.strip()
 
@@ -55,7 +57,7 @@ def fault_server():
         c.execute("CREATE DATABASE fault_template")
     migrate.upgrade(_with_db(uri, "fault_template"))
     yield home, uri
-    subprocess.run(cmd("db", "stop"), env=_home_env(home), capture_output=True, timeout=60)
+    run(["db", "stop"], _home_env(home), timeout=60, replace_env=True)
 
 
 @pytest.fixture()
@@ -76,19 +78,8 @@ def fdb(fault_server, monkeypatch):
 
 @pytest.fixture()
 def fake(fdb, monkeypatch, tmp_path):
-    with FakeOpenAI(delay=0.1) as srv:
-        for k, v in {"ALLABEL_LLM_BASE_URL": srv.url, "ALLABEL_LLM_MODEL": "fake",
-                     "ALLABEL_LLM_CONCURRENCY": "2", "ALLABEL_LLM_BACKOFF": "0.01"}.items():
-            monkeypatch.setenv(k, v)
-        from allabel.config import get_settings
-        from allabel.ingest import ingest_path
-
-        get_settings.cache_clear()
-        ingest_path(DATA / "small.tsv", "toy", "train")
-        (tmp_path / "t.txt").write_text("".join(f"Drug{i} was given .\n" for i in range(N)))
-        ingest_path(tmp_path / "t.txt", "toy", "test")
+    with fake_llm_with_toy_corpus(monkeypatch, tmp_path, N, delay=0.1) as srv:
         yield srv
-    get_settings.cache_clear()
 
 
 def q(url: str, sql: str, *args) -> list[tuple]:
@@ -106,16 +97,8 @@ def q(url: str, sql: str, *args) -> list[tuple]:
 
 
 def wait_for(url: str, sql: str, at_least: int, proc: subprocess.Popen, timeout: float = 90) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        n = q(url, sql)[0][0]
-        if n >= at_least:
-            return n
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            pytest.fail(f"job ended before the fault ({proc.returncode}): {err}")
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {sql} >= {at_least}")
+    """Until the count ``sql`` reaches ``at_least`` (on a fresh connection each time)."""
+    return wait_until(lambda: q(url, sql)[0][0], at_least, proc, timeout, what=sql)
 
 
 def kill_postmaster(home: Path) -> None:
@@ -130,21 +113,10 @@ def restart_after(home: Path, seconds: float = 1.5) -> None:
     assert out.startswith("started: "), out
 
 
-def start(args: list[str], **env: str) -> subprocess.Popen:
-    return subprocess.Popen(cmd(*args), env={**os.environ, **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-
-
-PREDICT = ["predict", "--dataset", "toy", "--split", "test", "--demos", "train", "--k", "1"]
-DONE = "SELECT count(*) FROM predictions WHERE status = 'done'"
-
-
 def assert_clean_prediction_rows(url: str, fake: FakeOpenAI) -> None:
     """Exactly the rows of a clean run: one done prediction and one entity (the first word,
     which is what the fake answers) per sentence; every answered request stored, none twice."""
-    assert q(url, "SELECT count(*), count(DISTINCT sentence_id) FROM predictions "
-                  "WHERE status = 'done'")[0] == (N, N)
-    assert q(url, "SELECT count(*) FROM predictions WHERE status <> 'done'")[0][0] == 0
+    assert_exactly_once(lambda sql: q(url, sql), N)
     ents = q(url, "SELECT s.text, e.text, e.label FROM entities e JOIN sentences s "
                   "ON s.id = e.sentence_id WHERE e.source = 'llm'")
     assert len(ents) == N and all(t.split()[0] == e and lab == "Chemical" for t, e, lab in ents)
@@ -238,8 +210,7 @@ def test_select_survives_postmaster_restart(fdb, fault_server, fake, tmp_path):
     assert p.returncode == 0, err
     assert "done; 12 sentences selected" in out
     requests_with_fault = len(fake.requests)
-    r = subprocess.run(cmd(*args), env={**os.environ, "DATABASE_URL": clean}, capture_output=True,
-                       text=True, timeout=180)
+    r = run(args, {"DATABASE_URL": clean}, timeout=180)
     assert r.returncode == 0, r.stderr
     assert _selection(url) == _selection(clean) and len(_selection(url)) == 12
     stored = q(url, "SELECT count(*) FROM llm_calls")[0][0]
@@ -262,7 +233,7 @@ def test_sigterm_marks_interrupted_then_rerun_completes(fdb, fake):
     assert status == "interrupted" and "SIGTERM" in error
     assert 4 <= q(url, DONE)[0][0] < N
     fake.delay = 0.0
-    r = subprocess.run(cmd(*PREDICT), capture_output=True, text=True, timeout=120)
+    r = run(PREDICT)
     assert r.returncode == 0, r.stderr
     assert q(url, "SELECT status, error FROM runs") == [("done", None)]
     assert_clean_prediction_rows(url, fake)
@@ -271,12 +242,12 @@ def test_sigterm_marks_interrupted_then_rerun_completes(fdb, fake):
 def test_noop_runs_keep_done(fdb, fake):
     home, url = fdb
     fake.delay = 0.0
-    r = subprocess.run(cmd(*PREDICT), capture_output=True, text=True, timeout=120)
+    r = run(PREDICT)
     assert r.returncode == 0, r.stderr
     before = q(url, "SELECT status, finished_at, started_at FROM runs")
     assert before[0][0] == "done"
     for extra in ([], ["--new"], []):
-        r = subprocess.run(cmd(*PREDICT, *extra), capture_output=True, text=True, timeout=120)
+        r = run([*PREDICT, *extra])
         assert r.returncode == 0 and "nothing to do" in r.stdout
     assert q(url, "SELECT status, finished_at, started_at FROM runs") == before
     assert len(fake.requests) == N
@@ -288,7 +259,7 @@ def test_database_gone_for_good_is_one_line_and_marked_on_next_command(fdb, fake
     home, url = fdb
     fake.delay = 0.3
     env = {"ALLABEL_DB_RETRY_SECONDS": "2", "ALLABEL_DB_RETRIES": "3"}
-    p = start(PREDICT, **env)
+    p = start(PREDICT, env)
     wait_for(url, DONE, 2, p)
     kill_postmaster(home)
     out, err = p.communicate(timeout=60)
@@ -299,12 +270,11 @@ def test_database_gone_for_good_is_one_line_and_marked_on_next_command(fdb, fake
     (tmp_path / "x.txt").write_text("One more .\n")
     for args in (["ingest", str(tmp_path / "x.txt"), "--dataset", "toy", "--split", "x"],
                  ["embed", "--dataset", "toy"]):
-        r = subprocess.run(cmd(*args), env={**os.environ, **env}, capture_output=True, text=True,
-                           timeout=60)
+        r = run(args, env, timeout=60)
         assert r.returncode == 4 and "Traceback" not in r.stderr, r.stderr
         assert r.stderr.strip().startswith("error: the database did not answer")
     restart_after(home, 0)
-    r = subprocess.run(cmd("runs", "--json"), capture_output=True, text=True, timeout=60)
+    r = run(["runs", "--json"], timeout=60)
     assert r.returncode == 0, r.stderr
     import json
 
@@ -312,6 +282,6 @@ def test_database_gone_for_good_is_one_line_and_marked_on_next_command(fdb, fake
     assert [x["status"] for x in runs] == ["interrupted"]
     assert "process ended without finishing" in runs[0]["error"]
     fake.delay = 0.0
-    r = subprocess.run(cmd(*PREDICT), capture_output=True, text=True, timeout=120)
+    r = run(PREDICT)
     assert r.returncode == 0, r.stderr
     assert q(url, "SELECT status FROM runs") == [("done",)]

@@ -3,50 +3,34 @@ killed job, re-run, ends with exactly the rows of an uninterrupted run."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from allabel.config import get_settings
-from allabel.ingest import ingest_path
 from allabel.predict import predict_split
-from tests.fake_openai import FakeOpenAI
+from tests.cli_jobs import (
+    DONE,
+    PREDICT,
+    assert_exactly_once,
+    conn_fetch,
+    fake_llm_with_toy_corpus,
+    run,
+    start,
+    wait_until,
+)
 
-DATA = Path(__file__).parent / "data"
 N = 24
 
 
 @pytest.fixture()
 def fake(db_url, monkeypatch, tmp_path):
-    with FakeOpenAI(delay=0.05) as srv:
-        for k, v in {"ALLABEL_LLM_BASE_URL": srv.url, "ALLABEL_LLM_MODEL": "fake",
-                     "ALLABEL_LLM_CONCURRENCY": "2", "ALLABEL_LLM_BACKOFF": "0.01"}.items():
-            monkeypatch.setenv(k, v)
-        get_settings.cache_clear()
-        ingest_path(DATA / "small.tsv", "toy", "train")
-        (tmp_path / "t.txt").write_text("".join(f"Drug{i} was given .\n" for i in range(N)))
-        ingest_path(tmp_path / "t.txt", "toy", "test")
+    with fake_llm_with_toy_corpus(monkeypatch, tmp_path, N, delay=0.05) as srv:
         yield srv
-    get_settings.cache_clear()
 
 
 def exactly_once(conn):
-    done = conn.execute("SELECT count(*), count(DISTINCT sentence_id) FROM predictions "
-                        "WHERE status = 'done'").fetchone()
-    assert done == (N, N)
-    assert conn.execute("SELECT count(*) FROM llm_calls").fetchone()[0] == N
-    ents = conn.execute("SELECT count(*), count(DISTINCT sentence_id) FROM entities "
-                        "WHERE source = 'llm'").fetchone()
-    assert ents == (N, N)
-
-
-def cmd(*args):
-    return [sys.executable, "-m", "allabel.cli.__main__", *args]
+    assert_exactly_once(conn_fetch(conn), N)
 
 
 def test_workers_process_each_sentence_once(conn, fake):
@@ -59,9 +43,7 @@ def test_workers_process_each_sentence_once(conn, fake):
 
 
 def test_overlapping_cron_runs(conn, fake):
-    args = cmd("predict", "--dataset", "toy", "--split", "test", "--demos", "train", "--k", "1", "--new")
-    procs = [subprocess.Popen(args, env=os.environ.copy(), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [start([*PREDICT, "--new"]) for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     exactly_once(conn)
@@ -70,22 +52,15 @@ def test_overlapping_cron_runs(conn, fake):
 
 def test_sigkill_mid_run_then_resume(conn, fake):
     fake.delay = 0.2
-    args = cmd("predict", "--dataset", "toy", "--split", "test", "--demos", "train", "--k", "1")
-    p = subprocess.Popen(args, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        n = conn.execute("SELECT count(*) FROM predictions WHERE status = 'done'").fetchone()[0]
-        conn.commit()
-        if n >= 4:
-            break
-        time.sleep(0.05)
+    p = start(PREDICT, quiet=True)
+    wait_until(lambda: conn_fetch(conn)(DONE)[0][0], 4, p, timeout=60)
     p.send_signal(signal.SIGKILL)
     p.wait(timeout=10)
     done = conn.execute("SELECT count(*) FROM predictions WHERE status = 'done'").fetchone()[0]
     conn.commit()
     assert 4 <= done < N  # killed mid-run
     fake.delay = 0.0
-    r = subprocess.run(args, env=os.environ.copy(), capture_output=True, text=True, timeout=120)
+    r = run(PREDICT)
     assert r.returncode == 0, r.stderr
     exactly_once(conn)
     # answers paid for before the kill were served from the cache on the re-run

@@ -18,16 +18,15 @@ from typing import Any, TextIO
 
 from allabel import db
 from allabel.annotation.labelconfig import label_config
-from allabel.annotation.writers import WRITERS, Record, WriteStats, iob_tags, tokens_of
-from allabel.errors import ConfigError, DatabaseError
+from allabel.annotation.writers import WRITERS, Record, WriteStats
+from allabel.errors import ConfigError
 from allabel.sqlfiles import queries
 
 Q = queries("annotation")
 SOURCES = ("gold", "human", "llm")
 FORMATS = tuple(WRITERS)
 
-__all__ = ["FORMATS", "SOURCES", "ExportResult", "export_entities", "export_run", "iob_tags", "run_records",
-           "tokens_of"]
+__all__ = ["FORMATS", "SOURCES", "ExportResult", "export_entities", "export_run", "run_records"]
 
 
 @dataclass
@@ -58,21 +57,26 @@ def _finish(writer, fmt: str, conn, dataset_id: int) -> ExportResult:
     return res
 
 
-def _run_info(conn, run_id: int):
-    row = conn.execute(Q.run_info, {"run_id": run_id}).fetchone()
+def _run_info(conn, run_id: int) -> tuple[str, int, str]:
+    """(kind, dataset id, dataset name) of a run."""
+    row = db.one(conn, Q.run_info, {"run_id": run_id})
     if row is None:
         raise ConfigError(f"no run {run_id}")
-    return row
+    return row["kind"], row["dataset_id"], row["dataset"]
+
+
+def _record(row: dict[str, Any], source: str | None, meta: dict[str, Any]) -> Record:
+    """A sentence row of annotation.sql (id, text, tokens, token_starts, entities) as a Record."""
+    return Record(row["id"], row["text"], row["tokens"], row["token_starts"], row["entities"], source, meta)
 
 
 def run_records(conn, run_id: int, include_annotated: bool, dataset: str):
     """The records of a selection run's annotation hand-off, in selection order."""
-    for r in conn.execute(Q.to_export, {"run_id": run_id, "all": include_annotated}):
-        sid, text, tokens, starts, stage, rank, _annotated, annotator, source, entities = r
-        meta: dict[str, Any] = {"dataset": dataset, "run_id": run_id, "stage": stage, "rank": rank}
-        if source == "human":
-            meta["annotator"] = annotator
-        yield Record(sid, text, tokens, starts, entities, source, meta)
+    for r in db.rows(conn, Q.to_export, {"run_id": run_id, "all": include_annotated}):
+        meta: dict[str, Any] = {"dataset": dataset, "run_id": run_id, "stage": r["stage"], "rank": r["rank"]}
+        if r["source"] == "human":
+            meta["annotator"] = r["annotator"]
+        yield _record(r, r["source"], meta)
 
 
 def export_run(run_id: int, fmt: str, out: TextIO, include_annotated: bool = False) -> ExportResult:
@@ -104,25 +108,20 @@ def export_entities(source: str, fmt: str, out: TextIO, dataset: str | None = No
         elif dataset is None:
             raise ConfigError("give a RUN or --dataset NAME")
         else:
-            row = conn.execute(Q.dataset_id, {"dataset": dataset}).fetchone()
-            if row is None:
-                raise DatabaseError(f"unknown dataset {dataset!r}")
-            dataset_id = row[0]
+            dataset_id = db.dataset_id(conn, dataset)
         params = {"dataset_id": dataset_id, "split": split, "selection_run": selection_run,
                   "prediction_run": prediction_run, "source": source}
-        for r in conn.execute(Q.export_entities, params):
-            (sid, text, tokens, starts, sp, position, doc_id, stage, rank, src_run, annotator, origin,
-             model, entities) = r
-            meta: dict[str, Any] = {"dataset": dataset, "split": sp, "doc_id": doc_id}
-            if stage is not None:
-                meta.update(stage=stage, rank=rank)
+        for r in db.rows(conn, Q.export_entities, params):
+            meta: dict[str, Any] = {"dataset": dataset, "split": r["split"], "doc_id": r["doc_id"]}
+            if r["stage"] is not None:
+                meta.update(stage=r["stage"], rank=r["rank"])
             if source != "gold":
-                meta["run_id"] = src_run
+                meta["run_id"] = r["run_id"]
             if source == "human":
-                meta.update(annotator=annotator, origin=origin)
+                meta.update(annotator=r["annotator"], origin=r["origin"])
             if source == "llm":
-                meta["model"] = model
-            writer.write(Record(sid, text, tokens, starts, entities, source, meta))
+                meta["model"] = r["model"]
+            writer.write(_record(r, source, meta))
         return _finish(writer, fmt, conn, dataset_id)
 
 

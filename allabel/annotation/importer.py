@@ -6,18 +6,26 @@ Everything is parsed and validated first; one bad item rejects the whole file wi
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from allabel import db
-from allabel.annotation.writers import tokens_of
 from allabel.errors import ConfigError, InputError
-from allabel.ingest.formats import COMMENT, decode_lines, iob_token_spans
+from allabel.ingest.formats import decode_lines
+from allabel.spans import SpanError, check_spans, read_conll, tokens_of
 from allabel.sqlfiles import queries
 
 Q = queries("annotation")
-_SID = re.compile(r"^#\s*sentence_id\s*=\s*(\d+)\s*$")
+
+
+@dataclass(frozen=True)
+class RunSentence:
+    """A sentence selected in the run, as stored (what an imported item is checked against)."""
+
+    text: str
+    tokens: list[str] | None
+    token_starts: list[int] | None
 
 
 @dataclass
@@ -67,7 +75,7 @@ def _span_of(v: object) -> tuple[int, int, str, str | None] | None:
     return v["start"], v["end"], labels[0], v.get("text")
 
 
-def _labelstudio(path: Path, lines: list[str], warnings: list[str]) -> list[Item]:
+def _labelstudio(path: Path, lines: list[str], texts: dict[int, RunSentence], warnings: list[str]) -> list[Item]:
     """A Label Studio JSON export (tasks with data and annotations) or JSON-MIN export (one flat
     record per annotation: data fields, one key per control, annotator). Results of other
     controls than span labels (Choices, TextArea, relations …) are skipped with one warning."""
@@ -138,7 +146,7 @@ def parse_tasks(tasks: list, path: str, warnings: list[str]) -> list[Item]:
     return [it for it in items if it.where not in min_records or last[it.sentence_id] is it]
 
 
-def _jsonl(path: Path, lines: list[str]) -> list[Item]:
+def _jsonl(path: Path, lines: list[str], texts: dict[int, RunSentence], warnings: list[str]) -> list[Item]:
     items = []
     for ln, raw in enumerate(lines, 1):
         if not raw.strip():
@@ -159,43 +167,41 @@ def _jsonl(path: Path, lines: list[str]) -> list[Item]:
     return items
 
 
-def _conll(path: Path, lines: list[str], texts: dict[int, tuple]) -> list[Item]:
-    items, sid, start_line, rows = [], None, 0, []
-
-    def flush() -> None:
-        nonlocal rows, sid
-        if sid is None and not rows:
-            return
-        if sid is None:
-            raise InputError(str(path), start_line, "sentence without a '# sentence_id = N' line")
+def _conll(path: Path, lines: list[str], texts: dict[int, RunSentence], warnings: list[str]) -> list[Item]:
+    """CoNLL as ``allabel export --format conll`` writes it (read by ``allabel.spans.read_conll``,
+    the same tolerance as ingest): each sentence names its ``# sentence_id = N``, and its tokens
+    must be the stored tokens of that sentence."""
+    items = []
+    for sent in read_conll(str(path), lines):
+        line, value = sent.comments.get("sentence_id", (sent.line, ""))
+        if not value.isdigit():
+            raise InputError(str(path), sent.line, "sentence without a '# sentence_id = N' line")
+        sid = int(value)
         if sid not in texts:
-            raise InputError(str(path), start_line, f"sentence {sid} is not selected in this run")
-        text, toks_db, starts = texts[sid]
-        toks = tokens_of(text, toks_db, starts)
-        if [t for t, _ in toks] != [t for _, t, _ in rows]:
-            raise InputError(str(path), start_line, f"tokens of sentence {sid} differ from the stored text")
-        spans = iob_token_spans(path, [(ln, tag) for ln, _tok, tag in rows])
-        items.append(Item(start_line, sid, text, [
-            (toks[a][1], toks[b][1] + len(toks[b][0]), lab, None) for a, b, lab in spans]))
-        sid, rows = None, []
-
-    for ln, raw in enumerate(lines, 1):
-        m = _SID.match(raw.strip())
-        if m:
-            flush()
-            sid, start_line = int(m.group(1)), ln
-            continue
-        if raw.strip().startswith("#") and "\t" not in raw and COMMENT.match(raw.strip()):
-            continue  # other "# key = value" comments (entities_source, skipped_span, doc_id)
-        if not raw.strip():
-            flush()
-            continue
-        parts = raw.split("\t") if "\t" in raw else raw.split()
-        if len(parts) < 2:
-            raise InputError(str(path), ln, "malformed line: expected 'token<TAB>tag'")
-        rows.append((ln, parts[0], parts[-1].strip()))
-    flush()
+            raise InputError(str(path), line, f"sentence {sid} is not selected in this run")
+        rs = texts[sid]
+        toks = tokens_of(rs.text, rs.tokens, rs.token_starts)
+        if [t for t, _ in toks] != sent.tokens:
+            raise InputError(str(path), line, f"tokens of sentence {sid} differ from the stored text")
+        items.append(Item(line, sid, rs.text, [(toks[a][1], toks[b][1] + len(toks[b][0]), lab, None)
+                                               for a, b, lab in sent.token_spans(str(path))]))
     return items
+
+
+@dataclass(frozen=True)
+class ImportFormat:
+    """How to read one import format: ``read(path, lines, run sentences, warnings) -> items``;
+    ``by_line``: items are numbered by file line (else by task, a JSON document's position)."""
+
+    read: Callable[[Path, list[str], dict[int, RunSentence], list[str]], list[Item]]
+    by_line: bool
+
+
+READERS: dict[str, ImportFormat] = {
+    "labelstudio": ImportFormat(_labelstudio, by_line=False),
+    "jsonl": ImportFormat(_jsonl, by_line=True),
+    "conll": ImportFormat(_conll, by_line=True),
+}
 
 
 @dataclass
@@ -205,32 +211,32 @@ class ImportResult:
     warnings: list[str]
 
 
-def parse(path: Path, fmt: str | None, texts: dict[int, tuple], warnings: list[str]) -> tuple[str, list[Item]]:
+def parse(path: Path, fmt: str | None, texts: dict[int, RunSentence],
+          warnings: list[str]) -> tuple[str, list[Item]]:
     """Read ``path`` (format given or detected) into items; nothing is checked against the run yet."""
     lines = decode_lines(path)
     fmt = fmt or _detect(path, lines)
-    if fmt == "labelstudio":
-        return fmt, _labelstudio(path, lines, warnings)
-    if fmt == "jsonl":
-        return fmt, _jsonl(path, lines)
-    if fmt == "conll":
-        return fmt, _conll(path, lines, texts)
-    raise InputError(str(path), None, f"unknown format {fmt!r} (labelstudio, jsonl, conll)")
+    reader = READERS.get(fmt)
+    if reader is None:
+        raise InputError(str(path), None, f"unknown format {fmt!r} ({', '.join(READERS)})")
+    return fmt, reader.read(path, lines, texts, warnings)
 
 
-def run_context(conn, run_id: int) -> tuple[dict[int, tuple], set[str]]:
-    """The run's selected sentences (id -> text, tokens, starts) and its dataset's labels."""
-    kind = conn.execute(Q.run_kind, {"run_id": run_id}).fetchone()
-    if kind is None or kind[0] != "selection":
+def run_context(conn, run_id: int) -> tuple[dict[int, RunSentence], set[str]]:
+    """The run's selected sentences (id -> stored sentence) and its dataset's labels."""
+    kind = db.scalar(conn, Q.run_kind, {"run_id": run_id})
+    if kind != "selection":
         raise ConfigError(f"run {run_id} is not a selection run")
-    texts = {r[0]: (r[1], r[2], r[3]) for r in conn.execute(Q.run_sentences, {"run_id": run_id})}
-    labels = {r[0] for r in conn.execute(Q.run_labels, {"run_id": run_id})}
+    texts = {r["id"]: RunSentence(r["text"], r["tokens"], r["token_starts"])
+             for r in db.rows(conn, Q.run_sentences, {"run_id": run_id})}
+    labels = {r["name"] for r in db.rows(conn, Q.run_labels, {"run_id": run_id})}
     return texts, labels
 
 
-def validate(items: list[Item], texts: dict[int, tuple], labels: set[str], run_id: int, where: str,
+def validate(items: list[Item], texts: dict[int, RunSentence], labels: set[str], run_id: int, where: str,
              by_line: bool) -> None:
-    """Every item must be a sentence of the run, once, with spans on its text and known labels."""
+    """Every item must be a sentence of the run, once, with valid spans (``spans.check_spans``:
+    on its text, surface text as given, known labels, no duplicates)."""
     seen: set[int] = set()
     for it in items:
         line = it.where if by_line else None
@@ -240,30 +246,22 @@ def validate(items: list[Item], texts: dict[int, tuple], labels: set[str], run_i
         if it.sentence_id in seen:
             raise InputError(where, line, f"{pre}sentence {it.sentence_id} appears twice")
         seen.add(it.sentence_id)
-        text = texts[it.sentence_id][0]
+        text = texts[it.sentence_id].text
         if it.text is not None and it.text != text:
             raise InputError(where, line, f"{pre}text of sentence {it.sentence_id} differs from the stored text")
-        keys = set()
-        for a, b, lab, surface in it.spans:
-            if not (0 <= a < b <= len(text)):
-                raise InputError(where, line, f"{pre}span [{a}, {b}) outside the text")
-            if surface is not None and text[a:b] != surface:
-                raise InputError(where, line, f"{pre}span [{a}, {b}) is {text[a:b]!r}, not {surface!r}")
-            if lab not in labels:
-                known = ", ".join(sorted(labels))
-                raise InputError(where, line, f"{pre}unknown label {lab!r} (known: {known})")
-            if (a, b, lab) in keys:
-                raise InputError(where, line, f"{pre}duplicate span [{a}, {b}) {lab}")
-            keys.add((a, b, lab))
+        try:
+            check_spans(text, it.spans, labels)
+        except SpanError as e:
+            raise InputError(where, line, f"{pre}{e}") from None
 
 
-def store(conn, run_id: int, items: list[Item], texts: dict[int, tuple], annotator: str | None) -> int:
+def store(conn, run_id: int, items: list[Item], texts: dict[int, RunSentence], annotator: str | None) -> int:
     """Write the items in one transaction: each sentence's annotation replaces the previous one;
     a sentence whose annotator and spans are already stored is left alone (re-importing the same
     file, or pulling twice, writes nothing). The annotator is the file's e-mail when it names one,
     else ``annotator``, else the file's user id, else "unknown". Returns sentences written."""
-    current = {r[0]: (r[1], {(int(a), int(b), lab) for a, b, lab in r[2]})
-               for r in conn.execute(Q.current_annotations, {"run_id": run_id})}
+    current = {r["sentence_id"]: (r["annotator"], {(int(a), int(b), lab) for a, b, lab in r["spans"]})
+               for r in db.rows(conn, Q.current_annotations, {"run_id": run_id})}
     written = 0
     with conn.transaction():
         for it in items:
@@ -275,7 +273,7 @@ def store(conn, run_id: int, items: list[Item], texts: dict[int, tuple], annotat
             conn.execute(Q.clear_sentence, {"run_id": run_id, "sentence_id": it.sentence_id})
             conn.execute(Q.upsert_annotation, {"run_id": run_id, "sentence_id": it.sentence_id,
                                                "annotator": who})
-            text = texts[it.sentence_id][0]
+            text = texts[it.sentence_id].text
             with conn.cursor() as cur:
                 cur.executemany(Q.insert_entity, [
                     {"sentence_id": it.sentence_id, "start": a, "end": b, "label": lab,
@@ -296,6 +294,6 @@ def import_file(path: str | Path, run_id: int, fmt: str | None = None,
     with db.connection() as conn:
         texts, labels = run_context(conn, run_id)
         fmt, items = parse(path, fmt, texts, warnings)
-        validate(items, texts, labels, run_id, str(path), by_line=fmt != "labelstudio")
+        validate(items, texts, labels, run_id, str(path), by_line=READERS[fmt].by_line)
         written = store(conn, run_id, items, texts, annotator)
     return ImportResult(len(items), written, warnings)

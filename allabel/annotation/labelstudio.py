@@ -65,11 +65,11 @@ def _server(url: str | None) -> str:
 
 def find_project(ls: Any, conn, run_id: int, url: str) -> Any | None:
     """The project this database pushed the run to on this server (None if never, or deleted)."""
-    row = conn.execute(Q.ls_project, {"run_id": run_id, "url": url}).fetchone()
+    row = db.one(conn, Q.ls_project, {"run_id": run_id, "url": url})
     if row is None:
         return None
     try:
-        return ls.projects.get(id=row[0])
+        return ls.projects.get(id=row["project_id"])
     except Exception as e:
         if getattr(e, "status_code", None) == 404:
             return None
@@ -93,7 +93,7 @@ def push(run_id: int, url: str | None = None, api_key: str | None = None) -> Pus
     ls = connect(url, api_key)
     url = _server(url)
     with db.connection() as conn:
-        kind, dataset_id, dataset = _run(conn, run_id)
+        dataset_id, dataset = _run(conn, run_id)
         records = list(run_records(conn, run_id, include_annotated=False, dataset=dataset))
         config = label_config(conn.execute(Q.dataset_labels, {"dataset_id": dataset_id}).fetchall())
         project = _call("finding the project", find_project, ls, conn, run_id, url)
@@ -113,13 +113,21 @@ def push(run_id: int, url: str | None = None, api_key: str | None = None) -> Pus
     return PushResult(project.id, created, len(todo), len(records) - len(todo))
 
 
-def _run(conn, run_id: int):
-    row = conn.execute(Q.run_info, {"run_id": run_id}).fetchone()
+def _run(conn, run_id: int) -> tuple[int, str]:
+    """(dataset id, dataset name) of a selection run; a clear error for any other run."""
+    row = db.one(conn, Q.run_info, {"run_id": run_id})
     if row is None:
         raise ConfigError(f"no run {run_id}")
-    if row[0] != "selection":
-        raise ConfigError(f"run {run_id} is a {row[0]} run; push a selection run")
-    return row
+    if row["kind"] != "selection":
+        raise ConfigError(f"run {run_id} is a {row['kind']} run; push a selection run")
+    return row["dataset_id"], row["dataset"]
+
+
+def dataset_config(dataset: str) -> str:
+    """The labeling config for a dataset's labels (``allabel labelstudio config``)."""
+    with db.connection() as conn:
+        return label_config(conn.execute(Q.dataset_labels,
+                                         {"dataset_id": db.dataset_id(conn, dataset)}).fetchall())
 
 
 def pull(run_id: int, url: str | None = None, api_key: str | None = None,
@@ -127,7 +135,7 @@ def pull(run_id: int, url: str | None = None, api_key: str | None = None,
     ls = connect(url, api_key)
     url = _server(url)
     with db.connection() as conn:
-        _kind, _dataset_id, dataset = _run(conn, run_id)
+        _dataset_id, dataset = _run(conn, run_id)
         project = _call("finding the project", find_project, ls, conn, run_id, url)
     if project is None:
         raise ConfigError(f"Label Studio has no project for run {run_id} ({project_title(run_id, dataset)!r}); "

@@ -5,7 +5,7 @@ A writer receives ``Record``s (one sentence with the entities of one source) and
 ``close()`` returns what could not be written. CoNLL (IOB2) cannot hold nested, overlapping or
 sub-token spans: those are counted by reason, listed in the file as ``# skipped_span = …``
 comment lines (which ingest and import read as comments), and reported — never dropped
-silently."""
+silently. Tokens and IOB2 tags are ``allabel.spans`` (the same reading as ingest and import)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
+
+from allabel.spans import iob_encode, tokens_of
 
 FROM_NAME, TO_NAME = "label", "text"  # the names of our Label Studio labeling config
 LLM_MODEL_VERSION = "allabel-llm"
@@ -71,46 +73,6 @@ def register(name: str) -> Callable[[type[Writer]], type[Writer]]:
     return deco
 
 
-def tokens_of(text: str, tokens: list[str] | None, starts: list[int] | None) -> list[tuple[str, int]]:
-    """(token, start) pairs: the stored tokenisation, or whitespace tokens of the text."""
-    if tokens is not None and starts is not None:
-        return list(zip(tokens, starts, strict=True))
-    out, pos = [], 0
-    for tok in text.split():
-        pos = text.index(tok, pos)
-        out.append((tok, pos))
-        pos += len(tok)
-    return out
-
-
-def iob_tags(toks: list[tuple[str, int]], spans: list[dict]) -> tuple[list[str], list[tuple[dict, str]]]:
-    """IOB2 tags for the spans that fit, and (span, reason) for those that do not: ``sub-token``
-    (a boundary inside a token), ``nested`` (inside or around a span already tagged),
-    ``overlapping`` (crosses one, or the same tokens with another label). Longer spans win."""
-    tags = ["O"] * len(toks)
-    owner: list[tuple[int, int] | None] = [None] * len(toks)
-    by_start = {s: i for i, (_, s) in enumerate(toks)}
-    by_end = {s + len(t): i for i, (t, s) in enumerate(toks)}
-    skipped = []
-    for sp in sorted(spans, key=lambda e: (e["start"], -e["end"], e["label"])):
-        a, b = by_start.get(sp["start"]), by_end.get(sp["end"])
-        if a is None or b is None or b < a:
-            skipped.append((sp, "sub-token"))
-            continue
-        taken = {owner[i] for i in range(a, b + 1) if owner[i] is not None}
-        if taken:
-            nested = all((sa <= sp["start"] and sp["end"] <= sb) or (sp["start"] <= sa and sb <= sp["end"])
-                         for sa, sb in taken) and (sp["start"], sp["end"]) not in taken
-            skipped.append((sp, "nested" if nested else "overlapping"))
-            continue
-        tags[a] = f"B-{sp['label']}"
-        for i in range(a + 1, b + 1):
-            tags[i] = f"I-{sp['label']}"
-        for i in range(a, b + 1):
-            owner[i] = (sp["start"], sp["end"])
-    return tags, skipped
-
-
 def _entity(e: dict, with_confidence: bool) -> dict:
     out = {k: e[k] for k in ("start", "end", "label", "text")}
     if with_confidence and e.get("confidence") is not None:
@@ -139,7 +101,7 @@ class ConllWriter(Writer):
 
     def _write(self, rec: Record) -> None:
         toks = tokens_of(rec.text, rec.tokens, rec.token_starts)
-        tags, skipped = iob_tags(toks, rec.entities)
+        tags, skipped = iob_encode(toks, rec.entities)
         self.out.write(f"# sentence_id = {rec.sentence_id}\n")
         if rec.meta.get("doc_id"):
             self.out.write(f"# doc_id = {rec.meta['doc_id']}\n")

@@ -7,9 +7,6 @@ from pathlib import Path
 
 import typer
 
-from allabel import db
-from allabel.sqlfiles import queries
-
 
 def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest)
@@ -41,16 +38,9 @@ def ingest(
 
 def datasets(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Each dataset: sentences, tokens, embedded sentences and gold entities per split and label."""
-    q = queries("inventory")
-    with db.connection() as conn:
-        out: dict[str, dict] = {name: {"labels": {}, "splits": {}} for (name,) in conn.execute(q.datasets)}
-        for name, label, desc in conn.execute(q.labels):
-            out[name]["labels"][label] = desc
-        for name, split, n, tok, emb in conn.execute(q.splits):
-            out[name]["splits"][split] = {"sentences": n, "tokens": int(tok or 0), "embedded": emb,
-                                          "entities": {}}
-        for name, split, label, n in conn.execute(q.gold_by_label):
-            out[name]["splits"][split]["entities"][label] = n
+    from allabel.inventory import inventory
+
+    out = inventory()
     if as_json:
         typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
         return

@@ -34,10 +34,7 @@ def init() -> None:
     before = migrate.current(url)
     migrate.upgrade(url)
     after = migrate.current(url)
-    with dbmod.connection(url) as conn:
-        ok = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone()
-    if not ok:
-        raise DatabaseError("the vector extension is missing (CREATE EXTENSION vector)")
+    migrate.require_installed(url)
     if before == after:
         typer.echo(f"schema up to date ({after})")
     else:
@@ -112,14 +109,7 @@ def sql(
     as_csv: bool = typer.Option(False, "--csv", help="CSV with a header, for scripts."),
 ) -> None:
     t0 = time.perf_counter()
-    with dbmod.connection() as conn:
-        try:
-            cur = conn.execute(statement)
-        except Exception as e:  # psycopg errors: show the server's message
-            raise DatabaseError(str(e).strip()) from e
-        rows = cur.fetchall() if cur.description else []
-        cols = [c.name for c in cur.description] if cur.description else []
-        conn.commit()
+    cols, rows, status_message = dbmod.run_statement(statement)
     if as_csv:
         w = csv.writer(sys.stdout)
         if cols:
@@ -136,7 +126,7 @@ def sql(
         typer.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''}, "
                    f"{time.perf_counter() - t0:.3f} s)")
     else:
-        typer.echo(cur.statusmessage or "OK")
+        typer.echo(status_message or "OK")
 
 
 def _fmt(v: object) -> str:

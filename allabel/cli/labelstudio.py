@@ -48,14 +48,6 @@ def pull(
 @ls_app.command("config")
 def config(dataset: str = typer.Option(..., "--dataset")) -> None:
     """Print the labeling config for a dataset's labels (Settings > Labeling Interface > Code)."""
-    from allabel import db
-    from allabel.annotation.labelconfig import label_config
-    from allabel.errors import DatabaseError
-    from allabel.sqlfiles import queries
+    from allabel.annotation.labelstudio import dataset_config
 
-    q = queries("annotation")
-    with db.connection() as conn:
-        row = conn.execute(q.dataset_id, {"dataset": dataset}).fetchone()
-        if row is None:
-            raise DatabaseError(f"unknown dataset {dataset!r}")
-        typer.echo(label_config(conn.execute(q.dataset_labels, {"dataset_id": row[0]}).fetchall()), nl=False)
+    typer.echo(dataset_config(dataset), nl=False)

@@ -6,7 +6,6 @@ import json
 
 import typer
 
-from allabel import db
 from allabel.config import get_settings
 
 
@@ -39,20 +38,15 @@ def search(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """BM25 top-k sentences of a dataset."""
-    from allabel.sqlfiles import queries
+    from allabel.bm25 import search_dataset
 
-    s = get_settings()
-    with db.connection() as conn:
-        ds = db.dataset_id(conn, dataset)
-        rows = conn.execute(queries("bm25").search_with_text,
-                            {"dataset_id": ds, "query": query, "k": k,
-                             "k1": s.bm25_k1, "b": s.bm25_b}).fetchall()
+    hits = search_dataset(dataset, query, k)
     if as_json:
-        typer.echo(json.dumps([{"rank": i + 1, "score": sc, "sentence_id": sid, "split": sp,
-                                "text": t} for i, (sid, sc, sp, t) in enumerate(rows)],
+        typer.echo(json.dumps([{"rank": i, "score": h.score, "sentence_id": h.sentence_id,
+                                "split": h.split, "text": h.text} for i, h in enumerate(hits, 1)],
                               ensure_ascii=False))
         return
-    if not rows:
+    if not hits:
         typer.echo("no match")
-    for i, (sid, sc, sp, t) in enumerate(rows, 1):
-        typer.echo(f"{i:>2}  {sc:7.3f}  #{sid:<8} {sp:<6} {t}")
+    for i, h in enumerate(hits, 1):
+        typer.echo(f"{i:>2}  {h.score:7.3f}  #{h.sentence_id:<8} {h.split:<6} {h.text}")

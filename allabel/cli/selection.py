@@ -87,11 +87,9 @@ def next_step(run_id: int, status: str) -> str:
     if status == "awaiting_annotation":
         return (f"next: allabel export {run_id} --format labelstudio --out todo.json; annotate; "
                 f"allabel import FILE --run {run_id}; allabel select --resume {run_id}")
-    from allabel import db
-    from allabel.sqlfiles import queries
+    from allabel.inventory import run_dataset
 
-    with db.connection() as conn:
-        name, splits = conn.execute(queries("select").run_dataset, {"run_id": run_id}).fetchone()
+    name, splits = run_dataset(run_id)
     split = "test" if "test" in splits else splits[0]
     return f"next: allabel predict --dataset {name} --split {split} --demos {run_id}"
 

@@ -1,26 +1,22 @@
-"""Readers for the three input formats. Each turns a file into validated ``ParsedSentence``s or
-raises ``InputError(path, line, reason)`` — nothing is written to the database here, so a bad file
-never leaves half an ingest behind."""
+"""Readers for the three input formats, found by name in ``PARSERS``. Each turns a file into
+validated ``ParsedSentence``s or raises ``InputError(path, line, reason)`` — nothing is written to
+the database here, so a bad file never leaves half an ingest behind. Span validation and CoNLL
+lines are ``allabel.spans`` (shared with annotation import and export)."""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from allabel.errors import InputError
+from allabel.spans import SpanError, check_spans, read_conll
 
-FORMATS = ("conll", "jsonl", "text")
 EXTENSIONS = {
     ".tsv": "conll", ".conll": "conll", ".iob": "conll", ".bio": "conll", ".iob2": "conll",
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "text",
 }
-_TAG = re.compile(r"^(?:O|([BI])-(\S+))$")
-# CoNLL-U style comment lines "# key = value" (what allabel export writes: sentence_id,
-# entities_source, skipped_span, doc_id). A token line "#<TAB>O" does not match.
-COMMENT = re.compile(r"^#\s*([A-Za-z_][\w.-]*)\s*=\s?(.*)$")
 
 
 @dataclass
@@ -75,111 +71,21 @@ def decode_lines(path: Path) -> list[str]:
     return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
 
 
-def _check_spans(path: Path, line: int, text: str, spans: list[Span]) -> None:
-    seen: set[tuple[int, int, str]] = set()
-    for sp in spans:
-        if not (0 <= sp.start < sp.end <= len(text)):
-            raise InputError(str(path), line,
-                             f"span [{sp.start}, {sp.end}) lies outside the text (length {len(text)})")
-        if text[sp.start:sp.end] != sp.text:
-            raise InputError(str(path), line,
-                             f"span [{sp.start}, {sp.end}) is {text[sp.start:sp.end]!r} "
-                             f"but the entity says {sp.text!r}")
-        key = (sp.start, sp.end, sp.label)
-        if key in seen:
-            raise InputError(str(path), line,
-                             f"duplicate span [{sp.start}, {sp.end}) {sp.label}")
-        seen.add(key)
-
-
-def iob_token_spans(path: Path, tags: list[tuple[int, str]]) -> list[tuple[int, int, str]]:
-    """Token spans (first, last, label) of one sentence's IOB2 tags, given as (line, tag);
-    malformed tags and I- tags that do not continue an entity of their type are errors."""
-    spans: list[tuple[int, int, str]] = []
-    cur: tuple[int, str] | None = None  # (first token index, label)
-    for i, (ln, tag) in enumerate(tags):
-        if tag == "O":  # the common case, without the regex
-            if cur is not None:
-                spans.append((cur[0], i - 1, cur[1]))
-                cur = None
-            continue
-        m = _TAG.match(tag)
-        if m is None:
-            raise InputError(str(path), ln, f"malformed tag {tag!r} (expected O, B-X or I-X)")
-        kind, label = m.group(1), m.group(2)
-        if kind == "I":
-            if cur is None or cur[1] != label:
-                prev = tags[i - 1][1] if i else "sentence start"
-                raise InputError(str(path), ln, f"invalid IOB2: {tag} follows {prev} (must follow "
-                                 f"B-{label} or I-{label})")
-            continue
-        if cur is not None:
-            spans.append((cur[0], i - 1, cur[1]))
-            cur = None
-        if kind == "B":
-            cur = (i, label)
-    if cur is not None:
-        spans.append((cur[0], len(tags) - 1, cur[1]))
-    return spans
-
-
 def parse_conll(path: Path, lines: list[str]) -> Iterator[ParsedSentence]:
-    """token<TAB>tag (or token tag) lines, blank line between sentences, IOB2 tags;
-    ``-DOCSTART-`` lines start a new document; ``# key = value`` comment lines are skipped, except
-    ``# doc_id = D`` which sets the document of the sentences that follow."""
-    doc_id: str | None = None
-    n_docs = 0
-    toks: list[tuple[int, str, str]] = []
-
-    def flush() -> ParsedSentence | None:
-        if not toks:
-            return None
-        tokens = [t for _, t, _ in toks]
+    """CoNLL/IOB2 as read by ``allabel.spans.read_conll`` (its docstring states the tolerance);
+    text = the tokens joined by one space; ``-DOCSTART-`` and ``# doc_id = D`` set the document."""
+    for sent in read_conll(str(path), lines):
+        tokens = sent.tokens
         starts, pos = [], 0
         for t in tokens:
             starts.append(pos)
             pos += len(t) + 1
         text = " ".join(tokens)
-        spans = [_span(text, starts, tokens, i, j, label)
-                 for i, j, label in iob_token_spans(path, [(ln, tag) for ln, _, tag in toks])]
-        first = toks[0][0]
-        toks.clear()
-        return ParsedSentence(first, text, doc_id, tokens, starts, spans)
-
-    for ln, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        if not line:
-            s = flush()
-            if s:
-                yield s
-            continue
-        m = COMMENT.match(line) if line.startswith("#") and "\t" not in line else None
-        if m:
-            if m.group(1) == "doc_id":
-                doc_id = m.group(2).strip() or None
-            continue
-        if line.startswith("-DOCSTART-"):
-            s = flush()
-            if s:
-                yield s
-            n_docs += 1
-            rest = line[len("-DOCSTART-"):].split()
-            doc_id = rest[0] if rest and rest[0] not in ("O", "-X-") else f"doc{n_docs}"
-            continue
-        parts = raw.split("\t")
-        if len(parts) != 2 or not parts[0] or not parts[1].strip():
-            parts = [p for p in (p.strip() for p in (parts if len(parts) > 1 else raw.split())) if p]
-        if len(parts) < 2:
-            raise InputError(str(path), ln, f"malformed line {raw!r}: expected 'token<TAB>tag'")
-        toks.append((ln, parts[0].strip(), parts[-1].strip()))
-    s = flush()
-    if s:
-        yield s
-
-
-def _span(text: str, starts: list[int], tokens: list[str], i: int, j: int, label: str) -> Span:
-    start, end = starts[i], starts[j] + len(tokens[j])
-    return Span(start, end, label, text[start:end])
+        spans = []
+        for i, j, label in sent.token_spans(str(path)):
+            start, end = starts[i], starts[j] + len(tokens[j])
+            spans.append(Span(start, end, label, text[start:end]))
+        yield ParsedSentence(sent.line, text, sent.doc_id, tokens, starts, spans)
 
 
 def parse_jsonl(path: Path, lines: list[str]) -> Iterator[ParsedSentence]:
@@ -215,14 +121,14 @@ def parse_jsonl(path: Path, lines: list[str]) -> Iterator[ParsedSentence]:
             surface = e.get("text")
             if surface is not None and not isinstance(surface, str):
                 raise InputError(str(path), ln, f'entity {k}: "text" must be a string')
-            if not (0 <= st < en <= len(text)):
-                raise InputError(str(path), ln,
-                                 f"entity {k}: span [{st}, {en}) lies outside the text "
-                                 f"(length {len(text)})")
-            spans.append(Span(st, en, lab, surface if surface is not None else text[st:en]))
-        _check_spans(path, ln, text, spans)
+            spans.append((st, en, lab, surface))
+        try:
+            check_spans(text, spans)
+        except SpanError as e:
+            raise InputError(str(path), ln, str(e)) from None
         doc = obj.get("doc_id")
-        yield ParsedSentence(ln, text, None if doc is None else str(doc), None, None, spans)
+        yield ParsedSentence(ln, text, None if doc is None else str(doc), None, None,
+                             [Span(a, b, lab, text[a:b]) for a, b, lab, _ in spans])
 
 
 def parse_text(path: Path, lines: list[str]) -> Iterator[ParsedSentence]:
@@ -233,6 +139,7 @@ def parse_text(path: Path, lines: list[str]) -> Iterator[ParsedSentence]:
 
 
 PARSERS = {"conll": parse_conll, "jsonl": parse_jsonl, "text": parse_text}
+FORMATS = tuple(PARSERS)
 
 
 def parse_file(path: Path, fmt: str) -> list[ParsedSentence]:

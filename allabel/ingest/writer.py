@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import psycopg
 
+from allabel import db
 from allabel.ingest.formats import ParsedSentence
 from allabel.sqlfiles import queries
 
@@ -16,7 +17,7 @@ Q = queries("ingest")
 
 def ensure_dataset(conn: psycopg.Connection, name: str) -> int:
     conn.execute(Q.insert_dataset, {"name": name})
-    return conn.execute(Q.dataset_id, {"name": name}).fetchone()[0]
+    return db.scalar(conn, Q.dataset_id, {"name": name})
 
 
 def upsert_labels(conn: psycopg.Connection, dataset_id: int, labels: dict[str, str | None]) -> None:
@@ -55,11 +56,11 @@ def write_file(
     """COPY one file's sentences and gold entities. Returns (sentences, entities) written and
     (source file id, first sentence id, last sentence id)."""
     n_ent = sum(len(s.entities) for s in sentences)
-    file_id = conn.execute(Q.insert_source_file, {
+    file_id = db.scalar(conn, Q.insert_source_file, {
         "dataset_id": dataset_id, "split": split, "path": path, "sha256": sha, "format": fmt,
         "n_sentences": len(sentences), "n_entities": n_ent,
-    }).fetchone()[0]
-    first = conn.execute(Q.next_position, {"dataset_id": dataset_id, "split": split}).fetchone()[0]
+    })
+    first = db.scalar(conn, Q.next_position, {"dataset_id": dataset_id, "split": split})
     with conn.cursor() as cur:
         # COPY text format written by hand: psycopg's per-element array dumpers were the largest
         # client cost of an ingest (tokens and offsets of every sentence)
@@ -74,7 +75,7 @@ def write_file(
                  "last": first + len(sentences) - 1}
         id_range = cur.execute(Q.sentence_id_range, where).fetchone()
         if n_ent:
-            ids = [r[0] for r in cur.execute(Q.sentence_ids_by_position, where)]
+            ids = [r["id"] for r in db.rows(conn, Q.sentence_ids_by_position, where)]
             with cur.copy(Q.copy_gold_entities) as copy:
                 for c in range(0, len(sentences), _CHUNK):
                     copy.write("".join(

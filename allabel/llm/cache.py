@@ -15,8 +15,10 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from allabel import db
@@ -53,11 +55,19 @@ class CachedLLM:
         self._keys_lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
 
-    def _execute(self, query: str, params: dict) -> list[tuple]:
-        """Run on the cache connection under the database retry policy; returns the rows."""
+    def _execute(self, query: str, params: dict) -> list[dict[str, Any]]:
+        """Run on the cache connection under the database retry policy; returns the rows (dicts
+        by column name)."""
+        def run(conn: psycopg.Connection) -> list[dict[str, Any]]:
+            with conn.cursor(row_factory=dict_row) as cur:
+                cur.execute(query, params)
+                return cur.fetchall() if cur.description else []
+
         with self._lock:
-            return self._link.run(
-                lambda c: (lambda cur: cur.fetchall() if cur.description else [])(c.execute(query, params)))
+            return self._link.run(run)
+
+    def _claim(self, key: str) -> bool:
+        return self._execute(Q.try_claim, {"key": key})[0]["claimed"]
 
     def close(self) -> None:
         self._link.close()
@@ -73,10 +83,12 @@ class CachedLLM:
             return None
         r = rows[0]
         # cached without log-probs while the endpoint now gives them: asked again and replaced
-        if r[3] is None and r[1] and getattr(self.backend, "logprobs_expected", lambda: False)():
+        if r["token_logprobs"] is None and r["answer"] and \
+                getattr(self.backend, "logprobs_expected", lambda: False)():
             return None
-        return Completion(text=r[1], tokens=r[2], token_logprobs=r[3], prompt_tokens=r[4],
-                          completion_tokens=r[5], latency_ms=r[6]), r[0]
+        return Completion(text=r["answer"], tokens=r["tokens"], token_logprobs=r["token_logprobs"],
+                          prompt_tokens=r["prompt_tokens"], completion_tokens=r["completion_tokens"],
+                          latency_ms=r["latency_ms"]), r["id"]
 
     @contextlib.contextmanager
     def claim(self, key: str) -> Iterator[tuple[Completion, int] | None]:
@@ -85,7 +97,7 @@ class CachedLLM:
             local = self._key_locks.setdefault(key, threading.Lock())
         with local:
             found = self.lookup(key)
-            while found is None and not self._execute(Q.try_claim, {"key": key})[0][0]:
+            while found is None and not self._claim(key):
                 time.sleep(self.POLL_SECONDS)  # another process asks this prompt right now
                 found = self.lookup(key)
             if found is not None:
@@ -129,7 +141,7 @@ class CachedLLM:
             out[i] = (found[0], found[1], True)
             self._log(found[1], True, 0)
         if misses and hasattr(self.backend, "complete_batch"):
-            mine = [k for k in misses if self._execute(Q.try_claim, {"key": k})[0][0]]
+            mine = [k for k in misses if self._claim(k)]
             try:
                 ask = []
                 for k in mine:
@@ -190,7 +202,7 @@ class CachedLLM:
                 "completion_tokens": comp.completion_tokens, "latency_ms": comp.latency_ms})
         if not rows:  # stored already (another worker, or our own insert before a reconnect)
             rows = self._execute(Q.lookup, {"key": key})
-        return rows[0][0]
+        return rows[0]["id"]
 
     def _log(self, call_id: int, hit: bool, retries: int) -> None:
         self._execute(Q.log_request, {"run_id": self.run_id, "call_id": call_id,
@@ -203,13 +215,9 @@ def usage(conn: psycopg.Connection, run_id: int | None = None) -> list[dict]:
     ``llm_prices``; None when a paid call's model has no price)."""
     from allabel.llm.pricing import money_by_run
 
-    cols = ["run", "kind", "dataset", "status", "requests", "cache_hits", "calls", "retries",
-            "prompt_tokens", "completion_tokens", "llm_seconds", "wall_seconds",
-            "perplexity_known_share"]
     money = money_by_run(conn.execute(Q.usage_by_model, {"run_id": run_id}).fetchall())
     out = []
-    for r in conn.execute(Q.usage, {"run_id": run_id}):
-        row = dict(zip(cols, r, strict=True))
+    for row in db.rows(conn, Q.usage, {"run_id": run_id}):
         row["llm_seconds"] = float(row["llm_seconds"])
         row["money"] = money.get(row["run"], 0.0)
         out.append(row)

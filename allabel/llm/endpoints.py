@@ -23,11 +23,11 @@ def load(base_url: str, model: str) -> tuple[set[str], bool | None]:
     """(fields the endpoint rejected, did its last answer carry log-probs)."""
     try:
         with db.connection() as conn:
-            row = conn.execute(Q.endpoint_get, {"base_url": mask_url(base_url), "model": model}).fetchone()
+            row = db.one(conn, Q.endpoint_get, {"base_url": mask_url(base_url), "model": model})
     except Exception as e:  # noqa: BLE001 - memory only; the backend works without the table
         log.debug("llm_endpoints not readable: %s", type(e).__name__)
         return set(), None
-    return (set(row[0]), row[1]) if row else (set(), None)
+    return (set(row["dropped_fields"]), row["logprobs"]) if row else (set(), None)
 
 
 def save(base_url: str, model: str, dropped: set[str] | None = None,

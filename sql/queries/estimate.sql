@@ -34,7 +34,7 @@ UNION ALL
  ORDER BY s.position LIMIT %(room)s);
 
 -- name: count_run_predictions
-SELECT count(*) FROM predictions WHERE run_id = %(run_id)s;
+SELECT count(*) AS n FROM predictions WHERE run_id = %(run_id)s;
 
 -- name: predicted
 SELECT sentence_id FROM predictions WHERE run_id = %(run_id)s AND status = 'done';

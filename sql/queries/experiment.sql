@@ -33,10 +33,10 @@ UPDATE experiments SET status = %(status)s, finished_at = now() WHERE id = %(exp
 SELECT id FROM sentences WHERE dataset_id = %(dataset_id)s AND split = %(split)s ORDER BY id;
 
 -- name: latest
-SELECT max(id) FROM experiments;
+SELECT max(id) AS experiment_id FROM experiments;
 
 -- name: get
-SELECT e.id, d.name, e.params, e.status, e.created_at,
+SELECT e.id, d.name AS dataset, e.params, e.status, e.created_at,
        (SELECT count(*) FROM experiment_cells c WHERE c.experiment_id = e.id AND c.status = 'done') AS done,
        (SELECT count(*) FROM experiment_cells c WHERE c.experiment_id = e.id) AS cells
 FROM experiments e

@@ -24,9 +24,6 @@ VALUES (%(dataset_id)s, %(name)s, %(description)s)
 ON CONFLICT (dataset_id, name) DO UPDATE
     SET description = coalesce(EXCLUDED.description, labels.description);
 
--- name: known_labels
-SELECT name FROM labels WHERE dataset_id = %(dataset_id)s;
-
 -- name: source_file_exists
 SELECT id FROM source_files
 WHERE dataset_id = %(dataset_id)s AND split = %(split)s AND sha256 = %(sha256)s;

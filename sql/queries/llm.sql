@@ -15,7 +15,7 @@ RETURNING id;
 -- name: try_claim
 -- One request per distinct prompt in flight: the asker holds this session lock until the answer
 -- is stored (or its session ends).
-SELECT pg_try_advisory_lock(hashtextextended('allabel.llm:' || %(key)s, 0));
+SELECT pg_try_advisory_lock(hashtextextended('allabel.llm:' || %(key)s, 0)) AS claimed;
 
 -- name: release_claim
 SELECT pg_advisory_unlock(hashtextextended('allabel.llm:' || %(key)s, 0));
@@ -25,7 +25,7 @@ INSERT INTO run_llm_requests (run_id, call_id, cache_hit, retries)
 VALUES (%(run_id)s, %(call_id)s, %(cache_hit)s, %(retries)s);
 
 -- name: usage
-SELECT r.id, r.kind, d.name, r.status,
+SELECT r.id AS run, r.kind, d.name AS dataset, r.status,
        count(q.id) AS requests,
        count(q.id) FILTER (WHERE q.cache_hit) AS cache_hits,
        count(q.id) FILTER (WHERE NOT q.cache_hit) AS calls,

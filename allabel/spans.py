@@ -1,0 +1,193 @@
+"""Character spans and their CoNLL/IOB2 form — one reading for ingest, annotation import and export.
+
+Ingest (``allabel/ingest/formats.py``), import (``allabel/annotation/importer.py``) and export
+(``allabel/annotation/writers.py``) all go through these functions, so the same bad input gets the
+same one-line error (file, line, reason) whichever command reads it.
+
+The one tolerance of CoNLL files (documented in docs/formats.md):
+
+* A token line is ``token<TAB>tag``. Other columns are allowed: with tabs, the columns are the
+  tab-separated fields (a token may contain spaces); without a tab, the whitespace-separated
+  ones (CoNLL-2003's ``token POS chunk tag``). The first column is the token, the last the tag;
+  empty columns are ignored. A line with fewer than two columns is an error.
+* A blank (or whitespace-only) line ends a sentence. ``-DOCSTART-`` starts a new document and
+  ends a sentence.
+* ``# key = value`` lines (CoNLL-U comments: what export writes — sentence_id, doc_id,
+  entities_source, skipped_span) belong to the sentence that follows; a comment after token
+  lines ends the sentence before it. ``# doc_id = D`` sets the document of the sentences that
+  follow. A line starting with ``#`` that is not ``# key = value`` (or has a tab, ``#<TAB>O``)
+  is a token line.
+* Tags are IOB2: ``O``, ``B-X``, ``I-X``; an ``I-X`` must follow ``B-X`` or ``I-X``.
+
+Spans are validated the same way everywhere: inside the text, the surface text (when given)
+equal to the text at the offsets, no duplicate (start, end, label), and — when the known labels
+are given — a known label.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from allabel.errors import InputError
+
+TAG = re.compile(r"^(?:O|([BI])-(\S+))$")
+# CoNLL-U style comment lines "# key = value". A token line "#<TAB>O" does not match.
+COMMENT = re.compile(r"^#\s*([A-Za-z_][\w.-]*)\s*=\s?(.*)$")
+DOCSTART = "-DOCSTART-"
+
+
+class SpanError(ValueError):
+    """The reason a span is invalid; the caller knows the file and line and raises InputError."""
+
+
+def check_spans(text: str, spans: Iterable[tuple[int, int, str, str | None]],
+                labels: set[str] | None = None) -> None:
+    """Raise ``SpanError`` for the first invalid (start, end, label, surface) span of ``text``.
+
+    ``surface`` None means "not given" (no check); ``labels`` None means any label."""
+    seen: set[tuple[int, int, str]] = set()
+    for start, end, label, surface in spans:
+        if not (0 <= start < end <= len(text)):
+            raise SpanError(f"span [{start}, {end}) lies outside the text (length {len(text)})")
+        if surface is not None and text[start:end] != surface:
+            raise SpanError(f"span [{start}, {end}) is {text[start:end]!r} but the entity says {surface!r}")
+        if labels is not None and label not in labels:
+            raise SpanError(f"unknown label {label!r} (known: {', '.join(sorted(labels))})")
+        if (start, end, label) in seen:
+            raise SpanError(f"duplicate span [{start}, {end}) {label}")
+        seen.add((start, end, label))
+
+
+# -- tokens and IOB2 ----------------------------------------------------------------------------
+
+def tokens_of(text: str, tokens: list[str] | None, starts: list[int] | None) -> list[tuple[str, int]]:
+    """(token, start) pairs: the stored tokenisation, or whitespace tokens of the text."""
+    if tokens is not None and starts is not None:
+        return list(zip(tokens, starts, strict=True))
+    out, pos = [], 0
+    for tok in text.split():
+        pos = text.index(tok, pos)
+        out.append((tok, pos))
+        pos += len(tok)
+    return out
+
+
+def iob_decode(path: str, tags: list[tuple[int, str]]) -> list[tuple[int, int, str]]:
+    """Token spans (first, last, label) of one sentence's IOB2 tags, given as (line, tag);
+    malformed tags and I- tags that do not continue an entity of their type are errors."""
+    spans: list[tuple[int, int, str]] = []
+    first: int | None = None
+    label: str | None = None
+    for i, (ln, tag) in enumerate(tags):
+        if tag == "O":  # the common case, without the regex
+            if first is not None:
+                spans.append((first, i - 1, label))
+                first = label = None
+            continue
+        m = TAG.match(tag)
+        if m is None:
+            raise InputError(path, ln, f"malformed tag {tag!r} (expected O, B-X or I-X)")
+        kind, lab = m.group(1), m.group(2)
+        if kind == "I":
+            if first is None or label != lab:
+                prev = tags[i - 1][1] if i else "sentence start"
+                raise InputError(path, ln, f"invalid IOB2: {tag} follows {prev} (must follow "
+                                 f"B-{lab} or I-{lab})")
+            continue
+        if first is not None:
+            spans.append((first, i - 1, label))
+        first, label = i, lab
+    if first is not None:
+        spans.append((first, len(tags) - 1, label))
+    return spans
+
+
+def iob_encode(toks: list[tuple[str, int]], spans: list[dict]) -> tuple[list[str], list[tuple[dict, str]]]:
+    """IOB2 tags for the spans that fit, and (span, reason) for those that do not: ``sub-token``
+    (a boundary inside a token), ``nested`` (inside or around a span already tagged),
+    ``overlapping`` (crosses one, or the same tokens with another label). Longer spans win."""
+    tags = ["O"] * len(toks)
+    owner: list[tuple[int, int] | None] = [None] * len(toks)
+    by_start = {s: i for i, (_, s) in enumerate(toks)}
+    by_end = {s + len(t): i for i, (t, s) in enumerate(toks)}
+    skipped = []
+    for sp in sorted(spans, key=lambda e: (e["start"], -e["end"], e["label"])):
+        a, b = by_start.get(sp["start"]), by_end.get(sp["end"])
+        if a is None or b is None or b < a:
+            skipped.append((sp, "sub-token"))
+            continue
+        taken = {owner[i] for i in range(a, b + 1) if owner[i] is not None}
+        if taken:
+            nested = all((sa <= sp["start"] and sp["end"] <= sb) or (sp["start"] <= sa and sb <= sp["end"])
+                         for sa, sb in taken) and (sp["start"], sp["end"]) not in taken
+            skipped.append((sp, "nested" if nested else "overlapping"))
+            continue
+        tags[a] = f"B-{sp['label']}"
+        for i in range(a + 1, b + 1):
+            tags[i] = f"I-{sp['label']}"
+        for i in range(a, b + 1):
+            owner[i] = (sp["start"], sp["end"])
+    return tags, skipped
+
+
+# -- CoNLL lines ---------------------------------------------------------------------------------
+
+@dataclass
+class ConllSentence:
+    """One sentence of a CoNLL file: its token lines and the comment lines before them."""
+
+    line: int                                   # first line (its first comment, else first token)
+    rows: list[tuple[int, str, str]] = field(default_factory=list)  # (line, token, tag)
+    comments: dict[str, tuple[int, str]] = field(default_factory=dict)  # key -> (line, value)
+    doc_id: str | None = None
+
+    @property
+    def tokens(self) -> list[str]:
+        return [t for _, t, _ in self.rows]
+
+    def token_spans(self, path: str) -> list[tuple[int, int, str]]:
+        """(first token, last token, label) of the sentence's IOB2 tags."""
+        return iob_decode(path, [(ln, tag) for ln, _, tag in self.rows])
+
+
+def token_line(path: str, ln: int, raw: str) -> tuple[str, str]:
+    """(token, tag) of a token line (see the module's tolerance)."""
+    fields = raw.split("\t") if "\t" in raw else raw.split()
+    cols = [c.strip() for c in fields if c.strip()]
+    if len(cols) < 2:
+        raise InputError(path, ln, f"malformed line {raw!r}: expected 'token<TAB>tag'")
+    return cols[0], cols[-1]
+
+
+def read_conll(path: str, lines: Iterable[str]) -> Iterator[ConllSentence]:
+    """The sentences of a CoNLL file's lines (1-based line numbers), in order."""
+    doc_id: str | None = None
+    n_docs = 0
+    cur: ConllSentence | None = None
+    for ln, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        m = COMMENT.match(line) if line.startswith("#") and "\t" not in raw else None
+        if not line or line.startswith(DOCSTART) or (m and cur is not None and cur.rows):
+            if cur is not None and cur.rows:
+                yield cur
+            cur = None
+        if not line:
+            continue
+        if line.startswith(DOCSTART):
+            n_docs += 1
+            rest = line[len(DOCSTART):].split()
+            doc_id = rest[0] if rest and rest[0] not in ("O", "-X-") else f"doc{n_docs}"
+            continue
+        if cur is None:
+            cur = ConllSentence(ln, doc_id=doc_id)
+        if m:
+            key, value = m.group(1), m.group(2).strip()
+            cur.comments[key] = (ln, value)
+            if key == "doc_id":
+                doc_id = cur.doc_id = value or None
+            continue
+        cur.rows.append((ln, *token_line(path, ln, raw)))
+    if cur is not None and cur.rows:
+        yield cur
