@@ -4,7 +4,7 @@ Ingest (``allabel/ingest/formats.py``), import (``allabel/annotation/importer.py
 (``allabel/annotation/writers.py``) all go through these functions, so the same bad input gets the
 same one-line error (file, line, reason) whichever command reads it.
 
-The one tolerance of CoNLL files (documented in docs/formats.md):
+The one tolerance of CoNLL files (documented in docs/ingest.md, "CoNLL lines"):
 
 * A token line is ``token<TAB>tag``. Other columns are allowed: with tabs, the columns are the
   tab-separated fields (a token may contain spaces); without a tab, the whitespace-separated

@@ -69,3 +69,16 @@ def test_every_query_file_loads_with_named_blocks(path: Path):
     names = _NAME.findall(path.read_text(encoding="utf-8"))
     assert names, f"{path.name} has no '-- name:' block"
     assert all(getattr(q, n).strip() for n in names)
+
+
+def test_the_cli_queries_nothing_itself():
+    """allabel/cli/ parses arguments, calls library functions and prints: no driver call and no
+    named query of its own (issue 14: the database is behind the library)."""
+    found = []
+    for path in sorted((PKG / "cli").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            f = node.func if isinstance(node, ast.Call) else None
+            name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+            if name in DRIVER_CALLS | {"queries", "fetchone", "fetchall"}:
+                found.append(f"{path.relative_to(PKG.parent)}:{node.lineno} {name}(...)")
+    assert found == [], "\n".join(found)

@@ -88,56 +88,68 @@ def _labelstudio(path: Path, lines: list[str], texts: dict[int, RunSentence], wa
     return parse_tasks(tasks, str(path), warnings)
 
 
+def _export_task(t: dict, n: int, path: str, ignored: dict[str, int]) -> Item | None:
+    """One task of Label Studio's JSON export: its last annotation that was not cancelled
+    (None when the task is not annotated yet)."""
+    data = t["data"] if isinstance(t["data"], dict) else {}
+    sid = data.get("sentence_id")
+    if not isinstance(sid, int):
+        raise InputError(path, None, f"task {n}: data.sentence_id missing (was it exported by allabel?)")
+    anns = [a for a in t.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")]
+    if not anns:
+        return None
+    ann = anns[-1]
+    spans = []
+    for r in ann.get("result") or []:
+        span = _span_of(r.get("value")) if isinstance(r, dict) and r.get("type") == "labels" else None
+        if span is None:
+            if isinstance(r, dict) and r.get("type") == "labels":
+                raise InputError(path, None, f"task {n}: malformed result {r!r}"[:200])
+            key = f"{r.get('from_name', '?')} ({r.get('type', '?')})" if isinstance(r, dict) else "?"
+            ignored[key] = ignored.get(key, 0) + 1
+            continue
+        spans.append(span)
+    return Item(n, sid, data.get("text"), spans, _who(ann.get("completed_by")))
+
+
+def _min_record(t: dict, n: int, path: str, ignored: dict[str, int]) -> Item:
+    """One record of Label Studio's JSON-MIN export: data fields and one key per control."""
+    sid = t.get("sentence_id")
+    if not isinstance(sid, int):
+        raise InputError(path, None, f"task {n}: sentence_id missing (neither a Label Studio "
+                         f"JSON task with data.sentence_id nor a JSON-MIN record with sentence_id)")
+    spans = []
+    for key, value in t.items():
+        if key in _MIN_DATA:
+            continue
+        vals = value if isinstance(value, list) else [value]
+        if not vals:
+            continue
+        found = [_span_of(v) for v in vals]
+        if all(f is not None for f in found):
+            spans.extend(found)
+        elif any(isinstance(v, dict) and "labels" in v for v in vals):
+            raise InputError(path, None, f"task {n}: malformed {key!r} value {value!r}"[:200])
+        else:
+            ignored[key] = ignored.get(key, 0) + 1
+    return Item(n, sid, t.get("text"), spans, _who(t.get("annotator")))
+
+
 def parse_tasks(tasks: list, path: str, warnings: list[str]) -> list[Item]:
     """Label Studio tasks (JSON export or API) or JSON-MIN records -> items (see _labelstudio)."""
     items: list[Item] = []
-    ignored: dict[str, int] = {}
+    ignored: dict[str, int] = {}  # control -> results skipped (not span labels)
     min_records: set[int] = set()
     for n, t in enumerate(tasks, 1):
         if not isinstance(t, dict):
             raise InputError(str(path), None, f"task {n}: not a JSON object")
         if "data" in t:  # the JSON export
-            data = t["data"] if isinstance(t["data"], dict) else {}
-            sid = data.get("sentence_id")
-            if not isinstance(sid, int):
-                raise InputError(str(path), None, f"task {n}: data.sentence_id missing (was it exported "
-                                 f"by allabel?)")
-            anns = [a for a in t.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")]
-            if not anns:
-                continue  # not annotated yet
-            ann = anns[-1]
-            spans = []
-            for r in ann.get("result") or []:
-                span = _span_of(r.get("value")) if isinstance(r, dict) and r.get("type") == "labels" else None
-                if span is None:
-                    if isinstance(r, dict) and r.get("type") == "labels":
-                        raise InputError(str(path), None, f"task {n}: malformed result {r!r}"[:200])
-                    key = f"{r.get('from_name', '?')} ({r.get('type', '?')})" if isinstance(r, dict) else "?"
-                    ignored[key] = ignored.get(key, 0) + 1
-                    continue
-                spans.append(span)
-            items.append(Item(n, sid, data.get("text"), spans, _who(ann.get("completed_by"))))
-        else:  # JSON-MIN
+            item = _export_task(t, n, str(path), ignored)
+            if item is not None:
+                items.append(item)
+        else:
             min_records.add(n)
-            sid = t.get("sentence_id")
-            if not isinstance(sid, int):
-                raise InputError(str(path), None, f"task {n}: sentence_id missing (neither a Label Studio "
-                                 f"JSON task with data.sentence_id nor a JSON-MIN record with sentence_id)")
-            spans = []
-            for key, value in t.items():
-                if key in _MIN_DATA:
-                    continue
-                vals = value if isinstance(value, list) else [value]
-                if not vals:
-                    continue
-                found = [_span_of(v) for v in vals]
-                if vals and all(f is not None for f in found):
-                    spans.extend(found)
-                elif any(isinstance(v, dict) and "labels" in v for v in vals):
-                    raise InputError(str(path), None, f"task {n}: malformed {key!r} value {value!r}"[:200])
-                else:
-                    ignored[key] = ignored.get(key, 0) + 1
-            items.append(Item(n, sid, t.get("text"), spans, _who(t.get("annotator"))))
+            items.append(_min_record(t, n, str(path), ignored))
     if ignored:
         what = ", ".join(f"{k} x{v}" for k, v in sorted(ignored.items()))
         warnings.append(f"{path}: ignored results of controls other than span labels: {what}")
