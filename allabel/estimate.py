@@ -186,10 +186,10 @@ def estimate_select(p: Any, url: str | None = None) -> Estimate:
             return est
         from allabel import runs
 
-        found = conn.execute(runs.Q.find, {"kind": "selection",
-                                           "config_key": runs.config_key(srun.identity_params(p, ds))}).fetchone()
-        run_id = found[0] if found else None
-        if found is not None and found[1] == "done":
+        found = db.one(conn, runs.Q.find, {"kind": "selection",
+                                           "config_key": runs.config_key(srun.identity_params(p, ds))})
+        run_id = found["id"] if found else None
+        if found is not None and found["status"] == "done":
             est = costing.finish(Estimate())
             est.basis.insert(0, f"selection run {run_id} is done: nothing to ask")
             return est
@@ -206,7 +206,7 @@ def estimate_select(p: Any, url: str | None = None) -> Estimate:
                 picked += ids
         note = "demonstrations: the run's annotations"
         annotated = run_id is not None and picked and \
-            conn.execute(srun.Q.unannotated, {"run_id": run_id}).fetchone()[0] == 0
+            db.scalar(conn, srun.Q.unannotated, {"run_id": run_id}) == 0
         if annotated and not p.oracle:
             demos = DemoPool.from_run(conn, run_id)
         else:
@@ -245,9 +245,10 @@ def estimate_experiment(p: Any, url: str | None = None, proxy_sample: int = 30) 
         sample = test_sample(conn, ds, p)
         params = {**asdict(p), "backend": backend.name, "model": backend.model}
         key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
-        row = conn.execute(EQ.find, {"config_key": key}).fetchone()
-        done = {(c[0], c[1], c[2]) for c in conn.execute(EQ.cells, {"experiment_id": row[0]})
-                if c[3] == "done"} if row else set()
+        row = db.one(conn, EQ.find, {"config_key": key})
+        done = {(c["strategy"], c["budget"], c["seed"])
+                for c in db.rows(conn, EQ.cells, {"experiment_id": row["id"]})
+                if c["status"] == "done"} if row else set()
         requests = 0
         todo = [c for c in cells(p) if c not in done]
         for strategy, budget, _seed in todo:

@@ -60,6 +60,27 @@ def check_spans(text: str, spans: Iterable[tuple[int, int, str, str | None]],
         seen.add((start, end, label))
 
 
+def spans_of_json(entities: object) -> list[tuple[int, int, str, str | None]]:
+    """(start, end, label, surface) of a JSON ``entities`` list (JSONL of ingest and import):
+    ``[{"start": int, "end": int, "label": str, "text": str?}]``; ``SpanError`` names the entity."""
+    if not isinstance(entities, list):
+        raise SpanError('"entities" must be a list')
+    out = []
+    for k, e in enumerate(entities):
+        if not isinstance(e, dict):
+            raise SpanError(f"entity {k} is not an object")
+        start, end, label, surface = e.get("start"), e.get("end"), e.get("label"), e.get("text")
+        if not (isinstance(start, int) and isinstance(end, int)) or isinstance(start, bool) \
+                or isinstance(end, bool):
+            raise SpanError(f'entity {k}: "start" and "end" must be integers')
+        if not isinstance(label, str) or not label.strip():
+            raise SpanError(f'entity {k}: missing "label"')
+        if surface is not None and not isinstance(surface, str):
+            raise SpanError(f'entity {k}: "text" must be a string')
+        out.append((start, end, label, surface))
+    return out
+
+
 # -- tokens and IOB2 ----------------------------------------------------------------------------
 
 def tokens_of(text: str, tokens: list[str] | None, starts: list[int] | None) -> list[tuple[str, int]]:

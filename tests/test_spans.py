@@ -119,3 +119,24 @@ def test_export_encoding_reads_back_to_the_same_spans():
     back = [(toks[a][1], toks[b][1] + len(toks[b][0]), lab) for a, b, lab in sent.token_spans("f")]
     assert back == [(0, 7, "Chemical"), (15, 27, "Disease")]
     assert iob_decode("f", [(1, "B-X"), (2, "B-X"), (3, "I-X")]) == [(0, 0, "X"), (1, 2, "X")]
+
+
+@pytest.mark.parametrize("line,reason", [
+    ('{"sentence_id": 1, "text": "%s", "entities": [{"start": "0", "end": 7, "label": "Chemical"}]}',
+     'entity 0: "start" and "end" must be integers'),
+    ('{"sentence_id": 1, "text": "%s", "entities": [{"start": 0, "end": 7}]}', 'entity 0: missing "label"'),
+    ('{"sentence_id": 1, "text": "%s", "entities": {"start": 0}}', '"entities" must be a list'),
+    ('{"sentence_id": 1, "text": "%s", "entities": [], oops}', "not valid JSON: Expecting property name "
+                                                                "enclosed in double quotes at column 75"),
+    ('[1, 2]', "expected a JSON object"),
+])
+def test_bad_jsonl_same_error_through_ingest_and_import(tmp_path, line, reason):
+    path = tmp_path / "bad.jsonl"
+    first = json.dumps({"sentence_id": 1, "text": TEXT})
+    path.write_text(first + "\n" + line.replace("%s", TEXT) + "\n")
+    with pytest.raises(InputError) as by_ingest:
+        parse_file(path, "jsonl")
+    with pytest.raises(InputError) as by_import:
+        parse(path, "jsonl", RUN, [])
+    a, b = by_ingest.value, by_import.value
+    assert (a.path, a.line, a.reason) == (b.path, b.line, b.reason) == (str(path), 2, reason)

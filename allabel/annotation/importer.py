@@ -12,8 +12,8 @@ from pathlib import Path
 
 from allabel import db
 from allabel.errors import ConfigError, InputError
-from allabel.ingest.formats import decode_lines
-from allabel.spans import SpanError, check_spans, read_conll, tokens_of
+from allabel.ingest.formats import decode_lines, json_lines
+from allabel.spans import SpanError, check_spans, read_conll, spans_of_json, tokens_of
 from allabel.sqlfiles import queries
 
 Q = queries("annotation")
@@ -159,22 +159,15 @@ def parse_tasks(tasks: list, path: str, warnings: list[str]) -> list[Item]:
 
 
 def _jsonl(path: Path, lines: list[str], texts: dict[int, RunSentence], warnings: list[str]) -> list[Item]:
+    """One object a line: sentence_id, entities (as ingest reads them), optional text, annotator."""
     items = []
-    for ln, raw in enumerate(lines, 1):
-        if not raw.strip():
-            continue
-        try:
-            o = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise InputError(str(path), ln, f"not valid JSON: {e.msg}") from None
-        if not isinstance(o, dict) or not isinstance(o.get("sentence_id"), int):
+    for ln, o in json_lines(path, lines):
+        if not isinstance(o.get("sentence_id"), int):
             raise InputError(str(path), ln, '"sentence_id" missing')
-        spans = []
-        for e in o.get("entities", []):
-            if not (isinstance(e, dict) and isinstance(e.get("start"), int)
-                    and isinstance(e.get("end"), int) and isinstance(e.get("label"), str)):
-                raise InputError(str(path), ln, f"malformed entity {e!r}"[:200])
-            spans.append((e["start"], e["end"], e["label"], e.get("text")))
+        try:
+            spans = spans_of_json(o.get("entities", []))
+        except SpanError as e:
+            raise InputError(str(path), ln, str(e)) from None
         items.append(Item(ln, o["sentence_id"], o.get("text"), spans, o.get("annotator")))
     return items
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from allabel.errors import InputError
-from allabel.spans import SpanError, check_spans, read_conll
+from allabel.spans import SpanError, check_spans, read_conll, spans_of_json
 
 EXTENSIONS = {
     ".tsv": "conll", ".conll": "conll", ".iob": "conll", ".bio": "conll", ".iob2": "conll",
@@ -88,9 +88,8 @@ def parse_conll(path: Path, lines: list[str]) -> Iterator[ParsedSentence]:
         yield ParsedSentence(sent.line, text, sent.doc_id, tokens, starts, spans)
 
 
-def parse_jsonl(path: Path, lines: list[str]) -> Iterator[ParsedSentence]:
-    """One JSON object a line: {"text", "entities": [{"start", "end", "label", "text"?}], "doc_id"?}.
-    Nested and overlapping entities are kept."""
+def json_lines(path: Path, lines: list[str]) -> Iterator[tuple[int, dict]]:
+    """(line number, object) of each non-blank line of a JSONL file (ingest and import)."""
     for ln, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
@@ -100,29 +99,20 @@ def parse_jsonl(path: Path, lines: list[str]) -> Iterator[ParsedSentence]:
             raise InputError(str(path), ln, f"not valid JSON: {e.msg} at column {e.colno}") from None
         if not isinstance(obj, dict):
             raise InputError(str(path), ln, "expected a JSON object")
+        yield ln, obj
+
+
+def parse_jsonl(path: Path, lines: list[str]) -> Iterator[ParsedSentence]:
+    """One JSON object a line: {"text", "entities": [{"start", "end", "label", "text"?}], "doc_id"?}.
+    Nested and overlapping entities are kept."""
+    for ln, obj in json_lines(path, lines):
         text = obj.get("text")
         if not isinstance(text, str):
             raise InputError(str(path), ln, 'missing or non-string "text"')
         if not text.strip():
             raise InputError(str(path), ln, 'empty "text"')
-        ents = obj.get("entities", [])
-        if not isinstance(ents, list):
-            raise InputError(str(path), ln, '"entities" must be a list')
-        spans = []
-        for k, e in enumerate(ents):
-            if not isinstance(e, dict):
-                raise InputError(str(path), ln, f"entity {k} is not an object")
-            st, en, lab = e.get("start"), e.get("end"), e.get("label")
-            if not (isinstance(st, int) and isinstance(en, int)) or isinstance(st, bool) \
-                    or isinstance(en, bool):
-                raise InputError(str(path), ln, f'entity {k}: "start" and "end" must be integers')
-            if not isinstance(lab, str) or not lab.strip():
-                raise InputError(str(path), ln, f'entity {k}: missing "label"')
-            surface = e.get("text")
-            if surface is not None and not isinstance(surface, str):
-                raise InputError(str(path), ln, f'entity {k}: "text" must be a string')
-            spans.append((st, en, lab, surface))
         try:
+            spans = spans_of_json(obj.get("entities", []))
             check_spans(text, spans)
         except SpanError as e:
             raise InputError(str(path), ln, str(e)) from None
