@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from allabel import db
 from allabel.annotation.labelconfig import label_config
-from allabel.annotation.writers import WRITERS, Record, WriteStats
+from allabel.annotation.writers import WRITERS, Record, Writer, WriteStats
 from allabel.errors import ConfigError
 from allabel.sqlfiles import queries
 
@@ -42,17 +42,17 @@ class ExportResult(WriteStats):
                 f"they are listed as '# skipped_span' lines; use --format jsonl to keep them")
 
 
-def _writer(fmt: str, out: TextIO):
+def _writer(fmt: str, out: TextIO) -> Writer:
     cls = WRITERS.get(fmt)
     if cls is None:
         raise ConfigError(f"unknown export format {fmt!r}; one of {', '.join(WRITERS)}")
     return cls(out)
 
 
-def _finish(writer, fmt: str, conn, dataset_id: int) -> ExportResult:
+def _finish(writer: Writer, conn, dataset_id: int) -> ExportResult:
     st = writer.close()
     res = ExportResult(st.sentences, st.entities, st.skipped)
-    if fmt == "labelstudio":
+    if writer.label_config:
         res.label_config = label_config(conn.execute(Q.dataset_labels, {"dataset_id": dataset_id}).fetchall())
     return res
 
@@ -88,7 +88,7 @@ def export_run(run_id: int, fmt: str, out: TextIO, include_annotated: bool = Fal
             raise ConfigError(f"run {run_id} is a {kind} run; export it with --source llm|gold|human")
         for rec in run_records(conn, run_id, include_annotated, dataset):
             writer.write(rec)
-        return _finish(writer, fmt, conn, dataset_id)
+        return _finish(writer, conn, dataset_id)
 
 
 def export_entities(source: str, fmt: str, out: TextIO, dataset: str | None = None,
@@ -122,7 +122,7 @@ def export_entities(source: str, fmt: str, out: TextIO, dataset: str | None = No
             if source == "llm":
                 meta["model"] = r["model"]
             writer.write(_record(r, source, meta))
-        return _finish(writer, fmt, conn, dataset_id)
+        return _finish(writer, conn, dataset_id)
 
 
 def write_label_config(res: ExportResult, path: Path) -> Path | None:

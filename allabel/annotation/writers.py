@@ -46,7 +46,10 @@ class WriteStats:
 
 
 class Writer:
-    """Base: ``write`` each record, then ``close``."""
+    """Base: ``write`` each record, then ``close``. ``label_config``: the export also needs the
+    Label Studio labeling config of the dataset's labels (written beside the file)."""
+
+    label_config = False
 
     def __init__(self, out: TextIO):
         self.out, self.stats = out, WriteStats()
@@ -120,6 +123,8 @@ class LabelStudioWriter(Writer):
     """A Label Studio JSON task list. Gold and human entities become a task's ``annotations``
     (they are someone's answer), LLM entities its ``predictions`` (pre-annotations to accept or
     correct). The labeling config to use is written beside it (see ``labelconfig``)."""
+
+    label_config = True
 
     def __init__(self, out: TextIO):
         super().__init__(out)
