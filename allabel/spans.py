@@ -189,7 +189,7 @@ def read_conll(path: str, lines: Iterable[str]) -> Iterator[ConllSentence]:
     cur: ConllSentence | None = None
     for ln, raw in enumerate(lines, start=1):
         line = raw.strip()
-        m = COMMENT.match(line) if line.startswith("#") and "\t" not in raw else None
+        m = COMMENT.match(line) if line.startswith("#") and "\t" not in line else None
         if not line or line.startswith(DOCSTART) or (m and cur is not None and cur.rows):
             if cur is not None and cur.rows:
                 yield cur

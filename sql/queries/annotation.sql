@@ -75,9 +75,6 @@ ORDER BY sc.rank NULLS LAST, sc.split, sc.position;
 SELECT r.kind, r.dataset_id, d.name AS dataset FROM runs r JOIN datasets d ON d.id = r.dataset_id
 WHERE r.id = %(run_id)s;
 
--- name: dataset_id
-SELECT id FROM datasets WHERE name = %(dataset)s;
-
 -- name: dataset_labels
 SELECT name, description FROM labels WHERE dataset_id = %(dataset_id)s ORDER BY name;
 
