@@ -72,27 +72,19 @@ def _collect(path: Path, split: str | None) -> list[tuple[Path, str]]:
     return [(path, split)]
 
 
-def ingest_path(
-    path: str | Path,
-    dataset: str,
-    split: str | None = None,
-    fmt: str | None = None,
-    labels_file: str | Path | None = None,
-    url: str | None = None,
-) -> IngestResult:
-    """Ingest a file (or every data file of a directory, split = file stem) into ``dataset``."""
-    t0 = time.perf_counter()
-    if not dataset or not dataset.strip():
-        raise InputError(str(path), None, "dataset name must not be empty")
-    check_names(dataset=dataset, split=split)
-    targets = _collect(Path(path), split)
+Parsed = tuple[Path, str, str, str, list[ParsedSentence]]  # path, split, format, sha256, sentences
+
+
+def _parse_all(targets: list[tuple[Path, str]], fmt: str | None,
+               labels_file: str | Path | None) -> tuple[list[Parsed], dict[str, str | None] | None]:
+    """Parse and check every file before anything is written: (parsed files, described labels)."""
     for p, sp in targets:
         if len(sp) > MAX_SPLIT:
             raise InputError(str(p), None, f"split name {sp[:40]!r}... (the file name) has {len(sp)} "
                              f"characters, at most {MAX_SPLIT} allowed")
     described = read_labels(Path(labels_file)) if labels_file else None
 
-    parsed: list[tuple[Path, str, str, str, list[ParsedSentence]]] = []
+    parsed: list[Parsed] = []
     for p, sp in targets:
         f = detect_format(p, fmt)
         sents = parse_file(p, f)
@@ -111,6 +103,23 @@ def ingest_path(
                 if len(e.label) > MAX_LABEL:
                     raise InputError(str(p), s.line, f"label of {len(e.label)} characters, at most "
                                      f"{MAX_LABEL} allowed")
+    return parsed, described
+
+
+def ingest_path(
+    path: str | Path,
+    dataset: str,
+    split: str | None = None,
+    fmt: str | None = None,
+    labels_file: str | Path | None = None,
+    url: str | None = None,
+) -> IngestResult:
+    """Ingest a file (or every data file of a directory, split = file stem) into ``dataset``."""
+    t0 = time.perf_counter()
+    if not dataset or not dataset.strip():
+        raise InputError(str(path), None, "dataset name must not be empty")
+    check_names(dataset=dataset, split=split)
+    parsed, described = _parse_all(_collect(Path(path), split), fmt, labels_file)
     result = IngestResult(dataset)
     written: set[str] = set()  # files written by an attempt whose commit may have gone through
 
