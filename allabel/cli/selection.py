@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -74,6 +75,11 @@ def select(
         typer.echo(str(estimate_select(p if p is not None else run_params(resume))))
         return
     r = resume_run(resume, workers=workers) if p is None else run_select(p, workers=workers)
+    _print_result(r)
+
+
+def _print_result(r: Any) -> None:
+    """A selection's one-line summary, stage 3's perplexity coverage, and the next command."""
     stages = ", ".join(f"{s} {n}" for s, n in r.by_stage.items())
     typer.echo(f"run {r.run_id}: {r.status}; {r.selected} sentences selected ({stages})")
     if r.perplexity_known_share is not None:
