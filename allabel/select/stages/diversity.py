@@ -10,6 +10,8 @@ same picks are made in blocks (farthest.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from allabel.select.stages.base import Picks, Stage, StageContext
@@ -31,27 +33,41 @@ def seed_pick(mean: np.ndarray, blocked: np.ndarray) -> tuple[int, float]:
     return seed, float(mean[seed])
 
 
-def coreset(X: np.ndarray, m: int, already: np.ndarray | None = None,
-            excluded: np.ndarray | None = None) -> tuple[list[int], list[float]]:
-    """Indices (into X) of m farthest-first picks and the score that chose each: the seed's mean
-    similarity, then each pick's highest similarity to the selected set (lower = more novel)."""
-    n = X.shape[0]
-    blocked = np.zeros(n, bool)
+def start(X: np.ndarray, m: int, already: np.ndarray | None, excluded: np.ndarray | None,
+          add: Callable[[np.ndarray], None],
+          mean: Callable[[np.ndarray], np.ndarray] = mean_similarity_to_others,
+          ) -> tuple[np.ndarray, list[int], list[float]]:
+    """Where both farthest-first passes (exact here, blocked in farthest.py) begin: the blocked
+    mask, and either the earlier stages' picks folded into the max-similarity state by ``add``
+    or, with none, the warm-start seed (picked, scored and folded in)."""
+    blocked = np.zeros(X.shape[0], bool)
     if excluded is not None:
         blocked[excluded] = True
     picks: list[int] = []
     scores: list[float] = []
-    max_sim = np.full(n, -np.inf, np.float32)
     if already is not None and len(already):
-        for i in already:
-            np.maximum(max_sim, X @ X[i], out=max_sim)
+        add(already)
         blocked[already] = True
     elif m > 0:
-        seed, score = seed_pick(mean_similarity_to_others(X), blocked)
+        seed, score = seed_pick(mean(X), blocked)
         picks.append(seed)
         scores.append(score)
         blocked[seed] = True
-        np.maximum(max_sim, X @ X[seed], out=max_sim)
+        add(np.array([seed], np.int64))
+    return blocked, picks, scores
+
+
+def coreset(X: np.ndarray, m: int, already: np.ndarray | None = None,
+            excluded: np.ndarray | None = None) -> tuple[list[int], list[float]]:
+    """Indices (into X) of m farthest-first picks and the score that chose each: the seed's mean
+    similarity, then each pick's highest similarity to the selected set (lower = more novel)."""
+    max_sim = np.full(X.shape[0], -np.inf, np.float32)
+
+    def add(ids: np.ndarray) -> None:
+        for i in ids:
+            np.maximum(max_sim, X @ X[i], out=max_sim)
+
+    blocked, picks, scores = start(X, m, already, excluded, add)
     while len(picks) < m:
         cand = np.where(blocked, np.inf, max_sim)
         i = int(np.argmin(cand))

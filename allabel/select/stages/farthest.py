@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from allabel.select.stages.diversity import seed_pick
+from allabel.select.stages.diversity import start
 
 CHUNK = 65_536  # rows per product: bounds the N x block similarity matrix held at once
 
@@ -106,21 +106,12 @@ def coreset_blocked(X: np.ndarray, m: int, already: np.ndarray | None = None,
 
     apply_thread_limits()  # 2 threads were 10-300x slower than 1 on 2-core machines
     state = _MaxSim(X)
-    blocked = np.zeros(state.n, bool)
-    if excluded is not None:
-        blocked[excluded] = True
-    picks: list[int] = []
-    scores: list[float] = []
-    if already is not None and len(already):
-        for a in range(0, len(already), block):
-            state.add(already[a:a + block])
-        blocked[already] = True
-    elif m > 0:
-        seed, score = seed_pick(mean_similarity_to_others(X), blocked)
-        picks.append(seed)
-        scores.append(score)
-        blocked[seed] = True
-        state.add([seed])
+
+    def add(ids: np.ndarray) -> None:
+        for a in range(0, len(ids), block):
+            state.add(ids[a:a + block])
+
+    blocked, picks, scores = start(X, m, already, excluded, add, mean_similarity_to_others)
     while len(picks) < m:
         vals = np.where(blocked, np.inf, state.values)
         first = int(np.argmin(vals))
