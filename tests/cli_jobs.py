@@ -74,22 +74,32 @@ def kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+TOY_TEST = ["Heparin was given .", "Warfarin too .", "Caffeine last ."]
+
+
+def configure_toy(srv: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                  env: dict[str, str], test_lines: list[str]) -> None:
+    """``srv`` as the LLM (``env`` on top of its URL), and dataset ``toy``: train =
+    tests/data/small.tsv (gold, the demonstrations), test = ``test_lines``."""
+    from allabel.ingest import ingest_path
+
+    for k, v in {"ALLABEL_LLM_BASE_URL": srv.url, **env}.items():
+        monkeypatch.setenv(k, v)
+    get_settings.cache_clear()
+    ingest_path(DATA / "small.tsv", "toy", "train")
+    (tmp_path / "t.txt").write_text("".join(f"{line}\n" for line in test_lines))
+    ingest_path(tmp_path / "t.txt", "toy", "test")
+
+
 @contextlib.contextmanager
 def fake_llm_with_toy_corpus(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, n: int,
                              delay: float) -> Iterator[FakeOpenAI]:
-    """A fake OpenAI server configured as the LLM, and dataset ``toy``: train = tests/data/small.tsv
-    (gold, the demonstrations), test = ``n`` sentences "DrugI was given ." (the fake answers with
-    the first word as a Chemical)."""
-    from allabel.ingest import ingest_path
-
+    """A fake OpenAI server configured as the LLM, and dataset ``toy`` whose test split is ``n``
+    sentences "DrugI was given ." (the fake answers with the first word as a Chemical)."""
     with FakeOpenAI(delay=delay) as srv:
-        for k, v in {"ALLABEL_LLM_BASE_URL": srv.url, "ALLABEL_LLM_MODEL": "fake",
-                     "ALLABEL_LLM_CONCURRENCY": "2", "ALLABEL_LLM_BACKOFF": "0.01"}.items():
-            monkeypatch.setenv(k, v)
-        get_settings.cache_clear()
-        ingest_path(DATA / "small.tsv", "toy", "train")
-        (tmp_path / "t.txt").write_text("".join(f"Drug{i} was given .\n" for i in range(n)))
-        ingest_path(tmp_path / "t.txt", "toy", "test")
+        configure_toy(srv, monkeypatch, tmp_path, {
+            "ALLABEL_LLM_MODEL": "fake", "ALLABEL_LLM_CONCURRENCY": "2",
+            "ALLABEL_LLM_BACKOFF": "0.01"}, [f"Drug{i} was given ." for i in range(n)])
         try:
             yield srv
         finally:

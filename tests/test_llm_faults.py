@@ -9,8 +9,8 @@ import pytest
 
 from allabel.config import get_settings
 from allabel.errors import LLMError
-from allabel.ingest import ingest_path
 from allabel.predict import predict_split
+from tests.cli_jobs import TOY_TEST, configure_toy
 from tests.fake_openai import FakeOpenAI
 
 DATA = Path(__file__).parent / "data"
@@ -20,15 +20,10 @@ SECRET = "sk-test-SECRET-do-not-print-123"
 @pytest.fixture()
 def fake(db_url, monkeypatch, tmp_path):
     with FakeOpenAI() as srv:
-        for k, v in {"ALLABEL_LLM_BASE_URL": srv.url, "ALLABEL_LLM_MODEL": "fake-model",
-                     "ALLABEL_LLM_MAX_RETRIES": "2", "ALLABEL_LLM_BACKOFF": "0.01",
-                     "ALLABEL_LLM_TIMEOUT": "1", "ALLABEL_LLM_CONCURRENCY": "1",
-                     "ALLABEL_LLM_API_KEY": SECRET}.items():
-            monkeypatch.setenv(k, v)
-        get_settings.cache_clear()
-        ingest_path(DATA / "small.tsv", "toy", "train")
-        (tmp_path / "t.txt").write_text("Heparin was given .\nWarfarin too .\nCaffeine last .\n")
-        ingest_path(tmp_path / "t.txt", "toy", "test")
+        configure_toy(srv, monkeypatch, tmp_path, {
+            "ALLABEL_LLM_MODEL": "fake-model", "ALLABEL_LLM_MAX_RETRIES": "2",
+            "ALLABEL_LLM_BACKOFF": "0.01", "ALLABEL_LLM_TIMEOUT": "1", "ALLABEL_LLM_CONCURRENCY": "1",
+            "ALLABEL_LLM_API_KEY": SECRET}, TOY_TEST)
         yield srv
     get_settings.cache_clear()
 

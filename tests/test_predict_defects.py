@@ -17,6 +17,7 @@ from allabel.errors import ConfigError
 from allabel.ingest import ingest_path
 from allabel.predict import DemoPool, config_key, predict_split, run_params
 from allabel.prompt import prompt_version
+from tests.cli_jobs import TOY_TEST, configure_toy
 from tests.fake_openai import FakeOpenAI
 
 DATA = Path(__file__).parent / "data"
@@ -41,14 +42,9 @@ class WatchingFake(FakeOpenAI):
 @pytest.fixture()
 def fake(db_url, monkeypatch, tmp_path):
     with WatchingFake(db_url, delay=0.05) as srv:
-        for k, v in {"ALLABEL_LLM_BASE_URL": srv.url, "ALLABEL_LLM_MODEL": "fake",
-                     "ALLABEL_LLM_MAX_RETRIES": "0", "ALLABEL_LLM_BACKOFF": "0.01",
-                     "ALLABEL_LLM_CONCURRENCY": "2", "ALLABEL_LLM_MAX_ATTEMPTS": "2"}.items():
-            monkeypatch.setenv(k, v)
-        get_settings.cache_clear()
-        ingest_path(DATA / "small.tsv", "toy", "train")
-        (tmp_path / "t.txt").write_text("Heparin was given .\nWarfarin too .\nCaffeine last .\n")
-        ingest_path(tmp_path / "t.txt", "toy", "test")
+        configure_toy(srv, monkeypatch, tmp_path, {
+            "ALLABEL_LLM_MODEL": "fake", "ALLABEL_LLM_MAX_RETRIES": "0", "ALLABEL_LLM_BACKOFF": "0.01",
+            "ALLABEL_LLM_CONCURRENCY": "2", "ALLABEL_LLM_MAX_ATTEMPTS": "2"}, TOY_TEST)
         yield srv
     get_settings.cache_clear()
 
