@@ -58,8 +58,8 @@ def encode(texts: list[str], batch_size: int = 64) -> np.ndarray:
 
 def count_missing(conn: psycopg.Connection, dataset_id: int, model: str,
                   splits: list[str] | None = None) -> int:
-    return conn.execute(Q.count_missing, {"dataset_id": dataset_id, "model": model,
-                                          "splits": splits}).fetchone()[0]
+    return db.scalar(conn, Q.count_missing, {"dataset_id": dataset_id, "model": model,
+                                             "splits": splits})
 
 
 def _write(conn: psycopg.Connection, ids: list[int], model: str, X: np.ndarray) -> None:
@@ -74,11 +74,11 @@ def _claim_encode_write(conn: psycopg.Connection, dataset_id: int, model: str,
     """One batch in one transaction: its row locks are the claim (the encoding is local CPU
     work of about a second, so holding them meanwhile costs nothing)."""
     with conn.transaction():
-        rows = conn.execute(Q.claim_missing, {"dataset_id": dataset_id, "model": model,
-                                              "splits": splits, "limit": batch_size}).fetchall()
+        rows = db.rows(conn, Q.claim_missing, {"dataset_id": dataset_id, "model": model,
+                                               "splits": splits, "limit": batch_size})
         if not rows:
             return 0
-        _write(conn, [r[0] for r in rows], model, encode([r[1] for r in rows]))
+        _write(conn, [r["id"] for r in rows], model, encode([r["text"] for r in rows]))
     return len(rows)
 
 

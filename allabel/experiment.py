@@ -57,7 +57,7 @@ def _strategy(name: str) -> Strategy:
 
 
 def test_sample(conn, dataset_id: int, p: ExperimentParams) -> list[int]:
-    ids = [r[0] for r in conn.execute(Q.test_ids, {"dataset_id": dataset_id, "split": p.test_split})]
+    ids = [r["id"] for r in db.rows(conn, Q.test_ids, {"dataset_id": dataset_id, "split": p.test_split})]
     if not ids:
         raise ConfigError(f"the dataset has no {p.test_split!r} split to evaluate on")
     if p.test_sample is None or p.test_sample >= len(ids):
@@ -84,9 +84,9 @@ def run_experiment(p: ExperimentParams, url: str | None = None, show_progress: b
         ds = db.dataset_id(conn, p.dataset)
         params = {**asdict(p), "backend": backend.name, "model": backend.model}
         key = runs.config_key(params)
-        row = conn.execute(Q.find, {"config_key": key}).fetchone()
-        exp_id = row[0] if row else conn.execute(
-            Q.create, {"dataset_id": ds, "config_key": key, "params": Jsonb(params)}).fetchone()[0]
+        found = db.one(conn, Q.find, {"config_key": key})
+        exp_id = found["id"] if found else db.scalar(
+            conn, Q.create, {"dataset_id": ds, "config_key": key, "params": Jsonb(params)})
         for strategy, budget, seed in cells(p):
             conn.execute(Q.add_cell, {"experiment_id": exp_id, "strategy": strategy,
                                       "budget": budget, "seed": seed})

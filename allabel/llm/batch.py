@@ -116,7 +116,7 @@ def collect(conn: psycopg.Connection, run_id: int, backend, labels: dict, rep: B
                     "logprobs": comp.token_logprobs, "prompt_tokens": comp.prompt_tokens,
                     "completion_tokens": comp.completion_tokens}).fetchone()
                 hit = row is None  # the same request was answered meanwhile (e.g. synchronously)
-                call_id = row[0] if row else conn.execute(Q.call_by_key, {"key": key}).fetchone()[0]
+                call_id = row[0] if row else db.scalar(conn, Q.call_by_key, {"key": key})
                 answered.add(item[0])
                 if pstatus != "pending":
                     continue  # already predicted (a plain predict ran meanwhile): cache only
@@ -178,8 +178,8 @@ def submit(conn: psycopg.Connection, run_id: int, backend, pool, labels: dict, k
     if not todo:
         return
     with conn.transaction():
-        bid = conn.execute(Q.create_batch, {"run_id": run_id, "base_url": mask_url(backend.base_url),
-                                            "n": len(todo)}).fetchone()[0]
+        bid = db.scalar(conn, Q.create_batch, {"run_id": run_id, "base_url": mask_url(backend.base_url),
+                                               "n": len(todo)})
         with conn.cursor() as cur:
             cur.executemany(Q.add_item, [{
                 "batch_id": bid, "custom_id": str(pid), "cache_key": key,

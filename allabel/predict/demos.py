@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg.rows import dict_row
 
-from allabel import bm25
+from allabel import bm25, db
 from allabel.errors import ConfigError
 from allabel.prompt import Demo
 from allabel.sqlfiles import queries
@@ -46,11 +46,12 @@ class DemoPool:
     @classmethod
     def from_run(cls, conn: psycopg.Connection, run_id: int) -> DemoPool:
         """The annotated sentences of a selection run, with their human entities."""
-        row = conn.execute(Q.run_dataset, {"run_id": run_id}).fetchone()
-        if row is None or row[1] != "selection":
+        run = db.one(conn, Q.run_dataset, {"run_id": run_id})
+        if run is None or run["kind"] != "selection":
             raise ConfigError(f"run {run_id} is not a selection run")
         with conn.cursor(row_factory=dict_row) as cur:
-            return cls._load(row[0], f"run:{run_id}", cur.execute(Q.demos_from_run, {"run_id": run_id}))
+            return cls._load(run["dataset_id"], f"run:{run_id}",
+                             cur.execute(Q.demos_from_run, {"run_id": run_id}))
 
     @classmethod
     def from_gold(cls, conn: psycopg.Connection, dataset_id: int, source: str,

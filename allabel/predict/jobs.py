@@ -94,7 +94,7 @@ def process(run_id: int, pool: DemoPool, k: int, url: str | None = None, workers
     url = url or db.database_url()
     t0 = time.perf_counter()
     with db.connection(url) as conn:
-        pending = conn.execute(Q.count_pending, {"run_id": run_id}).fetchone()[0]
+        pending = db.scalar(conn, Q.count_pending, {"run_id": run_id})
     with (runs.hold(run_id, url) if own_run else contextlib.nullcontext()) as holder:
         stats = PredictStats(run_id)
         for done, req, hits in queue.run_workers(_worker_main, (run_id, pool, k, url, batch), workers,
@@ -144,9 +144,9 @@ def prepare_run(conn: psycopg.Connection, dataset: str, split: str, demos: str, 
     ds = db.dataset_id(conn, dataset)
     pool = DemoPool.resolve(conn, ds, demos)
     run = runs.open_run(conn, "prediction", ds, run_params(ds, split, pool, k, backend))
-    have = conn.execute(Q.count_run_predictions, {"run_id": run.id}).fetchone()[0]
+    have = db.scalar(conn, Q.count_run_predictions, {"run_id": run.id})
     room = None if limit is None else max(limit - have, 0)
-    ids = [r[0] for r in conn.execute(Q.split_sentences_without_prediction, {
+    ids = [r["id"] for r in db.rows(conn, Q.split_sentences_without_prediction, {
         "dataset_id": ds, "split": split, "run_id": run.id, "limit": room, "new": new})]
     n = enqueue(conn, run.id, ids) if ids else 0
     return pool, run, n, have + n
@@ -166,7 +166,7 @@ def predict_split(dataset: str, split: str, demos: str, k: int = 4, limit: int |
         if retry_failed:
             conn.execute(Q.retry_failed, {"run_id": run.id})
             conn.commit()
-        pending = conn.execute(Q.count_pending, {"run_id": run.id}).fetchone()[0]
+        pending = db.scalar(conn, Q.count_pending, {"run_id": run.id})
         return pool, run, n, total, pending
 
     link = db.Link(url, autocommit=False)

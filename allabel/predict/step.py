@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 
-from allabel import runs
+from allabel import db, runs
 from allabel.errors import LLMError
 from allabel.llm.base import Completion, Message
 from allabel.llm.cache import CachedLLM
@@ -99,9 +99,8 @@ def store_answer(conn: psycopg.Connection, run_id: int, model: str, labels: dict
 def record_failure(conn: psycopg.Connection, prediction_id: int, error: str,
                    max_attempts: int) -> str | None:
     """Count a failed attempt; the prediction's status after it (``failed`` at the limit)."""
-    row = conn.execute(Q.fail, {"id": prediction_id, "error": error[:2000],
-                                "max_attempts": max_attempts}).fetchone()
-    return row[0] if row else None
+    return db.scalar(conn, Q.fail, {"id": prediction_id, "error": error[:2000],
+                                    "max_attempts": max_attempts})
 
 
 @dataclass
@@ -142,7 +141,7 @@ class BatchStep:
             items = claim(conn, self.run_id, self.batch)
             if items or runs.stop_requested():
                 return items
-            if conn.execute(Q.count_pending, {"run_id": self.run_id}).fetchone()[0] == 0:
+            if db.scalar(conn, Q.count_pending, {"run_id": self.run_id}) == 0:
                 return items
             time.sleep(CLAIM_POLL_SECONDS)
 
