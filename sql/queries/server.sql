@@ -7,5 +7,5 @@ SELECT 1;
 SET password_encryption = 'scram-sha-256';
 
 -- name: set_password
--- a psycopg.sql template: {} is filled with sql.Literal(password), never by string formatting
+-- a psycopg.sql template: its one placeholder is filled with sql.Literal(password), never by string formatting
 ALTER ROLE postgres PASSWORD {};
