@@ -142,10 +142,10 @@ def test_workers_on_other_homes_share_one_tcp_server(tcp_server):
                                       stderr=subprocess.DEVNULL)
             done_q = "SELECT count(*) FROM predictions WHERE status = 'done'"
             _wait_for(conn, done_q, 1)
-            # its next batch is claimed (rows locked by its open transaction) and in flight
-            _wait_for(conn, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                            "WHERE c.relname = 'predictions' AND l.mode = 'RowShareLock' "
-                            "AND NOT l.pid = pg_backend_pid()", 1)
+            # its next batch is claimed (session advisory locks of its connection) and in flight
+            _wait_for(conn, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                            "AND classid = 17 AND objsubid = 2 AND granted "
+                            "AND NOT pid = pg_backend_pid()", 1)
             victim.send_signal(signal.SIGKILL)
             victim.wait(timeout=30)
             done = conn.execute(done_q).fetchone()[0]
