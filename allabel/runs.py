@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from allabel import db
@@ -172,8 +173,11 @@ def worker_init(event: Any) -> None:
 
 # --- holding a run ---------------------------------------------------------------------------
 
-def _rows(cur: psycopg.Cursor) -> list[tuple]:
-    return cur.fetchall() if cur.description else []
+def _rows(conn: psycopg.Connection, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """A statement's rows by column name ([] for one that returns none)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(query, params)
+        return cur.fetchall() if cur.description else []
 
 
 class Lease:
@@ -207,16 +211,16 @@ class Lease:
                 with contextlib.suppress(psycopg.Error):
                     conn.execute(Q.resume_if_reconciled, {"run_id": self.run_id})
 
-    def execute(self, query: str, params: dict[str, Any]) -> list[tuple]:
+    def execute(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Run on the lease connection under the retry policy (the lock comes back with it)."""
         with self._lock:
-            return self._link.run(lambda c: _rows(c.execute(query, params)))
+            return self._link.run(lambda c: _rows(c, query, params))
 
-    def execute_once(self, query: str, params: dict[str, Any]) -> list[tuple]:
+    def execute_once(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """One attempt, no waiting (the last word of a job that already gave up on the server)."""
         with self._lock:
             try:
-                return _rows(self._link.get().execute(query, params))
+                return _rows(self._link.get(), query, params)
             except (psycopg.Error, db.DatabaseError):
                 self._link.reset()
                 raise
@@ -247,14 +251,14 @@ class Holder:
         rows = run(Q.finish, {"run_id": self.run_id, "status": status,
                                               "stats": Jsonb(stats or {}), "seconds": seconds,
                                               "error": mask(error)[:2000] if error else None})
-        self.finished = rows[0][0] if rows else status
+        self.finished = rows[0]["status"] if rows else status
         return self.finished
 
     def finish_prediction(self, stats: dict[str, Any] | None = None,
                           seconds: float | None = None) -> str:
         """``done`` when nothing is pending; else still ``running`` (others hold the rest).
         ``seconds`` of LLM work are added to ``stats.llm_wall_seconds``."""
-        pending = self._lease.execute(Q.pending_predictions, {"run_id": self.run_id})[0][0]
+        pending = self._lease.execute(Q.pending_predictions, {"run_id": self.run_id})[0]["pending"]
         return self.finish("done" if pending == 0 else "running", stats, seconds=seconds)
 
 

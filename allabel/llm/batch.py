@@ -85,14 +85,15 @@ def _lines(client, file_id: str | None) -> list[dict]:
 def collect(conn: psycopg.Connection, run_id: int, backend, labels: dict, rep: BatchReport) -> None:
     from openai.types.chat import ChatCompletion
 
-    for bid, remote_id, status in conn.execute(Q.open_batches, {"run_id": run_id}).fetchall():
-        if status != "submitted":
+    for ob in db.rows(conn, Q.open_batches, {"run_id": run_id}):
+        if ob["status"] != "submitted":
             continue
-        b = backend.client.batches.retrieve(remote_id)
+        bid = ob["id"]
+        b = backend.client.batches.retrieve(ob["remote_id"])
         if b.status in OPEN:
             rep.in_progress += 1
             continue
-        items = {r[0]: r for r in conn.execute(Q.items, {"batch_id": bid}).fetchall()}
+        items = {r["custom_id"]: r for r in db.rows(conn, Q.items, {"batch_id": bid})}
         answered: set[str] = set()
         n_ok = n_failed = 0
         with conn.transaction():
@@ -101,7 +102,7 @@ def collect(conn: psycopg.Connection, run_id: int, backend, labels: dict, rep: B
                 item = items.get(line.get("custom_id"))
                 if item is None:
                     continue
-                _, key, request, demo_ids, pid, sid, text, pstatus = item
+                key, pid = item["cache_key"], item["prediction_id"]
                 resp = line.get("response") or {}
                 if line.get("error") or resp.get("status_code") != 200:
                     err = (line.get("error") or {}).get("message") or f"HTTP {resp.get('status_code')}"
@@ -110,26 +111,28 @@ def collect(conn: psycopg.Connection, run_id: int, backend, labels: dict, rep: B
                     continue
                 comp = backend._completion(ChatCompletion.model_validate(resp["body"]), 1,
                                            time.perf_counter())
-                row = conn.execute(Q.insert_call, {
+                row = db.one(conn, Q.insert_call, {
                     "key": key, "backend": backend.name, "model": backend.model,
-                    "request": Jsonb(request), "answer": comp.text, "tokens": comp.tokens,
+                    "request": Jsonb(item["request"]), "answer": comp.text, "tokens": comp.tokens,
                     "logprobs": comp.token_logprobs, "prompt_tokens": comp.prompt_tokens,
-                    "completion_tokens": comp.completion_tokens}).fetchone()
+                    "completion_tokens": comp.completion_tokens})
                 hit = row is None  # the same request was answered meanwhile (e.g. synchronously)
-                call_id = row[0] if row else db.scalar(conn, Q.call_by_key, {"key": key})
-                answered.add(item[0])
-                if pstatus != "pending":
+                call_id = row["id"] if row else db.scalar(conn, Q.call_by_key, {"key": key})
+                answered.add(item["custom_id"])
+                if item["prediction_status"] != "pending":
                     continue  # already predicted (a plain predict ran meanwhile): cache only
                 conn.execute(LQ.log_request, {"run_id": run_id, "call_id": call_id,
                                               "cache_hit": hit, "retries": 0})
-                store_answer(conn, run_id, backend.model, labels, Claimed(pid, sid, text), demo_ids,
+                store_answer(conn, run_id, backend.model, labels,
+                             Claimed(pid, item["sentence_id"], item["text"]), item["demo_ids"],
                              comp, call_id)
                 n_ok += 1
-            missing = [it for cid, it in items.items() if cid not in answered and it[7] == "pending"]
+            missing = [it for cid, it in items.items()
+                       if cid not in answered and it["prediction_status"] == "pending"]
             failed_ids = {line.get("custom_id") for line in _lines(backend.client, b.error_file_id)}
             for it in missing:  # an expired or cancelled batch: no line at all for the item
-                if it[0] not in failed_ids and b.status != "completed":
-                    _fail(conn, it[4], f"batch {b.status}")
+                if it["custom_id"] not in failed_ids and b.status != "completed":
+                    _fail(conn, it["prediction_id"], f"batch {b.status}")
                     n_failed += 1
             conn.execute(Q.collected, {"batch_id": bid, "n_collected": n_ok, "n_failed": n_failed,
                                        "status": "collected" if b.status == "completed" else "failed",
@@ -146,28 +149,29 @@ def submit(conn: psycopg.Connection, run_id: int, backend, pool, labels: dict, k
 
     s = get_settings()
     # a batch recorded but not known to be submitted (crash): adopt it if the endpoint has it
-    for bid, _remote, status in conn.execute(Q.open_batches, {"run_id": run_id}).fetchall():
-        if status == "created":
-            _send(conn, backend, bid, rep)
-    rows = conn.execute(Q.unbatched_pending, {"run_id": run_id}).fetchall()
+    for ob in db.rows(conn, Q.open_batches, {"run_id": run_id}):
+        if ob["status"] == "created":
+            _send(conn, backend, ob["id"], rep)
+    rows = db.rows(conn, Q.unbatched_pending, {"run_id": run_id})
     if not rows:
         return
     params = {"max_tokens": s.llm_max_tokens, "temperature": s.llm_temperature}
     key_params = {**params, **getattr(backend, "key_params", {})}
-    demo_lists = pool.retrieve_many(conn, [(text, sid) for _, sid, text in rows], k)
+    demo_lists = pool.retrieve_many(conn, [(r["text"], r["sentence_id"]) for r in rows], k)
     todo = []
     cached_llm = None
     try:
-        for (pid, sid, text), demo_ids in zip(rows, demo_lists, strict=True):
-            msgs = build_messages(labels, [pool.demos[d] for d in demo_ids], text)
+        for r, demo_ids in zip(rows, demo_lists, strict=True):
+            pid = r["id"]
+            msgs = build_messages(labels, [pool.demos[d] for d in demo_ids], r["text"])
             key = cache_key(backend.name, backend.model, msgs, key_params)
             if conn.execute(Q.call_by_key, {"key": key}).fetchone() is not None:
                 cached_llm = cached_llm or CachedLLM(backend, run_id, url, s.llm_max_tokens,
                                                      s.llm_temperature)
                 comp, call_id, _ = cached_llm.complete(msgs)  # a cache hit: no LLM call
                 with conn.transaction():
-                    store_answer(conn, run_id, backend.model, labels, Claimed(pid, sid, text),
-                                 demo_ids, comp, call_id)
+                    store_answer(conn, run_id, backend.model, labels,
+                                 Claimed(pid, r["sentence_id"], r["text"]), demo_ids, comp, call_id)
                 conn.commit()
                 rep.from_cache += 1
                 continue
@@ -198,13 +202,14 @@ def _send(conn: psycopg.Connection, backend, bid: int, rep: BatchReport) -> None
                                        "file_id": b.input_file_id})
             conn.commit()
             return
-    items = conn.execute(Q.items, {"batch_id": bid}).fetchall()
+    items = db.rows(conn, Q.items, {"batch_id": bid})
     fields = backend.request_fields()
     folder = Path(get_settings().home).expanduser() / "batches"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"batch-{bid}.jsonl"
     with path.open("w", encoding="utf-8") as f:  # request bodies only: no key, no headers
-        for custom_id, _, request, *_ in items:
+        for item in items:
+            custom_id, request = item["custom_id"], item["request"]
             body = {"model": backend.model, "messages": request["messages"],
                     "max_tokens": request["max_tokens"], "temperature": request["temperature"],
                     **fields}

@@ -22,7 +22,8 @@ INSERT INTO llm_batch_items (batch_id, custom_id, cache_key, request, demo_ids)
 VALUES (%(batch_id)s, %(custom_id)s, %(cache_key)s, %(request)s, %(demo_ids)s);
 
 -- name: items
-SELECT i.custom_id, i.cache_key, i.request, i.demo_ids, p.id, p.sentence_id, s.text, p.status
+SELECT i.custom_id, i.cache_key, i.request, i.demo_ids, p.id AS prediction_id, p.sentence_id, s.text,
+       p.status AS prediction_status
 FROM llm_batch_items i
 JOIN predictions p ON p.id = i.custom_id::bigint
 JOIN sentences s ON s.id = p.sentence_id

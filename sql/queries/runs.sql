@@ -64,7 +64,7 @@ WHERE r.status = 'running'
 RETURNING r.id;
 
 -- name: pending_predictions
-SELECT count(*) FROM predictions WHERE run_id = %(run_id)s AND status = 'pending';
+SELECT count(*) AS pending FROM predictions WHERE run_id = %(run_id)s AND status = 'pending';
 
 -- name: list
 SELECT r.id, r.kind, d.name AS dataset, r.status, r.holder, r.created_at, r.started_at,
