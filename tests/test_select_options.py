@@ -20,7 +20,7 @@ def token_counts(conn, run_id):
         "JOIN sentences x ON x.id = s.sentence_id WHERE s.run_id = %s", (run_id,))]
 
 
-@pytest.mark.parametrize("strategy", ["coreset", "similarity"])
+@pytest.mark.parametrize("strategy", ["coreset", "similarity", "random"])
 def test_length_floor_keeps_short_sentences_out_of_stages_1_and_2(conn, corpus, strategy):
     pool = [r[0] for r in conn.execute(
         "SELECT cardinality(regexp_split_to_array(btrim(text), '\\s+')) FROM sentences "

@@ -5,7 +5,8 @@ give every variant its own row beside the paper's configuration:
 
 * ``+long`` — stages 1 and 2 never pick a sentence shorter than the pool's median token count
   (farthest-first favours outliers, and "most retrievable" favours short generic sentences:
-  both picked the shortest, entity-poorest sentences of the pool);
+  both picked the shortest, entity-poorest sentences of the pool); ``random+long`` samples
+  among the same long sentences, the control for "it only wins by length";
 * ``+total`` — stage 3 ranks by the answer's summed negative log-likelihood instead of its
   perplexity (a mean), so entity-rich sentences the model is unsure about come first.
 """

@@ -72,8 +72,8 @@ class StageContext:
         return self._vectors
 
     def blocked(self) -> np.ndarray:
-        """The mask stages 1 and 2 may not pick: earlier picks, and with ``--length-floor Q``
-        the sentences with fewer tokens than the pool's Q-quantile."""
+        """The mask stages 1 and 2 (and the random baseline) may not pick: earlier picks, and
+        with ``--length-floor Q`` the sentences with fewer tokens than the pool's Q-quantile."""
         out = self.picked.copy()
         floor = self.params.length_floor
         if floor > 0:

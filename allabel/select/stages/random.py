@@ -1,4 +1,8 @@
-"""The random baseline: a reproducible sample (``--seed``) of the sentences not picked yet."""
+"""The random baseline: a reproducible sample (``--seed``) of the sentences not picked yet.
+
+With ``--length-floor`` (``random+long``) it samples only among sentences at least as long as the
+pool's quantile: the control that tells whether a ``+long`` method wins by what it picks or only
+by picking longer sentences (more tokens annotated for the same number of sentences)."""
 
 from __future__ import annotations
 
@@ -11,5 +15,7 @@ class Random(Stage):
     name = "random"
 
     def pick(self, ctx: StageContext, n: int) -> Picks:
-        ids = random.Random(ctx.params.seed).sample(ctx.unpicked(), n)
+        blocked = ctx.blocked()  # earlier picks (and short sentences with a length floor)
+        allowed = [sid for sid, b in zip(ctx.pool, blocked, strict=True) if not b]
+        ids = random.Random(ctx.params.seed).sample(allowed, n)
         return ids, [None] * len(ids)
