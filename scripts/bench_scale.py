@@ -4,10 +4,12 @@
 Vectors follow bench_select.py's replication scheme: the bc5cdr sentences' real embeddings, then
 copies of them plus Gaussian noise (sigma 0.02 per dimension), re-normalised, up to N.
 Stages 1+2 run on the vectors in memory (budget 5%: stage 1 = 1%, stage 2 = 3% of N), each
-configuration in its own process so that its peak memory (max RSS) is its own.
+configuration in its own process so that its peak memory (max RSS) is its own. Each line gives
+wall and CPU seconds (the process, all threads) and the load average, since wall time on a shared
+machine depends on what else runs.
 
-    .venv/bin/python scripts/bench_scale.py --stages 50000,250000 [--vectors cache.npy]
-    .venv/bin/python scripts/bench_scale.py --knn-libs 50000
+    .venv/bin/python scripts/bench_scale.py --stages 50000,250000,1000000 [--vectors cache.npy] [--threads 2]
+    .venv/bin/python scripts/bench_scale.py --knn-libs 50000 [--no-pgvector]
     .venv/bin/python scripts/bench_scale.py --predict-new 1000000
 """
 
@@ -55,28 +57,63 @@ def replicate(src: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
 
 
 def run_stages(X: np.ndarray, mode: str) -> dict:
-    """Stages 1+2 at a 5% budget; mode exact (one-at-a-time + N x N kNN) or approx (blocked + HNSW)."""
+    """Stages 1+2 at a 5% budget; mode exact (one-at-a-time + N x N kNN) or approx (blocked +
+    IVF kNN). Wall and CPU seconds (this process, all threads) per phase; peak RSS of the
+    process before the recall check below adds its own buffers."""
     from allabel.config import apply_thread_limits
     from allabel.select.stages import diversity, farthest, similarity
 
     apply_thread_limits()
     n = len(X)
     m1, m2 = n // 100, 3 * n // 100
-    t = time.perf_counter()
-    picks1, _ = (diversity.coreset if mode == "exact" else farthest.coreset_blocked)(X, m1)
-    t1 = time.perf_counter() - t
-    t = time.perf_counter()
-    neigh = similarity.knn_embedding(X, 10, method=mode)
-    t_knn = time.perf_counter() - t
-    score = similarity.sum_of_ranks(neigh, n, 10)
-    blocked = np.zeros(n, bool)
-    blocked[picks1] = True
-    picks2, _ = similarity.top_scored(score, m2, blocked)
-    t2 = time.perf_counter() - t
-    return {"n": n, "mode": mode, "stage1_s": round(t1, 1), "knn_s": round(t_knn, 1),
-            "stage2_s": round(t2, 1), "total_s": round(t1 + t2, 1),
-            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
+    load = os.getloadavg()[0]
+    clock = {}
+
+    def timed(name, fn):
+        w, c = time.perf_counter(), time.process_time()
+        out = fn()
+        clock[name] = (time.perf_counter() - w, time.process_time() - c)
+        return out
+
+    picks1, _ = timed("stage1", lambda: (diversity.coreset if mode == "exact"
+                                         else farthest.coreset_blocked)(X, m1))
+    phases: dict[str, float] = {}
+    if mode == "exact":
+        neigh = timed("knn", lambda: similarity.knn_embedding(X, 10, method="exact"))
+    else:
+        from allabel.select.stages import knn
+
+        neigh = timed("knn", lambda: knn.knn_approx(X, 10, phases=phases))
+
+    def rank() -> list[int]:
+        score = similarity.sum_of_ranks(neigh, n, 10)
+        blocked = np.zeros(n, bool)
+        blocked[picks1] = True
+        return similarity.top_scored(score, m2, blocked)[0]
+
+    picks2 = timed("rank", rank)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    sample = np.random.default_rng(1).choice(n, 1000, replace=False)
+    return {"n": n, "mode": mode, "threads": int(os.environ.get("ALLABEL_THREADS", "1")),
+            "clock": clock, "knn_phases_cpu": phases, "peak_rss_gb": round(peak, 2),
+            "load_start": load, "load_end": os.getloadavg()[0],
+            "recall_sample": sample_recall(X, neigh, sample),
             "picks1": picks1, "picks2": picks2, "neigh_sample": neigh[:: max(1, n // 2000)][:2000].tolist()}
+
+
+def sample_recall(X: np.ndarray, neigh: np.ndarray, sample: np.ndarray) -> float:
+    """Recall@10 of ``neigh`` on the sampled rows against exact products (50 rows at a time)."""
+    import torch
+
+    T = torch.from_numpy(X)
+    hits = 0
+    for a in range(0, len(sample), 50):
+        q = torch.from_numpy(sample[a:a + 50])
+        S = T[q] @ T.T
+        S[torch.arange(len(q)), q] = -torch.inf
+        truth = torch.topk(S, 10, dim=1).indices.numpy()
+        hits += sum(len(set(neigh[i]) & set(t)) for i, t in zip(sample[a:a + 50], truth, strict=True))
+    return hits / (10 * len(sample))
 
 
 def child(args: argparse.Namespace) -> None:
@@ -87,6 +124,7 @@ def child(args: argparse.Namespace) -> None:
 
 def stages(args: argparse.Namespace, sizes: list[int]) -> None:
     source_vectors(args.vectors)  # embed once, outside the timed children
+    env = dict(os.environ, ALLABEL_THREADS=str(args.threads))
     for n in sizes:
         results = {}
         modes = ["approx"] if n > args.exact_up_to else ["exact", "approx"]
@@ -94,13 +132,21 @@ def stages(args: argparse.Namespace, sizes: list[int]) -> None:
             out = Path(f"/tmp/bench-scale-{os.getpid()}-{n}-{mode}.json")
             cmd = [sys.executable, __file__, "--child-n", str(n), "--child-mode", mode,
                    "--child-out", str(out)] + (["--vectors", str(args.vectors)] if args.vectors else [])
-            subprocess.run(cmd, check=True)
+            subprocess.run(cmd, check=True, env=env)
             results[mode] = json.loads(out.read_text())
             out.unlink()
             r = results[mode]
-            print(f"stages 1+2 @ {n:>9,} ({mode:>6}): stage 1 {r['stage1_s']:7.1f} s | stage 2 "
-                  f"{r['stage2_s']:7.1f} s (kNN {r['knn_s']:.1f} s) | total {r['total_s']:7.1f} s | "
-                  f"peak RSS {r['peak_rss_gb']:.2f} GB", flush=True)
+            c = r["clock"]
+            wall = sum(v[0] for v in c.values())
+            cpu = sum(v[1] for v in c.values())
+            print(f"stages 1+2 @ {n:>9,} ({mode:>6}, {r['threads']} thread(s)): total {wall:7.1f} s wall "
+                  f"/ {cpu:7.1f} s CPU | stage 1 {c['stage1'][0]:.1f} s / {c['stage1'][1]:.1f} s CPU | "
+                  f"kNN {c['knn'][0]:.1f} s / {c['knn'][1]:.1f} s CPU"
+                  + (" (" + ", ".join(f"{k} {v:.1f}" for k, v in r["knn_phases_cpu"].items()) + " s CPU)"
+                     if r["knn_phases_cpu"] else "")
+                  + f" | rank {c['rank'][0]:.1f} s | peak RSS {r['peak_rss_gb']:.2f} GB | "
+                  f"recall@10 (1,000 rows) {r['recall_sample']:.3f} | load average "
+                  f"{r['load_start']:.1f} -> {r['load_end']:.1f}", flush=True)
         if len(results) == 2:
             e, a = results["exact"], results["approx"]
             rec = np.mean([len(set(x) & set(y)) / 10 for x, y in zip(a["neigh_sample"], e["neigh_sample"],
@@ -129,23 +175,35 @@ def knn_libs(args: argparse.Namespace, n: int) -> None:
         return float(np.mean([len(set(found[i]) - {q}) and len((set(found[i]) - {q}) & set(truth[i])) / 10
                               for i, q in enumerate(sample)]))
 
+    cpu0 = [time.process_time()]
+
     def report(name, build, query, found):
-        print(f"kNN {name:<22} @ {n:,}: build {build:6.1f} s | all {n:,} queries {query:6.1f} s | "
-              f"recall@10 {recall(found):.3f}", flush=True)
+        cpu, cpu0[0] = time.process_time() - cpu0[0], time.process_time()
+        print(f"kNN {name:<26} @ {n:,}: build {build:6.1f} s | all {n:,} queries {query:6.1f} s | "
+              f"CPU {cpu:6.1f} s | recall@10 {recall(found):.3f}", flush=True)
 
     import faiss
 
+    from allabel.select.stages import knn
+
+    cpu0[0] = time.process_time()
+    t = time.perf_counter()
+    found = knn.knn_approx(X, 10)
+    report(f"allabel IVF (nprobe {knn.NPROBE})", 0.0, time.perf_counter() - t, found[sample])
     faiss.omp_set_num_threads(1)
-    t = time.perf_counter()
-    ix = faiss.IndexHNSWFlat(X.shape[1], 16, faiss.METRIC_INNER_PRODUCT)
-    ix.hnsw.efConstruction = 80
-    ix.add(X)
-    b = time.perf_counter() - t
-    ix.hnsw.efSearch = 48
-    t = time.perf_counter()
-    _, found = ix.search(X, 11)
-    report("faiss HNSW (M16 ef48)", b, time.perf_counter() - t, found[sample])
-    del ix
+    for m, efc, efs in [(16, 80, 48), (16, 40, 32)]:
+        cpu0[0] = time.process_time()
+        t = time.perf_counter()
+        ix = faiss.IndexHNSWFlat(X.shape[1], m, faiss.METRIC_INNER_PRODUCT)
+        ix.hnsw.efConstruction = efc
+        ix.add(X)
+        b = time.perf_counter() - t
+        ix.hnsw.efSearch = efs
+        t = time.perf_counter()
+        _, found = ix.search(X, 11)
+        report(f"faiss HNSW (M{m} efC{efc} ef{efs})", b, time.perf_counter() - t, found[sample])
+        del ix
+    cpu0[0] = time.process_time()
     try:
         from usearch.index import Index
 
@@ -174,7 +232,9 @@ def knn_libs(args: argparse.Namespace, n: int) -> None:
         del hx
     except ImportError:
         print("kNN hnswlib: not installed (builds from source; pip install hnswlib to compare)")
-    pgvector_knn(X, sample, truth, report)
+    if not args.no_pgvector:
+        cpu0[0] = time.process_time()  # the server's CPU is not counted here
+        pgvector_knn(X, sample, truth, report)
 
 
 def pgvector_knn(X, sample, truth, report) -> None:
@@ -282,7 +342,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--stages", help="comma-separated N for stages 1+2")
     ap.add_argument("--exact-up-to", type=int, default=60_000, help="also run exact up to this N")
+    ap.add_argument("--threads", type=int, default=1, help="ALLABEL_THREADS for the stage runs")
     ap.add_argument("--knn-libs", type=int, help="compare kNN libraries at this N")
+    ap.add_argument("--no-pgvector", action="store_true", help="--knn-libs without pgvector")
     ap.add_argument("--predict-new", type=int, help="predict --new with 1,000 new at this N")
     ap.add_argument("--vectors", type=Path, help="cache file for the bc5cdr embeddings (.npy)")
     ap.add_argument("--child-n", type=int, help=argparse.SUPPRESS)

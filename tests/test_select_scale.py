@@ -32,8 +32,9 @@ def test_blocked_farthest_first_equals_one_at_a_time(n, d, m, block):
 def test_approx_knn_is_exact_when_the_search_is_exhaustive():
     X = unit(400, 32, 1)
     exact = similarity.knn_embedding(X, 10, method="exact")
-    approx = knn.knn_approx(X, 10, ef_search=400)
-    assert [set(r) for r in approx] == [set(r) for r in exact]
+    approx = knn.knn_approx(X, 10, nprobe=10**6)  # every list searched
+    assert np.array_equal(approx, exact)  # same neighbours, same order
+    assert knn.n_lists(400) == 80 and knn.NPROBE < 80  # the default search is not exhaustive
     # and through the switch: 'approx' forces the index, 'exact' the N x N pass
     assert np.array_equal(similarity.knn_embedding(X, 10, method="exact"), exact)
     assert knn.use_approx(10, "approx") and not knn.use_approx(10**9, "exact")
@@ -51,6 +52,19 @@ def test_approx_knn_recall_on_clustered_data():
     assert all(q not in row for q, row in enumerate(approx))
 
 
+def test_approx_knn_pads_short_rows_with_minus_one_at_the_end():
+    assert knn.knn_approx(unit(1, 8), 10).shape == (1, 0)
+    got = knn.knn_approx(unit(3, 8, 4), 10)
+    assert got.shape == (3, 2)
+    assert [sorted(r) for r in got] == [[1, 2], [0, 2], [0, 1]]
+    # one list of ~5 sentences searched per query: fewer than 10 found, the rest is -1
+    got = knn.knn_approx(unit(400, 32, 5), 10, nprobe=1)
+    assert (got == -1).any()
+    for q, row in enumerate(got):
+        found = row[row >= 0]
+        assert q not in found and (row[len(found):] == -1).all()
+
+
 def test_selection_through_the_large_pool_paths_equals_exact(conn, tmp_path, monkeypatch):
     from allabel.select.run import SelectParams, select
     from tests.select_fixtures import small_corpus
@@ -60,9 +74,9 @@ def test_selection_through_the_large_pool_paths_equals_exact(conn, tmp_path, mon
     picks = conn.execute("SELECT stage, sentence_id FROM selections WHERE run_id = %s ORDER BY 1, 2",
                          (exact.run_id,)).fetchall()
     conn.commit()
-    # every pool counts as large: blocked stage 1, HNSW stage 2 (exhaustive at this size)
+    # every pool counts as large: blocked stage 1, IVF stage 2 (made exhaustive)
     monkeypatch.setenv("ALLABEL_EXACT_MAX_POOL", "0")
-    monkeypatch.setattr(knn, "EF_SEARCH", 1000)
+    monkeypatch.setattr(knn, "NPROBE", 10**6)
     get_settings.cache_clear()
     conn.execute("DELETE FROM runs")
     conn.commit()
