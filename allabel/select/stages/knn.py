@@ -13,14 +13,17 @@ with ``ALLABEL_KNN_METHOD=approx``) an inverted-file (IVF) search answers every 
   heap — the batched form of faiss's IVF search (``faiss.contrib.big_batch_search``) without
   the index's second copy of the vectors.
 
-Why IVF and these constants (``scripts/bench_scale.py``, figures in docs/benchmarks.md): the
-HNSW graph we used first (faiss M16, efConstruction 80, efSearch 48: recall@10 0.996 at 50k)
-costs 1M inserts plus 1M graph walks, one distance at a time; at 50k it spent 15.5 CPU s against
-IVF's few, and its wall time under load (271 s at 50k) put 1M out of reach. IVF spends its time
-in a few large matrix products (~60 GFLOP/s on one core here). ``NPROBE`` was tuned at 50k on
-the benchmark's replicated bc5cdr vectors for recall@10 >= 0.95 with a margin; recall is
-re-measured at every size by the benchmark. With ``nprobe >= nlist`` the search is exhaustive
-and returns the exact neighbours (tests).
+Why IVF and these constants (one thread, CPU seconds, replicated bc5cdr vectors; figures in
+docs/benchmarks.md): the faiss HNSW graph used before (M16, efConstruction 80, efSearch 48) gave
+recall@10 0.996 at 50k for 15.5 CPU s (M16/40/32: 0.979 for 7.5 s) and grows as N log N through
+one distance at a time, with cache misses on a graph larger than the cache. IVF spends its time in
+a few large matrix products (~60 GFLOP/s on one core here): at 50k 6.2 CPU s for recall 0.961
+(0.963 against the exact run's neighbours; selection overlap with exact 0.953), at 250k 52 CPU s
+(train 4, probes 11, scan 37) for recall 1.000. Its total work grows as N^1.5 (4 sqrt(N) lists).
+``NPROBE`` 32 was tuned at 50k for recall@10 >= 0.95 (16: 0.947, 24: 0.961, 32: 0.969, 48: 0.977
+with 40 training points per list; 0.961 with the 16 kept here); recall is re-measured at every
+size by ``scripts/bench_scale.py``. With ``nprobe >= nlist`` the search is exhaustive and returns
+the exact neighbours in the exact path's order (tests).
 """
 
 from __future__ import annotations
@@ -31,9 +34,10 @@ import numpy as np
 
 from allabel.config import get_settings
 
-NLIST_PER_SQRT_N = 4     # lists = 4 sqrt(N): balances the centroid pass against the list scans
+NLIST_PER_SQRT_N = 4     # lists = 4 sqrt(N) (faiss's rule of thumb); more lists move work from the
+                         # list scans to the centroid pass and need more probes for the same recall
 NPROBE = 32              # lists searched per sentence (recall@10 >= 0.95 measured at 50k)
-TRAIN_PER_LIST = 16      # k-means sample: 16 sentences per list (training is N^1.5 too; 40 cost 2.5x)
+TRAIN_PER_LIST = 16      # k-means sample per list; training costs sample x nlist x iterations
 KMEANS_ITER = 8          # spherical k-means iterations (the lists only need to be reasonable)
 SEED = 1234              # sample and k-means seed: the same pool gives the same neighbours
 CHUNK = 65_536           # rows per product in the centroid pass
