@@ -19,7 +19,8 @@ recall@10 0.996 at 50k for 15.5 CPU s (M16/40/32: 0.979 for 7.5 s) and grows as 
 one distance at a time, with cache misses on a graph larger than the cache. IVF spends its time in
 a few large matrix products (~60 GFLOP/s on one core here): at 50k 6.2 CPU s for recall 0.961
 (0.963 against the exact run's neighbours; selection overlap with exact 0.953), at 250k 52 CPU s
-(train 4, probes 11, scan 37) for recall 1.000. Its total work grows as N^1.5 (4 sqrt(N) lists).
+(train 4, probes 11, scan 37) and at 1M 315 CPU s (train 17, probes 53, scan 245), both with
+recall 1.000 and 3.1 GB peak RSS at 1M. Its total work grows as N^1.5 (4 sqrt(N) lists).
 ``NPROBE`` 32 was tuned at 50k for recall@10 >= 0.95 (16: 0.947, 24: 0.961, 32: 0.969, 48: 0.977
 with 40 training points per list; 0.961 with the 16 kept here); recall is re-measured at every
 size by ``scripts/bench_scale.py``. With ``nprobe >= nlist`` the search is exhaustive and returns
