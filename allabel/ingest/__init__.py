@@ -1,32 +1,35 @@
 """Ingest: read CoNLL/IOB, JSONL or plain-text files into a dataset split.
 
-Everything is parsed and validated before anything is written, and all files of one call are
-written in one transaction: bad input raises ``InputError`` (file, line, reason) and leaves the
-database exactly as it was. A file whose content (sha256) is already in the split is skipped, so
+All files of one call are written in one transaction, streamed from a parser thread as they are
+parsed (``allabel.ingest.stream``: the client parses while the server writes): bad input, found
+wherever in whichever file, raises ``InputError`` (file, line, reason) and the transaction rolls
+back, leaving the database exactly as it was. A file whose content (sha256) is already in the split is skipped, so
 re-ingesting is a no-op.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from allabel import db
 from allabel.errors import InputError
-from allabel.ingest.formats import EXTENSIONS, ParsedSentence, detect_format, parse_file
+from allabel.ingest.formats import EXTENSIONS, ParsedSentence
 from allabel.ingest.labels import read_labels
+from allabel.ingest.stream import Chunk, Event, FileEnd, FileStart, ParsedStream
 from allabel.ingest.writer import (
     Q,
     begin_bulk,
+    copy_entities,
+    copy_sentences,
     ensure_dataset,
     file_already_ingested,
     index_bm25,
     upsert_labels,
-    write_file,
 )
-from allabel.limits import MAX_LABEL, MAX_SPLIT, check_names
+from allabel.limits import MAX_SPLIT, check_names
 
 
 @dataclass
@@ -72,38 +75,24 @@ def _collect(path: Path, split: str | None) -> list[tuple[Path, str]]:
     return [(path, split)]
 
 
-Parsed = tuple[Path, str, str, str, list[ParsedSentence]]  # path, split, format, sha256, sentences
-
-
-def _parse_all(targets: list[tuple[Path, str]], fmt: str | None,
-               labels_file: str | Path | None) -> tuple[list[Parsed], dict[str, str | None] | None]:
-    """Parse and check every file before anything is written: (parsed files, described labels)."""
+def _check_targets(targets: list[tuple[Path, str]],
+                   labels_file: str | Path | None) -> dict[str, str | None] | None:
+    """What can be checked before any file is parsed; returns the described labels."""
     for p, sp in targets:
         if len(sp) > MAX_SPLIT:
             raise InputError(str(p), None, f"split name {sp[:40]!r}... (the file name) has {len(sp)} "
                              f"characters, at most {MAX_SPLIT} allowed")
-    described = read_labels(Path(labels_file)) if labels_file else None
+    return read_labels(Path(labels_file)) if labels_file else None
 
-    parsed: list[Parsed] = []
-    for p, sp in targets:
-        f = detect_format(p, fmt)
-        sents = parse_file(p, f)
-        if described is not None:
-            for s in sents:
-                for e in s.entities:
-                    if e.label not in described:
-                        raise InputError(str(p), s.line, f"label {e.label!r} is not in the labels "
-                                         f"file {labels_file}")
-        sha = hashlib.sha256(p.read_bytes()).hexdigest()
-        parsed.append((p, sp, f, sha, sents))
 
-    for p, _sp, _f, _sha, sents in parsed:
-        for s in sents:
-            for e in s.entities:
-                if len(e.label) > MAX_LABEL:
-                    raise InputError(str(p), s.line, f"label of {len(e.label)} characters, at most "
-                                     f"{MAX_LABEL} allowed")
-    return parsed, described
+def _chunks(events: Iterator[Event], end: list[FileEnd]) -> Iterator[list[ParsedSentence]]:
+    """The sentence chunks of the current file; its ``FileEnd`` is appended to ``end``."""
+    for ev in events:
+        if isinstance(ev, FileEnd):
+            end.append(ev)
+            return
+        assert isinstance(ev, Chunk)
+        yield ev.sentences
 
 
 def ingest_path(
@@ -119,38 +108,50 @@ def ingest_path(
     if not dataset or not dataset.strip():
         raise InputError(str(path), None, "dataset name must not be empty")
     check_names(dataset=dataset, split=split)
-    parsed, described = _parse_all(_collect(Path(path), split), fmt, labels_file)
+    targets = _collect(Path(path), split)
+    described = _check_targets(targets, labels_file)
     result = IngestResult(dataset)
     written: set[str] = set()  # files written by an attempt whose commit may have gone through
+    stream = ParsedStream(targets, fmt, described, labels_file)
 
     def write() -> None:
-        """All files in one transaction; run again from scratch when the server went away
-        (the transaction rolled back, so nothing is half written)."""
+        """All files in one transaction, each streamed from the parser as it is parsed; run
+        again from scratch when the server went away (the transaction rolled back, so nothing
+        is half written; the parsed files are replayed)."""
         result.files.clear()
         with db.connection(url) as conn:
             with conn.transaction():
                 begin_bulk(conn)
                 conn.execute(Q.lock_dataset, {"name": dataset})
                 ds = ensure_dataset(conn, dataset)
-                seen = {e.label for *_, sents in parsed for s in sents for e in s.entities}
-                labels: dict[str, str | None] = {lab: None for lab in sorted(seen)}
                 if described:
-                    labels.update(described)
-                upsert_labels(conn, ds, labels)
+                    upsert_labels(conn, ds, described)
                 written_ids: list[tuple[int, int, int]] = []
-                for p, sp, f, sha, sents in parsed:
+                events = iter(stream)
+                for start in events:
+                    assert isinstance(start, FileStart)
+                    p, sp, f, sha = start.path, start.split, start.fmt, start.sha256
+                    end: list[FileEnd] = []
                     if file_already_ingested(conn, ds, sp, sha):
-                        result.files.append(FileResult(str(p), sp, f, len(sents),
-                                                       sum(len(s.entities) for s in sents),
-                                                       str(p) not in written))
+                        for _ in _chunks(events, end):
+                            pass
+                        upsert_labels(conn, ds, {lab: None for lab in sorted(end[0].labels)})
+                        result.files.append(FileResult(str(p), sp, f, end[0].sentences,
+                                                       end[0].entities, str(p) not in written))
                         continue
                     written.add(str(p))
-                    n_s, n_e, ids = write_file(conn, ds, sp, str(p.resolve()), sha, f, sents)
+                    w = copy_sentences(conn, ds, sp, str(p.resolve()), sha, f, _chunks(events, end))
+                    # labels first: the entities' check wants them in the dataset
+                    upsert_labels(conn, ds, {lab: None for lab in sorted(end[0].labels)})
+                    n_s, n_e, ids = copy_entities(conn, ds, sp, w)
                     written_ids.append(ids)
                     result.files.append(FileResult(str(p), sp, f, n_s, n_e, False))
                 index_bm25(conn, ds, written_ids)
 
-    db.retrying(write)
+    try:
+        db.retrying(write)
+    finally:
+        stream.close()
     result.seconds = time.perf_counter() - t0
     return result
 

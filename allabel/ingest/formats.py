@@ -52,9 +52,11 @@ def detect_format(path: Path, fmt: str | None) -> str:
     return found
 
 
-def decode_lines(path: Path) -> list[str]:
-    """The file's lines as text; invalid UTF-8 / NUL bytes / empty file are errors with a line."""
-    data = path.read_bytes()
+def decode_lines(path: Path, data: bytes | None = None) -> list[str]:
+    """The file's lines as text (``data``: its bytes, when already read); invalid UTF-8 / NUL
+    bytes / empty file are errors with a line."""
+    if data is None:
+        data = path.read_bytes()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -132,12 +134,19 @@ PARSERS = {"conll": parse_conll, "jsonl": parse_jsonl, "text": parse_text}
 FORMATS = tuple(PARSERS)
 
 
-def parse_file(path: Path, fmt: str) -> list[ParsedSentence]:
-    lines = decode_lines(path)
-    sentences = list(PARSERS[fmt](path, lines))
-    if not sentences:
-        raise InputError(str(path), None, "empty file: no sentences")
-    for s in sentences:  # a JSON "\u0000" escape gets past the byte check above
+def iter_file(path: Path, fmt: str, data: bytes | None = None) -> Iterator[ParsedSentence]:
+    """The file's sentences one by one, each checked before it is yielded; an empty file raises
+    at the end (ingest streams them to the database while it parses)."""
+    n = 0
+    for s in PARSERS[fmt](path, decode_lines(path, data)):
+        # a JSON "\u0000" escape gets past the byte check of decode_lines
         if "\x00" in s.text or "\x00" in (s.doc_id or "") or any("\x00" in e.label for e in s.entities):
             raise InputError(str(path), s.line, "NUL character: Postgres text cannot store it")
-    return sentences
+        n += 1
+        yield s
+    if not n:
+        raise InputError(str(path), None, "empty file: no sentences")
+
+
+def parse_file(path: Path, fmt: str) -> list[ParsedSentence]:
+    return list(iter_file(path, fmt))

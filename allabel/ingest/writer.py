@@ -1,10 +1,14 @@
-"""Writes parsed files to Postgres in bulk (COPY), all files of one ingest in one transaction.
+"""Writes parsed files to Postgres in bulk (COPY), all files of one ingest in one transaction;
+sentences are sent chunk by chunk as the parser (``allabel.ingest.stream``) produces them.
 
 BM25 statistics and postings are not maintained per COPY (the sentences trigger is switched off
 for the transaction by ``begin_bulk``) but in one set-based step per command, ``index_bm25``,
 over the sentences the command wrote."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import psycopg
 
@@ -21,6 +25,8 @@ def ensure_dataset(conn: psycopg.Connection, name: str) -> int:
 
 
 def upsert_labels(conn: psycopg.Connection, dataset_id: int, labels: dict[str, str | None]) -> None:
+    if not labels:
+        return
     with conn.cursor() as cur:
         cur.executemany(
             Q.upsert_label,
@@ -49,30 +55,55 @@ def file_already_ingested(conn: psycopg.Connection, dataset_id: int, split: str,
     return row is not None
 
 
-def write_file(
+@dataclass
+class SentencesWritten:
+    """A file's sentences are in the table (its entities not yet)."""
+
+    file_id: int
+    first: int                      # position of the first sentence in the split
+    sentences: list[ParsedSentence]
+
+
+def copy_sentences(
     conn: psycopg.Connection, dataset_id: int, split: str, path: str, sha: str, fmt: str,
-    sentences: list[ParsedSentence],
-) -> tuple[int, int, tuple[int, int, int]]:
-    """COPY one file's sentences and gold entities. Returns (sentences, entities) written and
-    (source file id, first sentence id, last sentence id)."""
-    n_ent = sum(len(s.entities) for s in sentences)
+    chunks: Iterable[list[ParsedSentence]],
+) -> SentencesWritten:
+    """The file's source_files row and one COPY of its sentences, written chunk by chunk as the
+    parser hands them over (the server processes chunk k while chunk k+1 is parsed). The row's
+    counts are set by ``copy_entities`` once the whole file is known."""
     file_id = db.scalar(conn, Q.insert_source_file, {
         "dataset_id": dataset_id, "split": split, "path": path, "sha256": sha, "format": fmt,
-        "n_sentences": len(sentences), "n_entities": n_ent,
+        "n_sentences": 0, "n_entities": 0,
     })
     first = db.scalar(conn, Q.next_position, {"dataset_id": dataset_id, "split": split})
+    sentences: list[ParsedSentence] = []
     with conn.cursor() as cur:
         # COPY text format written by hand: psycopg's per-element array dumpers were the largest
         # client cost of an ingest (tokens and offsets of every sentence)
         with cur.copy(Q.copy_sentences) as copy:
             prefix = f"{dataset_id}\t{_field(split)}\t"
-            for c in range(0, len(sentences), _CHUNK):
+            for chunk in chunks:
+                c = first + len(sentences)
                 copy.write("".join(
-                    f"{prefix}{_field(s.doc_id)}\t{first + i}\t{file_id}\t{_field(s.text)}\t"
+                    f"{prefix}{_field(s.doc_id)}\t{c + i}\t{file_id}\t{_field(s.text)}\t"
                     f"{_text_array(s.tokens)}\t{_int_array(s.token_starts)}\n"
-                    for i, s in enumerate(sentences[c:c + _CHUNK], start=c)))
-        where = {"dataset_id": dataset_id, "split": split, "first": first,
-                 "last": first + len(sentences) - 1}
+                    for i, s in enumerate(chunk)))
+                sentences.extend(chunk)
+    return SentencesWritten(file_id, first, sentences)
+
+
+def copy_entities(conn: psycopg.Connection, dataset_id: int, split: str,
+                  w: SentencesWritten) -> tuple[int, int, tuple[int, int, int]]:
+    """COPY the gold entities of a file whose sentences are written (their labels must be in
+    ``labels`` already) and set the file's counts. Returns (sentences, entities) written and
+    (source file id, first sentence id, last sentence id)."""
+    sentences = w.sentences
+    n_ent = sum(len(s.entities) for s in sentences)
+    where = {"dataset_id": dataset_id, "split": split, "first": w.first,
+             "last": w.first + len(sentences) - 1}
+    conn.execute(Q.set_source_file_counts, {"id": w.file_id, "n_sentences": len(sentences),
+                                            "n_entities": n_ent})
+    with conn.cursor() as cur:
         id_range = cur.execute(Q.sentence_id_range, where).fetchone()
         if n_ent:
             ids = [r["id"] for r in db.rows(conn, Q.sentence_ids_by_position, where)]
@@ -82,7 +113,7 @@ def write_file(
                         f"{sid}\t{e.start}\t{e.end}\t{_field(e.label)}\t{_field(e.text)}\tgold\n"
                         for sid, s in zip(ids[c:c + _CHUNK], sentences[c:c + _CHUNK], strict=True)
                         for e in s.entities))
-    return len(sentences), n_ent, (file_id, id_range[0], id_range[1])
+    return len(sentences), n_ent, (w.file_id, id_range[0], id_range[1])
 
 
 _CHUNK = 20_000  # sentences per COPY write (bounds the client's memory on big files)

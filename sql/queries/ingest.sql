@@ -33,6 +33,10 @@ INSERT INTO source_files (dataset_id, split, path, sha256, format, n_sentences, 
 VALUES (%(dataset_id)s, %(split)s, %(path)s, %(sha256)s, %(format)s, %(n_sentences)s, %(n_entities)s)
 RETURNING id;
 
+-- name: set_source_file_counts
+-- The row is inserted before its sentences are parsed to the end (they stream into the COPY).
+UPDATE source_files SET n_sentences = %(n_sentences)s, n_entities = %(n_entities)s WHERE id = %(id)s;
+
 -- name: next_position
 SELECT coalesce(max(position) + 1, 0) FROM sentences
 WHERE dataset_id = %(dataset_id)s AND split = %(split)s;
