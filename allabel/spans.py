@@ -170,6 +170,9 @@ class ConllSentence:
 
     def token_spans(self, path: str) -> list[tuple[int, int, str]]:
         """(first token, last token, label) of the sentence's IOB2 tags."""
+        tags = [tag for _, _, tag in self.rows]
+        if tags.count("O") == len(tags):  # most sentences: nothing to decode
+            return []
         return iob_decode(path, [(ln, tag) for ln, _, tag in self.rows])
 
 
@@ -188,6 +191,17 @@ def read_conll(path: str, lines: Iterable[str]) -> Iterator[ConllSentence]:
     n_docs = 0
     cur: ConllSentence | None = None
     for ln, raw in enumerate(lines, start=1):
+        # The common line first, with the same outcome as the general path below: exactly one
+        # tab and both columns non-blank is a token line (a tab rules out a comment; with the
+        # tab past its tenth character only the token can start with -DOCSTART-).
+        tok, _, tag = raw.partition("\t")
+        if tag and "\t" not in tag:
+            tok, tag = tok.strip(), tag.strip()
+            if tok and tag and not tok.startswith(DOCSTART):
+                if cur is None:
+                    cur = ConllSentence(ln, doc_id=doc_id)
+                cur.rows.append((ln, tok, tag))
+                continue
         line = raw.strip()
         m = COMMENT.match(line) if line.startswith("#") and "\t" not in line else None
         if not line or line.startswith(DOCSTART) or (m and cur is not None and cur.rows):

@@ -114,3 +114,30 @@ def test_bad_conll_line_late_in_a_large_ingest_changes_nothing(conn, tmp_path):
     with pytest.raises(InputError, match=rf"big\.tsv:{last_line}\b.*I-Disease"):
         ingest_path(tmp_path / "big.tsv", "big", "more")
     assert counts(conn) == before
+
+
+def test_streamed_chunks_keep_order_ids_and_counts(conn, tmp_path, monkeypatch):
+    """The parser hands sentences over in chunks (here of 7) while the COPY runs: positions
+    follow the file across chunk and file boundaries, every entity lands on its own sentence
+    (the database's span check would reject a shifted one), and each source_files row gets the
+    counts of its whole file."""
+    from allabel.ingest import stream
+
+    monkeypatch.setattr(stream, "CHUNK", 7)
+    monkeypatch.setattr(stream, "LOOKAHEAD", 2)
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "a.tsv").write_text("".join(f"Drug{i}\tB-Chemical\nhelps\tO\nrun{i}\tO\n\n" for i in range(50)))
+    (d / "b.tsv").write_text("".join(f"w{i}\tO\nFever{i}\tB-Disease\n\n" for i in range(23)))
+    r = ingest_path(d, "chunks")
+    assert (r.sentences, r.entities) == (73, 73)
+    for split, n, word in [("a", 50, "Drug"), ("b", 23, "Fever")]:
+        rows = conn.execute("SELECT s.position, s.text, e.text FROM sentences s JOIN entities e "
+                            "ON e.sentence_id = s.id WHERE s.split = %s ORDER BY s.position",
+                            (split,)).fetchall()
+        assert [p for p, _, _ in rows] == list(range(n))
+        assert [e for _, _, e in rows] == [f"{word}{i}" for i in range(n)]
+        assert all(e in t for _, t, e in rows)
+    assert conn.execute("SELECT split, n_sentences, n_entities FROM source_files ORDER BY split"
+                        ).fetchall() == [("a", 50, 50), ("b", 23, 23)]
+    assert conn.execute("SELECT n_docs FROM bm25_corpus").fetchone()[0] == 73

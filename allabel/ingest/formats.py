@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 
 from allabel.errors import InputError
@@ -78,10 +79,7 @@ def parse_conll(path: Path, lines: list[str]) -> Iterator[ParsedSentence]:
     text = the tokens joined by one space; ``-DOCSTART-`` and ``# doc_id = D`` set the document."""
     for sent in read_conll(str(path), lines):
         tokens = sent.tokens
-        starts, pos = [], 0
-        for t in tokens:
-            starts.append(pos)
-            pos += len(t) + 1
+        starts = [0, *accumulate([len(t) + 1 for t in tokens[:-1]])]
         text = " ".join(tokens)
         spans = []
         for i, j, label in sent.token_spans(str(path)):
