@@ -3,8 +3,8 @@
 All files of one call are written in one transaction, streamed from a parser thread as they are
 parsed (``allabel.ingest.stream``: the client parses while the server writes): bad input, found
 wherever in whichever file, raises ``InputError`` (file, line, reason) and the transaction rolls
-back, leaving the database exactly as it was. A file whose content (sha256) is already in the split is skipped, so
-re-ingesting is a no-op.
+back, leaving the database exactly as it was. A file whose content (sha256) is already in the
+split is skipped, so re-ingesting is a no-op.
 """
 
 from __future__ import annotations
