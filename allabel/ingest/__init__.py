@@ -19,6 +19,7 @@ from allabel.ingest.formats import EXTENSIONS, ParsedSentence, detect_format, pa
 from allabel.ingest.labels import read_labels
 from allabel.ingest.writer import (
     Q,
+    add_to_worklist,
     begin_bulk,
     ensure_dataset,
     file_already_ingested,
@@ -149,6 +150,7 @@ def ingest_path(
                     written_ids.append(ids)
                     result.files.append(FileResult(str(p), sp, f, n_s, n_e, False))
                 index_bm25(conn, ds, written_ids)
+                add_to_worklist(conn, ds, written_ids)
 
     db.retrying(write)
     result.seconds = time.perf_counter() - t0
