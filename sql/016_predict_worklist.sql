@@ -41,7 +41,9 @@ WHERE NOT EXISTS (SELECT 1 FROM predictions p JOIN runs r ON r.id = p.run_id
 ORDER BY 1, 2, 3;
 
 -- The ingest's deferred step: the sentences of its source files (the id range they lie in, as
--- bm25_index_sentences reads them). Returns the number of sentences added.
+-- bm25_index_sentences reads them). Returns the number of sentences added. Their ids are new in
+-- this transaction, so no conflict is possible: no ON CONFLICT clause (its speculative insertion
+-- doubled this step's CPU, ~4.5 -> ~2.3 microseconds a sentence).
 CREATE FUNCTION predict_worklist_add_sentences(p_dataset_id int, p_files int[], p_lo bigint,
                                                p_hi bigint) RETURNS bigint
 LANGUAGE sql AS $$
@@ -50,8 +52,6 @@ LANGUAGE sql AS $$
         SELECT s.dataset_id, s.split, s.id FROM sentences s
         WHERE s.id BETWEEN p_lo AND p_hi AND s.dataset_id = p_dataset_id
           AND s.source_file_id = ANY (p_files)
-        ORDER BY 1, 2, 3
-        ON CONFLICT DO NOTHING
         RETURNING 1)
     SELECT count(*) FROM ins;
 $$;
