@@ -318,7 +318,7 @@ def _postmaster() -> psutil.Process:
 
     with db.connect() as conn:
         pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-    return psutil.Process(pid).parent()
+        return psutil.Process(pid).parent()  # while the backend lives
 
 
 if __name__ == "__main__":
