@@ -37,6 +37,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scripts.bench_ingest import server_cpu, synthetic_lines  # noqa: E402
 from scripts.benchlib import DATA, scratch_database  # noqa: E402
 
+# How --new found its sentences before the work list (sql/queries/predict.sql until sql/016): one
+# pass over the split, each sentence checked against the finished predictions of prediction runs.
+BEFORE = """
+SELECT s.id FROM sentences s
+WHERE s.dataset_id = %(dataset_id)s AND s.split = %(split)s
+  AND NOT EXISTS (SELECT 1 FROM predictions p WHERE p.run_id = %(run_id)s AND p.sentence_id = s.id)
+  AND NOT EXISTS (SELECT 1 FROM predictions q JOIN runs r ON r.id = q.run_id
+                  WHERE q.sentence_id = s.id AND q.status = 'done' AND r.kind = 'prediction')
+ORDER BY s.position
+LIMIT %(limit)s"""
+
 
 class StubBackend:
     """An instant LLM that finds no entities; counts the calls and when the first one came."""
@@ -260,7 +271,8 @@ def main() -> None:
                 for name, sql in [("new_sentences_without_prediction (--new, work list)",
                                    Q.new_sentences_without_prediction),
                                   ("split_sentences_without_prediction (without --new, the split)",
-                                   Q.split_sentences_without_prediction)]:
+                                   Q.split_sentences_without_prediction),
+                                  ("the anti-join --new used before the work list", BEFORE)]:
                     t = time.perf_counter()
                     rows = conn.execute(sql, {"dataset_id": ds, "split": "pool", "run_id": run_id,
                                               "limit": None}).fetchall()
