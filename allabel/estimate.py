@@ -158,8 +158,9 @@ def estimate_predict(dataset: str, split: str, demos: str, k: int = 4,
         run_id = db.scalar(conn, Q.find_prediction_run, {"config_key": key})
         have = db.scalar(conn, Q.count_run_predictions, {"run_id": run_id}) if run_id is not None else 0
         room = None if limit is None else max(limit - have, 0)
-        ids = [r["sentence_id"] for r in db.rows(conn, Q.pending_or_new, {
-            "run_id": run_id, "dataset_id": ds, "split": split, "room": room, "new": new})]
+        find = Q.pending_or_new_worklist if new else Q.pending_or_new
+        ids = [r["sentence_id"] for r in db.rows(conn, find, {
+            "run_id": run_id, "dataset_id": ds, "split": split, "room": room})]
         costing = Costing(conn, backend)
         return costing.estimate(conn, _prompts(conn, pool, _labels(conn, ds), ids, k))
 

@@ -21,6 +21,7 @@ from allabel.ingest.labels import read_labels
 from allabel.ingest.stream import Chunk, Event, FileEnd, FileStart, ParsedStream
 from allabel.ingest.writer import (
     Q,
+    add_to_worklist,
     begin_bulk,
     copy_entities,
     copy_sentences,
@@ -147,6 +148,7 @@ def ingest_path(
                     written_ids.append(ids)
                     result.files.append(FileResult(str(p), sp, f, n_s, n_e, False))
                 index_bm25(conn, ds, written_ids)
+                add_to_worklist(conn, ds, written_ids)
 
     try:
         db.retrying(write)

@@ -49,6 +49,17 @@ def index_bm25(conn: psycopg.Connection, dataset_id: int, written: list[tuple[in
                                               "hi": max(w[2] for w in written)})
 
 
+def add_to_worklist(conn: psycopg.Connection, dataset_id: int,
+                    written: list[tuple[int, int, int]]) -> None:
+    """The deferred work-list step: the command's sentences are new for ``predict --new``
+    (``predict_worklist``, sql/016), in the transaction that writes them."""
+    if written:
+        conn.execute(Q.predict_worklist_add_sentences, {"dataset_id": dataset_id,
+                                                        "files": [w[0] for w in written],
+                                                        "lo": min(w[1] for w in written),
+                                                        "hi": max(w[2] for w in written)})
+
+
 def file_already_ingested(conn: psycopg.Connection, dataset_id: int, split: str, sha: str) -> bool:
     row = conn.execute(Q.source_file_exists,
                        {"dataset_id": dataset_id, "split": split, "sha256": sha}).fetchone()

@@ -146,8 +146,9 @@ def prepare_run(conn: psycopg.Connection, dataset: str, split: str, demos: str, 
     run = runs.open_run(conn, "prediction", ds, run_params(ds, split, pool, k, backend))
     have = db.scalar(conn, Q.count_run_predictions, {"run_id": run.id})
     room = None if limit is None else max(limit - have, 0)
-    ids = [r["id"] for r in db.rows(conn, Q.split_sentences_without_prediction, {
-        "dataset_id": ds, "split": split, "run_id": run.id, "limit": room, "new": new})]
+    find = Q.new_sentences_without_prediction if new else Q.split_sentences_without_prediction
+    ids = [r["id"] for r in db.rows(conn, find, {
+        "dataset_id": ds, "split": split, "run_id": run.id, "limit": room})]
     n = enqueue(conn, run.id, ids) if ids else 0
     return pool, run, n, have + n
 

@@ -21,16 +21,23 @@ SELECT id FROM runs WHERE kind = 'prediction' AND config_key = %(config_key)s;
 
 -- name: pending_or_new
 -- The sentences a prediction run would ask about: its pending ones, then split sentences it has
--- no prediction for (at most %(room)s; with --new, nor one any prediction run finished).
+-- no prediction for (at most %(room)s).
 (SELECT p.sentence_id FROM predictions p
  WHERE p.run_id = %(run_id)s AND p.status = 'pending' ORDER BY p.id)
 UNION ALL
 (SELECT s.id FROM sentences s
  WHERE s.dataset_id = %(dataset_id)s AND s.split = %(split)s
    AND NOT EXISTS (SELECT 1 FROM predictions p WHERE p.run_id = %(run_id)s AND p.sentence_id = s.id)
-   AND NOT (%(new)s AND EXISTS (SELECT 1 FROM predictions q JOIN runs r ON r.id = q.run_id
-                                WHERE q.sentence_id = s.id AND q.status = 'done'
-                                  AND r.kind = 'prediction'))
+ ORDER BY s.position LIMIT %(room)s);
+
+-- name: pending_or_new_worklist
+-- The same with --new: only sentences no prediction run has finished (predict_worklist, sql/016).
+(SELECT p.sentence_id FROM predictions p
+ WHERE p.run_id = %(run_id)s AND p.status = 'pending' ORDER BY p.id)
+UNION ALL
+(SELECT s.id FROM predict_worklist w JOIN sentences s ON s.id = w.sentence_id
+ WHERE w.dataset_id = %(dataset_id)s AND w.split = %(split)s
+   AND NOT EXISTS (SELECT 1 FROM predictions p WHERE p.run_id = %(run_id)s AND p.sentence_id = s.id)
  ORDER BY s.position LIMIT %(room)s);
 
 -- name: count_run_predictions

@@ -8,6 +8,10 @@ SELECT set_config('work_mem', '64MB', true), set_config('allabel.bm25_deferred',
 -- name: bm25_index_sentences
 SELECT bm25_index_sentences(%(dataset_id)s, %(files)s, %(lo)s, %(hi)s);
 
+-- name: predict_worklist_add_sentences
+-- The command's new sentences join the work list of predict --new (sql/016).
+SELECT predict_worklist_add_sentences(%(dataset_id)s, %(files)s, %(lo)s, %(hi)s);
+
 -- name: lock_dataset
 -- Serialises concurrent ingests into one dataset (positions are assigned per split).
 SELECT pg_advisory_xact_lock(hashtextextended('allabel.ingest:' || %(name)s, 0));

@@ -38,13 +38,19 @@ SELECT 1 FROM sentences WHERE dataset_id = %(dataset_id)s AND split = %(split)s 
 SELECT dataset_id, kind, status FROM runs WHERE id = %(run_id)s;
 
 -- name: split_sentences_without_prediction
+-- The split's sentences this run has not seen (one pass over the split).
 SELECT s.id FROM sentences s
 WHERE s.dataset_id = %(dataset_id)s AND s.split = %(split)s
   AND NOT EXISTS (SELECT 1 FROM predictions p WHERE p.run_id = %(run_id)s AND p.sentence_id = s.id)
-  -- predict --new: nor any sentence some prediction run of the dataset has finished
-  AND NOT (%(new)s AND EXISTS (SELECT 1 FROM predictions q JOIN runs r ON r.id = q.run_id
-                               WHERE q.sentence_id = s.id AND q.status = 'done'
-                                 AND r.kind = 'prediction'))
+ORDER BY s.position
+LIMIT %(limit)s;
+
+-- name: new_sentences_without_prediction
+-- predict --new: the split's sentences no prediction run has finished (the work list, sql/016:
+-- read in O(unfinished), not O(split)) that this run has not seen either.
+SELECT s.id FROM predict_worklist w JOIN sentences s ON s.id = w.sentence_id
+WHERE w.dataset_id = %(dataset_id)s AND w.split = %(split)s
+  AND NOT EXISTS (SELECT 1 FROM predictions p WHERE p.run_id = %(run_id)s AND p.sentence_id = s.id)
 ORDER BY s.position
 LIMIT %(limit)s;
 
