@@ -4,7 +4,7 @@ so that ``predict --new`` reads its new sentences instead of an anti-join over t
 from allabel.migrate import run_sql_file
 
 revision = "0016_predict_worklist"
-down_revision = "0014_ingest_staging"
+down_revision = "0015_ingest_fast"
 branch_labels = None
 depends_on = None
 
