@@ -8,6 +8,7 @@ checks it (tests/test_operations_doc.py keeps the two in step).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -56,8 +57,11 @@ def fault_server():
     with psycopg.connect(uri, autocommit=True) as c:
         c.execute("CREATE DATABASE fault_template")
     migrate.upgrade(_with_db(uri, "fault_template"))
-    yield home, uri
-    run(["db", "stop"], _home_env(home), timeout=60, replace_env=True)
+    try:
+        yield home, uri
+    finally:  # a short path under /tmp (the socket's path has a length limit), so remove it here
+        run(["db", "stop"], _home_env(home), timeout=60, replace_env=True)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,8 +23,11 @@ ALLABEL = [sys.executable, "-m", "allabel.cli.__main__"]
 @pytest.fixture()
 def home():
     h = Path(tempfile.mkdtemp(prefix="allabel-srv-", dir="/tmp"))
-    yield h
-    run(h, "db", "stop")
+    try:
+        yield h
+    finally:
+        run(h, "db", "stop")
+        shutil.rmtree(h, ignore_errors=True)
 
 
 def env(home: Path) -> dict[str, str]:
