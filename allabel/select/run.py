@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 
 from allabel import db, runs
 from allabel.config import get_settings
@@ -94,18 +93,13 @@ def _uses_llm(p: SelectParams) -> bool:
     return any(stages.get(name).asks_llm for name, n in strategy.plan(10**6, 10**6) if n > 0)
 
 
-def _rows(conn: psycopg.Connection, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(query, params).fetchall()
-
-
 def pool_of(conn: psycopg.Connection, dataset_id: int, splits: list[str] | None) -> list[int]:
     """The selectable sentence ids (ascending): the pool splits, never ``test``."""
     if splits is None:
-        splits = [r["split"] for r in _rows(conn, Q.splits, {"dataset_id": dataset_id})]
+        splits = [r["split"] for r in db.rows(conn, Q.splits, {"dataset_id": dataset_id})]
     if "test" in splits:
         raise ConfigError("the test split is never part of the selection pool")
-    pool = [r["id"] for r in _rows(conn, Q.pool, {"dataset_id": dataset_id, "splits": splits})]
+    pool = [r["id"] for r in db.rows(conn, Q.pool, {"dataset_id": dataset_id, "splits": splits})]
     if not pool:
         raise ConfigError(f"no pool sentences in splits {splits}")
     return pool
@@ -127,7 +121,7 @@ def _annotate_with_oracle(conn: psycopg.Connection, run_id: int) -> None:
 
 
 def _unannotated(conn: psycopg.Connection, run_id: int) -> int:
-    return _rows(conn, Q.unannotated, {"run_id": run_id})[0]["n"]
+    return db.one(conn, Q.unannotated, {"run_id": run_id})["n"]
 
 
 def select(p: SelectParams, url: str | None = None, show_progress: bool = True,
@@ -180,7 +174,7 @@ def _select(p: SelectParams, url: str, show_progress: bool, run_id: int, plan: l
         for name, size in plan:
             runs.check_stop()  # a stop request is honoured between stages
             stage = stages.get(name)
-            chosen = _rows(conn, Q.selected, {"run_id": run_id})
+            chosen = db.rows(conn, Q.selected, {"run_id": run_id})
             have = sum(1 for r in chosen if r["stage"] == stage.name)
             if have >= size:
                 continue  # finished before an interruption
@@ -227,7 +221,7 @@ def _finish(conn: psycopg.Connection, p: SelectParams, run_id: int, holder: runs
         _annotate_with_oracle(conn, run_id)
     final = "awaiting_annotation" if _unannotated(conn, run_id) else "done"
     u = usage(conn, run_id)[0]
-    scored = _rows(conn, Q.count_scored, {"run_id": run_id})[0]
+    scored = db.one(conn, Q.count_scored, {"run_id": run_id})
     conn.commit()
     holder.finish(final, {"timings": timings, "llm_calls": u["calls"],
                            "llm_requests": u["requests"], "prompt_tokens": u["prompt_tokens"],
@@ -240,11 +234,11 @@ def _finish(conn: psycopg.Connection, p: SelectParams, run_id: int, holder: runs
 
 
 def _result(conn: psycopg.Connection, run_id: int, status: str) -> SelectResult:
-    rows = _rows(conn, Q.selected, {"run_id": run_id})
+    rows = db.rows(conn, Q.selected, {"run_id": run_id})
     by: dict[str, int] = {}
     for r in rows:
         by[r["stage"]] = by.get(r["stage"], 0) + 1
-    stats = _rows(conn, Q.run_stats, {"run_id": run_id})[0]["stats"] or {}
+    stats = db.one(conn, Q.run_stats, {"run_id": run_id})["stats"] or {}
     return SelectResult(run_id, status, len(rows), by,
                         perplexity_known_share=stats.get("perplexity_known_share"),
                         uncertainty_candidates=stats.get("uncertainty_candidates"))
