@@ -23,11 +23,13 @@ from allabel.ingest.writer import (
     Q,
     add_to_worklist,
     begin_bulk,
+    check_written,
     copy_entities,
     copy_sentences,
     ensure_dataset,
     file_already_ingested,
     index_bm25,
+    lock_dataset_row,
     upsert_labels,
 )
 from allabel.limits import MAX_SPLIT, check_names
@@ -122,12 +124,14 @@ def ingest_path(
         result.files.clear()
         with db.connection(url) as conn:
             with conn.transaction():
-                begin_bulk(conn)
+                checks_off = begin_bulk(conn)
                 conn.execute(Q.lock_dataset, {"name": dataset})
                 ds = ensure_dataset(conn, dataset)
+                lock_dataset_row(conn, ds)
                 if described:
                     upsert_labels(conn, ds, described)
                 written_ids: list[tuple[int, int, int]] = []
+                copied = [0, 0]  # sentences and entities this transaction wrote
                 events = iter(stream)
                 for start in events:
                     assert isinstance(start, FileStart)
@@ -141,12 +145,17 @@ def ingest_path(
                                                        end[0].entities, str(p) not in written))
                         continue
                     written.add(str(p))
-                    w = copy_sentences(conn, ds, sp, str(p.resolve()), sha, f, _chunks(events, end))
+                    w = copy_sentences(conn, ds, sp, str(p.resolve()), sha, f, _chunks(events, end),
+                                       checks_off)
                     # labels first: the entities' check wants them in the dataset
                     upsert_labels(conn, ds, {lab: None for lab in sorted(end[0].labels)})
-                    n_s, n_e, ids = copy_entities(conn, ds, sp, w)
+                    n_s, n_e, ids = copy_entities(conn, ds, sp, w, checks_off)
                     written_ids.append(ids)
+                    copied[0] += n_s
+                    copied[1] += n_e
                     result.files.append(FileResult(str(p), sp, f, n_s, n_e, False))
+                if checks_off:
+                    check_written(conn, ds, written_ids, *copied)
                 index_bm25(conn, ds, written_ids)
                 add_to_worklist(conn, ds, written_ids)
 
