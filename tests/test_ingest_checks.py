@@ -119,3 +119,14 @@ def test_plain_role_ingests_through_the_triggers(conn, plain_role_url, tmp_path,
     with pytest.raises(psycopg.errors.CheckViolation, match="does not match the text 'Drug20'"):
         ingest_path(_conll(tmp_path / "b.tsv", 30), "d", "more", url=plain_role_url)
     assert counts(conn) == before
+
+
+def test_set_based_check_refuses_a_label_the_dataset_lacks(conn, tmp_path, monkeypatch):
+    """What the span trigger also checked: a label that is not the dataset's (here the ingest's
+    own label upsert loses one) fails the command."""
+    real = writer.upsert_labels
+    monkeypatch.setattr("allabel.ingest.upsert_labels",
+                        lambda c, ds, labels: real(c, ds, {k: v for k, v in labels.items() if k != "Disease"}))
+    with pytest.raises(psycopg.errors.CheckViolation, match="label 'Disease' is not a label of the dataset"):
+        ingest_path(_conll(tmp_path / "a.tsv", 300), "d", "train")
+    assert counts(conn) == dict.fromkeys(counts(conn), 0)
