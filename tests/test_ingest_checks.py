@@ -130,3 +130,26 @@ def test_set_based_check_refuses_a_label_the_dataset_lacks(conn, tmp_path, monke
     with pytest.raises(psycopg.errors.CheckViolation, match="label 'Disease' is not a label of the dataset"):
         ingest_path(_conll(tmp_path / "a.tsv", 300), "d", "train")
     assert counts(conn) == dict.fromkeys(counts(conn), 0)
+
+
+def test_backend_lost_before_the_check_reruns_without_duplicates(conn, db_url, tmp_path, monkeypatch):
+    """The ingest's backend is terminated after its set-based COPYs, before the check and the
+    commit: the transaction is gone, the retry writes the replayed file again, and the result is
+    one copy of it with its statistics."""
+    terminated = []
+    real = writer.check_written
+
+    def check(c, *a):
+        if not terminated:
+            with psycopg.connect(db_url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (c.info.backend_pid,))
+            terminated.append(c.info.backend_pid)
+        return real(c, *a)
+
+    monkeypatch.setattr("allabel.ingest.check_written", check)
+    r = ingest_path(_conll(tmp_path / "a.tsv", 2_000), "d", "train")
+    assert len(terminated) == 1 and (r.sentences, r.entities) == (2_000, 4_000)
+    n = counts(conn)
+    assert (n["sentences"], n["entities"], n["source_files"]) == (2_000, 4_000, 1)
+    assert conn.execute("SELECT count(DISTINCT position), max(position) FROM sentences").fetchone() == (2_000, 1_999)
+    assert conn.execute("SELECT n_docs FROM bm25_corpus").fetchone()[0] == 2_000
