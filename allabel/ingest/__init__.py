@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
+
 from allabel import db
 from allabel.errors import InputError
 from allabel.ingest.formats import EXTENSIONS, ParsedSentence
@@ -23,11 +25,13 @@ from allabel.ingest.writer import (
     Q,
     add_to_worklist,
     begin_bulk,
+    check_written,
     copy_entities,
     copy_sentences,
     ensure_dataset,
     file_already_ingested,
     index_bm25,
+    lock_dataset_row,
     upsert_labels,
 )
 from allabel.limits import MAX_SPLIT, check_names
@@ -96,6 +100,37 @@ def _chunks(events: Iterator[Event], end: list[FileEnd]) -> Iterator[list[Parsed
         yield ev.sentences
 
 
+def _write_files(conn: psycopg.Connection, ds: int, stream: ParsedStream, result: IngestResult,
+                 written: set[str], checks_off: bool) -> tuple[list[tuple[int, int, int]], tuple[int, int]]:
+    """Each parsed file's rows, in the command's transaction (files already in the split are
+    skipped). Returns (source file id, first and last sentence id) per file written and the
+    sentences and entities this transaction wrote; ``written`` collects the files' paths."""
+    written_ids: list[tuple[int, int, int]] = []
+    n_sentences = n_entities = 0
+    events = iter(stream)
+    for start in events:
+        assert isinstance(start, FileStart)
+        p, sp, f, sha = start.path, start.split, start.fmt, start.sha256
+        end: list[FileEnd] = []
+        if file_already_ingested(conn, ds, sp, sha):
+            for _ in _chunks(events, end):
+                pass
+            upsert_labels(conn, ds, {lab: None for lab in sorted(end[0].labels)})
+            result.files.append(FileResult(str(p), sp, f, end[0].sentences,
+                                           end[0].entities, str(p) not in written))
+            continue
+        written.add(str(p))
+        w = copy_sentences(conn, ds, sp, str(p.resolve()), sha, f, _chunks(events, end), checks_off)
+        # labels first: the entities' check wants them in the dataset
+        upsert_labels(conn, ds, {lab: None for lab in sorted(end[0].labels)})
+        n_s, n_e, ids = copy_entities(conn, ds, sp, w, checks_off)
+        written_ids.append(ids)
+        n_sentences += n_s
+        n_entities += n_e
+        result.files.append(FileResult(str(p), sp, f, n_s, n_e, False))
+    return written_ids, (n_sentences, n_entities)
+
+
 def ingest_path(
     path: str | Path,
     dataset: str,
@@ -122,31 +157,15 @@ def ingest_path(
         result.files.clear()
         with db.connection(url) as conn:
             with conn.transaction():
-                begin_bulk(conn)
+                checks_off = begin_bulk(conn)
                 conn.execute(Q.lock_dataset, {"name": dataset})
                 ds = ensure_dataset(conn, dataset)
+                lock_dataset_row(conn, ds)
                 if described:
                     upsert_labels(conn, ds, described)
-                written_ids: list[tuple[int, int, int]] = []
-                events = iter(stream)
-                for start in events:
-                    assert isinstance(start, FileStart)
-                    p, sp, f, sha = start.path, start.split, start.fmt, start.sha256
-                    end: list[FileEnd] = []
-                    if file_already_ingested(conn, ds, sp, sha):
-                        for _ in _chunks(events, end):
-                            pass
-                        upsert_labels(conn, ds, {lab: None for lab in sorted(end[0].labels)})
-                        result.files.append(FileResult(str(p), sp, f, end[0].sentences,
-                                                       end[0].entities, str(p) not in written))
-                        continue
-                    written.add(str(p))
-                    w = copy_sentences(conn, ds, sp, str(p.resolve()), sha, f, _chunks(events, end))
-                    # labels first: the entities' check wants them in the dataset
-                    upsert_labels(conn, ds, {lab: None for lab in sorted(end[0].labels)})
-                    n_s, n_e, ids = copy_entities(conn, ds, sp, w)
-                    written_ids.append(ids)
-                    result.files.append(FileResult(str(p), sp, f, n_s, n_e, False))
+                written_ids, copied = _write_files(conn, ds, stream, result, written, checks_off)
+                if checks_off:
+                    check_written(conn, ds, written_ids, *copied)
                 index_bm25(conn, ds, written_ids)
                 add_to_worklist(conn, ds, written_ids)
 

@@ -8,11 +8,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, repeat
+from operator import add
 from pathlib import Path
 
 from allabel.errors import InputError
-from allabel.spans import SpanError, check_spans, read_conll, spans_of_json
+from allabel.spans import (
+    SpanError,
+    check_spans,
+    iob_decode_tags,
+    read_conll,
+    read_plain_conll,
+    spans_of_json,
+)
 
 EXTENSIONS = {
     ".tsv": "conll", ".conll": "conll", ".iob": "conll", ".bio": "conll", ".iob2": "conll",
@@ -71,21 +79,37 @@ def decode_lines(path: Path, data: bytes | None = None) -> list[str]:
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
+    if "\r" not in text:
+        return lines
     return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
 
 
 def parse_conll(path: Path, lines: list[str]) -> Iterator[ParsedSentence]:
     """CoNLL/IOB2 as read by ``allabel.spans.read_conll`` (its docstring states the tolerance);
-    text = the tokens joined by one space; ``-DOCSTART-`` and ``# doc_id = D`` set the document."""
+    text = the tokens joined by one space; ``-DOCSTART-`` and ``# doc_id = D`` set the document.
+    A file of plain ``token<TAB>tag`` lines is read a sentence at a time (``read_plain_conll``,
+    same result)."""
+    plain = read_plain_conll(lines)
+    if plain is not None:
+        for first, tokens, tags in plain:
+            spans = [] if tags.count("O") == len(tags) else iob_decode_tags(str(path), first, tags)
+            yield _sentence(first, None, tokens, spans)
+        return
     for sent in read_conll(str(path), lines):
-        tokens = sent.tokens
-        starts = [0, *accumulate([len(t) + 1 for t in tokens[:-1]])]
-        text = " ".join(tokens)
-        spans = []
-        for i, j, label in sent.token_spans(str(path)):
-            start, end = starts[i], starts[j] + len(tokens[j])
-            spans.append(Span(start, end, label, text[start:end]))
-        yield ParsedSentence(sent.line, text, sent.doc_id, tokens, starts, spans)
+        yield _sentence(sent.line, sent.doc_id, sent.tokens, sent.token_spans(str(path)))
+
+
+def _sentence(line: int, doc_id: str | None, tokens: list[str],
+              token_spans: list[tuple[int, int, str]]) -> ParsedSentence:
+    """A CoNLL sentence: text = tokens joined by one space, character spans of the token spans."""
+    starts = list(accumulate(map(add, map(len, tokens), repeat(1)), initial=0))
+    starts.pop()  # offsets of tokens joined by one space
+    text = " ".join(tokens)
+    spans = []
+    for i, j, label in token_spans:
+        start, end = starts[i], starts[j] + len(tokens[j])
+        spans.append(Span(start, end, label, text[start:end]))
+    return ParsedSentence(line, text, doc_id, tokens, starts, spans)
 
 
 def json_lines(path: Path, lines: list[str]) -> Iterator[tuple[int, dict]]:
@@ -136,9 +160,11 @@ def iter_file(path: Path, fmt: str, data: bytes | None = None) -> Iterator[Parse
     """The file's sentences one by one, each checked before it is yielded; an empty file raises
     at the end (ingest streams them to the database while it parses)."""
     n = 0
+    escapes = fmt == "jsonl"  # only JSON can spell a NUL past the byte check of decode_lines
     for s in PARSERS[fmt](path, decode_lines(path, data)):
         # a JSON "\u0000" escape gets past the byte check of decode_lines
-        if "\x00" in s.text or "\x00" in (s.doc_id or "") or any("\x00" in e.label for e in s.entities):
+        if escapes and ("\x00" in s.text or "\x00" in (s.doc_id or "")
+                        or any("\x00" in e.label for e in s.entities)):
             raise InputError(str(path), s.line, "NUL character: Postgres text cannot store it")
         n += 1
         yield s

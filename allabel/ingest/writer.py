@@ -3,11 +3,16 @@ sentences are sent chunk by chunk as the parser (``allabel.ingest.stream``) prod
 
 BM25 statistics and postings are not maintained per COPY (the sentences trigger is switched off
 for the transaction by ``begin_bulk``) but in one set-based step per command, ``index_bm25``,
-over the sentences the command wrote."""
+over the sentences the command wrote.
+
+The per-row foreign-key checks and statement triggers of the two COPYs are, when the role may
+switch them off (``begin_bulk``), replaced by one set-based check per command,
+``check_written`` (sql/018): they cost the server more than writing the rows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import psycopg
@@ -34,9 +39,44 @@ def upsert_labels(conn: psycopg.Connection, dataset_id: int, labels: dict[str, s
         )
 
 
-def begin_bulk(conn: psycopg.Connection) -> None:
-    """Transaction-local settings of an ingest: BM25 maintenance deferred to ``index_bm25``."""
+def begin_bulk(conn: psycopg.Connection) -> bool:
+    """Transaction-local settings of an ingest: BM25 maintenance deferred to ``index_bm25``.
+    Returns whether the COPYs may run without their per-row checks (``row_checks_off``), which
+    ``check_written`` then makes once for the command."""
     conn.execute(Q.bulk_settings)
+    return bool(db.scalar(conn, Q.row_checks_may_be_set_based))
+
+
+def lock_dataset_row(conn: psycopg.Connection, dataset_id: int) -> None:
+    """FOR KEY SHARE on the dataset row, as the sentences' foreign-key check would take it: a
+    concurrent delete of the dataset waits for the ingest."""
+    conn.execute(Q.lock_dataset_row, {"id": dataset_id})
+
+
+@contextlib.contextmanager
+def row_checks_off(conn: psycopg.Connection, off: bool) -> Iterator[None]:
+    """Within: ``session_replication_role = replica`` for this transaction when ``off``, so that
+    a COPY fires neither its per-row foreign-key checks nor its statement triggers (sql/018
+    lists them); ``check_written`` checks the same things for the whole command."""
+    if not off:
+        yield
+        return
+    conn.execute(Q.row_checks_off)
+    yield
+    conn.execute(Q.row_checks_on)
+
+
+def check_written(conn: psycopg.Connection, dataset_id: int, written: list[tuple[int, int, int]],
+                  sentences: int, entities: int) -> None:
+    """The checks the COPYs skipped, once for the command (``ingest_check_written``, sql/018):
+    the rows written name the dataset, the command's files and its sentences; entity spans
+    equal the sentence text, labels are the dataset's. Raises (the transaction rolls back)."""
+    if written:
+        conn.execute(Q.ingest_check_written, {"dataset_id": dataset_id,
+                                              "files": [w[0] for w in written],
+                                              "lo": min(w[1] for w in written),
+                                              "hi": max(w[2] for w in written),
+                                              "sentences": sentences, "entities": entities})
 
 
 def index_bm25(conn: psycopg.Connection, dataset_id: int, written: list[tuple[int, int, int]]) -> None:
@@ -77,18 +117,19 @@ class SentencesWritten:
 
 def copy_sentences(
     conn: psycopg.Connection, dataset_id: int, split: str, path: str, sha: str, fmt: str,
-    chunks: Iterable[list[ParsedSentence]],
+    chunks: Iterable[list[ParsedSentence]], checks_off: bool = False,
 ) -> SentencesWritten:
     """The file's source_files row and one COPY of its sentences, written chunk by chunk as the
     parser hands them over (the server processes chunk k while chunk k+1 is parsed). The row's
-    counts are set by ``copy_entities`` once the whole file is known."""
+    counts are set by ``copy_entities`` once the whole file is known. ``checks_off``: run the
+    COPY under ``row_checks_off``."""
     file_id = db.scalar(conn, Q.insert_source_file, {
         "dataset_id": dataset_id, "split": split, "path": path, "sha256": sha, "format": fmt,
         "n_sentences": 0, "n_entities": 0,
     })
     first = db.scalar(conn, Q.next_position, {"dataset_id": dataset_id, "split": split})
     sentences: list[ParsedSentence] = []
-    with conn.cursor() as cur:
+    with conn.cursor() as cur, row_checks_off(conn, checks_off):
         # COPY text format written by hand: psycopg's per-element array dumpers were the largest
         # client cost of an ingest (tokens and offsets of every sentence)
         with cur.copy(Q.copy_sentences) as copy:
@@ -103,8 +144,8 @@ def copy_sentences(
     return SentencesWritten(file_id, first, sentences)
 
 
-def copy_entities(conn: psycopg.Connection, dataset_id: int, split: str,
-                  w: SentencesWritten) -> tuple[int, int, tuple[int, int, int]]:
+def copy_entities(conn: psycopg.Connection, dataset_id: int, split: str, w: SentencesWritten,
+                  checks_off: bool = False) -> tuple[int, int, tuple[int, int, int]]:
     """COPY the gold entities of a file whose sentences are written (their labels must be in
     ``labels`` already) and set the file's counts. Returns (sentences, entities) written and
     (source file id, first sentence id, last sentence id)."""
@@ -118,7 +159,7 @@ def copy_entities(conn: psycopg.Connection, dataset_id: int, split: str,
         id_range = cur.execute(Q.sentence_id_range, where).fetchone()
         if n_ent:
             ids = [r["id"] for r in db.rows(conn, Q.sentence_ids_by_position, where)]
-            with cur.copy(Q.copy_gold_entities) as copy:
+            with row_checks_off(conn, checks_off), cur.copy(Q.copy_gold_entities) as copy:
                 for c in range(0, len(sentences), _CHUNK):
                     copy.write("".join(
                         f"{sid}\t{e.start}\t{e.end}\t{_field(e.label)}\t{_field(e.text)}\tgold\n"

@@ -5,6 +5,24 @@
 -- and postings deferred to one bm25_index_sentences() call before commit (sql/014).
 SELECT set_config('work_mem', '64MB', true), set_config('allabel.bm25_deferred', 'on', true);
 
+-- name: row_checks_may_be_set_based
+-- session_replication_role (which switches off the per-row checks of the COPYs, sql/018) may be
+-- set by a superuser only (or a role granted SET on it, not looked for here).
+SELECT current_setting('is_superuser') = 'on';
+
+-- name: row_checks_off
+SELECT set_config('session_replication_role', 'replica', true);
+
+-- name: row_checks_on
+SELECT set_config('session_replication_role', 'origin', true);
+
+-- name: lock_dataset_row
+-- What the sentences' foreign-key checks would lock: the dataset cannot go while the ingest runs.
+SELECT id FROM datasets WHERE id = %(id)s FOR KEY SHARE;
+
+-- name: ingest_check_written
+SELECT ingest_check_written(%(dataset_id)s, %(files)s, %(lo)s, %(hi)s, %(sentences)s, %(entities)s);
+
 -- name: bm25_index_sentences
 SELECT bm25_index_sentences(%(dataset_id)s, %(files)s, %(lo)s, %(hi)s);
 
