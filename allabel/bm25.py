@@ -50,7 +50,10 @@ class PoolIndex:
     Retrieval runs once per predicted sentence against the same annotated pool; pulling the
     pool's lexemes once and scoring in numpy turns a ~50 ms SQL call (it has to re-derive the
     pool's statistics every time) into well under a millisecond. Same lexemes (Postgres'
-    ``bm25_lexemes``), same formula, same tie-break; a test checks it against the SQL function.
+    ``bm25_lexemes``), same formula, same ranking key (the score rounded to float32, then the
+    sentence id: sentences with repeated text tie whatever order their float64 sums were added
+    in, as in bm25s, which scores in float32; sql/017_bm25_tie_order.sql); a test checks it
+    against the SQL function.
     """
 
     def __init__(self, conn: psycopg.Connection, dataset_id: int, ids: list[int]):
@@ -104,5 +107,6 @@ class PoolIndex:
         if exclude is not None:
             hit[self.ids == exclude] = False
         cand = np.flatnonzero(hit)
-        order = cand[np.lexsort((self.ids[cand], -score[cand]))][:k]
-        return [(int(self.ids[i]), float(score[i])) for i in order]
+        key = score[cand].astype(np.float32)  # round to nearest, as Postgres' float8::float4
+        order = np.lexsort((self.ids[cand], -key))[:k]
+        return [(int(self.ids[cand[i]]), float(key[i])) for i in order]
