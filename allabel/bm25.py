@@ -1,4 +1,5 @@
-"""Python face of the SQL BM25 search (``allabel.bm25_search``, sql/002_bm25.sql)."""
+"""Python face of the SQL BM25 search (``allabel.bm25_search``: sql/002_bm25.sql, postings and
+MaxScore in sql/012_bm25_postings.sql, ranking key in sql/017_bm25_tie_order.sql)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ Q = queries("bm25")
 
 def search(conn: psycopg.Connection, dataset_id: int, query: str, k: int = 5,
            within: list[int] | None = None, exclude: int | None = None) -> list[tuple[int, float]]:
-    """Top-k (sentence_id, score), best first; ``within`` restricts corpus and statistics."""
+    """Top-k (sentence_id, score), best first; ``within`` restricts corpus and statistics.
+    Scores are rounded to float4 and ties come lowest sentence id first (sql/017)."""
     s = get_settings()
     rows = db.rows(conn, Q.search, {"dataset_id": dataset_id, "query": query, "k": k,
                                     "within": within, "exclude": exclude,
