@@ -4,7 +4,7 @@ so tied sentences (repeated text) come back in id order whatever the float8 summ
 from allabel.migrate import run_sql_file
 
 revision = "0017_bm25_tie_order"
-down_revision = "0018_ingest_parallel"  # chained after main's 0018 on rebase
+down_revision = "0016_predict_worklist"
 branch_labels = None
 depends_on = None
 

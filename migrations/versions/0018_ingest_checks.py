@@ -3,8 +3,8 @@ COPYs that run without the per-row foreign-key checks and statement triggers."""
 
 from allabel.migrate import run_sql_file
 
-revision = "0018_ingest_parallel"
-down_revision = "0016_predict_worklist"
+revision = "0018_ingest_checks"
+down_revision = "0017_bm25_tie_order"
 branch_labels = None
 depends_on = None
 
