@@ -24,26 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from allabel import db, migrate, server
 from allabel.config import apply_thread_limits
 from allabel.corpora import data_dir
-from scripts.bench_predict_new import Meter  # noqa: E402
+from scripts.bench_predict_new import Meter, bm25s_index  # noqa: E402
 
 DATA = data_dir()  # the repository's data/ (or ALLABEL_DATA)
-
-
-def bm25s_index(conn, dataset_id):
-    import bm25s
-
-    rows = conn.execute(
-        "SELECT s.id, coalesce(array_agg(u.lexeme) FILTER (WHERE u.lexeme IS NOT NULL), '{}'),"
-        " coalesce(array_agg(coalesce(cardinality(u.positions),1)) FILTER (WHERE u.lexeme IS NOT NULL), '{}')"
-        " FROM sentences s LEFT JOIN LATERAL unnest(s.tsv) u ON true WHERE s.dataset_id = %s"
-        " GROUP BY s.id ORDER BY s.id", (dataset_id,)).fetchall()
-    ids = np.array([r[0] for r in rows])
-    vocab: dict[str, int] = {}
-    docs = [[vocab.setdefault(lx, len(vocab)) for lx, c in zip(r[1], r[2], strict=False) for _ in range(c)]
-            for r in rows]
-    r = bm25s.BM25(method="lucene", k1=1.2, b=0.75)
-    r.index(bm25s.tokenization.Tokenized(ids=docs, vocab=vocab), show_progress=False)
-    return r, ids, vocab
 
 
 def bench_embed(conn, url: str, n: int) -> None:
