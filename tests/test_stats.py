@@ -124,17 +124,45 @@ def test_report_intervals_per_budget_pair_seeds_and_compare_ablations_with_allab
     rows = {(r["strategy"], r["budget"]): r for r in intervals(counts, resamples=1000)}
     a = rows[("allabel", "5")]
     assert a["diff"].estimate == pytest.approx(0.4) and a["diff"].excludes_zero
-    assert a["paired_seeds"] == 3 and a["diff_allabel"] is None
+    assert a["paired_seeds"] == 3 and a["diff_method"] is None
     # the report resamples each system once; the result equals resampling the pair directly
     assert a["diff"] == paired_difference(np.stack([good] * 3), np.stack([poor] * 3), resamples=1000)
     assert a["f1"] == f1_interval(np.stack([good] * 3), resamples=1000)
     ds = rows[("allabel:DS", "5")]
     assert ds["paired_seeds"] == 1 and ds["diff"].estimate == pytest.approx(0.0)
-    assert ds["diff_allabel"].verdict() == "yes (worse)"
+    assert ds["method_reference"] == "allabel" and ds["diff_method"].verdict() == "yes (worse)"
     assert rows[("random", "5")]["diff"] is None and rows[("full", "full")]["diff"] is None
     table = intervals_table(list(rows.values()))
     assert "| 5 | allabel | 3 | 0.900 [" in table and "yes (better)" in table
     assert "(1 paired seeds)" in table and "(reference)" in table
     abl = ablations_table(list(rows.values()))
-    assert abl is not None and abl.count("\n") == 3 and "| 5 | allabel:DS | 2 |" in abl
+    assert abl is not None and abl.count("\n") == 3 and "| 5 | allabel:DS | allabel | 2 |" in abl
     assert ablations_table([r for k, r in rows.items() if k[0] != "allabel:DS"]) is None
+
+
+def test_ablations_are_measured_against_the_method_with_the_same_options():
+    """allabel:DS+long changes one thing against allabel+long (stage 3 left out), not two against
+    the paper's allabel; allabel+long itself is the option measured against the paper."""
+    from allabel.report import intervals, method_reference
+
+    assert [method_reference(s) for s in ("allabel:DS+long", "coreset", "uncertainty+long",
+                                          "allabel+long", "allabel", "random", "random+long",
+                                          "full")] == [
+        "allabel+long", "allabel", "allabel+long", "allabel", None, None, None, None]
+    n = 200
+    good, mid, poor = (system(mask(n, np.arange(0, k))) for k in (180, 140, 100))
+    counts = {}
+    for seed in (0, 1):
+        counts[("random", "5", seed)] = poor
+        counts[("allabel", "5", seed)] = poor
+        counts[("allabel+long", "5", seed)] = good
+        counts[("allabel:DS+long", "5", seed)] = mid
+        counts[("allabel:DS", "5", seed)] = mid
+    rows = {r["strategy"]: r for r in intervals(counts, resamples=1000)}
+    # against allabel+long (0.9) the ablation is worse; against the paper's allabel (0.5) it
+    # would have looked better
+    assert rows["allabel:DS+long"]["method_reference"] == "allabel+long"
+    assert rows["allabel:DS+long"]["diff_method"].estimate == pytest.approx(-0.2)
+    assert rows["allabel:DS+long"]["diff_method"].verdict() == "yes (worse)"
+    assert rows["allabel:DS"]["diff_method"].estimate == pytest.approx(0.2)
+    assert rows["allabel+long"]["diff_method"].estimate == pytest.approx(0.4)
