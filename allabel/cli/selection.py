@@ -41,7 +41,8 @@ def select(
     length_floor: float = typer.Option(0.0, "--length-floor", min=0.0, max=1.0,
                                        help="Stages 1-2 skip sentences shorter than this pool quantile."),
     uncertainty_score: str = typer.Option("perplexity", "--uncertainty-score",
-                                          help="Stage 3 ranks by perplexity (paper) | total (summed NLL)."),
+                                          help="Stage 3 ranks by perplexity (paper) | total (summed NLL) | "
+                                               "entities (perplexity, answers naming an entity first)."),
     resume: int | None = typer.Option(None, "--resume", help="Continue RUN once it is annotated."),
     estimate: bool = typer.Option(False, "--estimate",
                                   help="Print stage 3's calls, tokens, time and money; call no LLM."),

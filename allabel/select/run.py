@@ -51,7 +51,7 @@ class SelectParams:
     pool_splits: list[str] | None = None
     # method options beyond the paper (defaults = the paper's method; see docs/selection.md)
     length_floor: float = 0.0          # stages 1-2 skip sentences shorter than this pool quantile
-    uncertainty_score: str = "perplexity"  # stage 3: perplexity (mean) | total (summed NLL)
+    uncertainty_score: str = "perplexity"  # stage 3: perplexity (mean) | total (summed NLL) | entities
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

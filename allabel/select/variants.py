@@ -8,7 +8,9 @@ give every variant its own row beside the paper's configuration:
   both picked the shortest, entity-poorest sentences of the pool); ``random+long`` samples
   among the same long sentences, the control for "it only wins by length";
 * ``+total`` — stage 3 ranks by the answer's summed negative log-likelihood instead of its
-  perplexity (a mean), so entity-rich sentences the model is unsure about come first.
+  perplexity (a mean), so entity-rich sentences the model is unsure about come first;
+* ``+entities`` — stage 3 ranks the answers that name at least one entity first, by perplexity
+  (the most perplexing answers of a stronger model were mostly "no entity").
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from allabel.errors import ConfigError
 VARIANTS: dict[str, dict[str, Any]] = {
     "long": {"length_floor": 0.5},
     "total": {"uncertainty_score": "total"},
+    "entities": {"uncertainty_score": "entities"},
 }
 
 

@@ -51,8 +51,9 @@ SELECT id, cardinality(regexp_split_to_array(btrim(text), '\s+')) AS n
 FROM sentences WHERE id = ANY (%(ids)s::bigint[]) ORDER BY id;
 
 -- name: answer_uncertainty
--- Stage 3 scores: the answer's perplexity and its length in tokens (total NLL = n * ln(ppl)).
-SELECT p.sentence_id, p.perplexity, c.completion_tokens, p.parse_status
+-- Stage 3 scores: the answer's perplexity, its length in tokens (total NLL = n * ln(ppl)) and the
+-- entities it names (+entities).
+SELECT p.sentence_id, p.perplexity, c.completion_tokens, p.parse_status, p.n_entities
 FROM predictions p LEFT JOIN llm_calls c ON c.id = p.call_id
 WHERE p.run_id = %(run_id)s AND p.status = 'done' AND p.sentence_id = ANY (%(ids)s::bigint[]);
 

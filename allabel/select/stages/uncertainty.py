@@ -28,7 +28,8 @@ from allabel.errors import ConfigError, LLMError
 from allabel.select.stages.base import Picks, Q, Stage, StageContext
 
 UNPARSEABLE = math.inf  # the uncertainty score of an answer that could not be parsed
-SCORES = ("perplexity", "total")  # --uncertainty-score
+SCORES = ("perplexity", "total", "entities")  # --uncertainty-score
+
 
 def candidate_cap(spec: str | int | None, need: int) -> int | None:
     """How many candidates to score for a stage of ``need`` picks (None: all remaining)."""
@@ -55,17 +56,24 @@ def sample_candidates(pool: list[int], selected: set[int], cap: int | None, seed
     return sorted(random.Random(seed).sample(rest, cap))
 
 
-def answer_score(perplexity: float | None, answer_tokens: int | None, kind: str) -> float | None:
+def answer_score(perplexity: float | None, answer_tokens: int | None, kind: str,
+                 n_entities: int | None = None) -> float | None:
     """The uncertainty of one answer. ``perplexity`` (the paper): exp(-mean token log-prob), which
     is blind to how much the model wrote. ``total``: the summed negative log-likelihood
     n * ln(perplexity), which grows with every uncertain mention the model writes, so entity-rich
-    sentences the model is unsure about rank above short, empty answers."""
+    sentences the model is unsure about rank above short, empty answers. ``entities``: the
+    perplexity of an answer that names at least one entity, 0 for one that names none — with
+    Qwen2.5-Coder the most perplexing answers were mostly "no entity" on entity-poor sentences
+    (docs/results.md, section D), which teach little as demonstrations; a perplexity is >= 1, so
+    every answer with an entity ranks first."""
     if kind not in SCORES:
-        raise ConfigError(f"--uncertainty-score is perplexity or total, not {kind!r}")
+        raise ConfigError(f"--uncertainty-score is one of {', '.join(SCORES)}, not {kind!r}")
     if perplexity is None:
         return None
     if kind == "perplexity":
         return perplexity
+    if kind == "entities":
+        return perplexity if (n_entities or 0) > 0 else 0.0
     return (answer_tokens or 0) * math.log(perplexity)
 
 
@@ -95,7 +103,7 @@ class Uncertainty(Stage):
         # an unparseable answer is not a confident one: most uncertain (docs/selection.md)
         score = {r["sentence_id"]: (UNPARSEABLE if r["parse_status"] == "unparseable"
                                     else answer_score(r["perplexity"], r["completion_tokens"],
-                                                      p.uncertainty_score))
+                                                      p.uncertainty_score, r["n_entities"]))
                  for r in rows}
         return most_uncertain({c: score.get(c) for c in cands}, n)
 
