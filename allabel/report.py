@@ -152,6 +152,15 @@ def intervals(counts: dict[Cell, np.ndarray], resamples: int = stats.RESAMPLES,
                                       r["strategy"]))
 
 
+def restrict(sample: list[int], counts: dict[Cell, np.ndarray],
+             keep: set[int]) -> tuple[list[int], dict[Cell, np.ndarray]]:
+    """The sample and every cell's per-sentence counts cut down to the sentences in ``keep``, in
+    sample order (rows stay aligned across cells). For a test sample enlarged after the fact:
+    the sentences no strategy had been scored on are an estimate nobody could have looked at."""
+    rows = np.array([i for i, sid in enumerate(sample) if sid in keep], dtype=np.int64)
+    return [sample[i] for i in rows], {cell: a[rows] for cell, a in counts.items()}
+
+
 def _ci(i: stats.Interval, sign: bool = False) -> str:
     f = "+.3f" if sign else ".3f"
     return f"{i.estimate:{f}} [{i.low:{f}}, {i.high:{f}}]"

@@ -166,3 +166,26 @@ def test_ablations_are_measured_against_the_method_with_the_same_options():
     assert rows["allabel:DS+long"]["diff_method"].verdict() == "yes (worse)"
     assert rows["allabel:DS"]["diff_method"].estimate == pytest.approx(0.2)
     assert rows["allabel+long"]["diff_method"].estimate == pytest.approx(0.4)
+
+
+def test_restrict_keeps_aligned_rows_of_the_chosen_sentences():
+    """An enlarged sample split into the part already scored and the new part: each cell keeps
+    the rows of exactly those sentences, in sample order, so pairing across cells still holds."""
+    from allabel.report import intervals, restrict
+
+    n = 200
+    sample = list(range(1000, 1000 + n))
+    good, poor = system(mask(n, np.arange(0, 180))), system(mask(n, np.arange(0, 100)))
+    counts = {("random", "5", 0): poor, ("allabel", "5", 0): good}
+    # the first 100 sentences: both systems right; the last 100: only `good` (up to 180)
+    kept, cut = restrict(sample, counts, set(sample[100:]))
+    assert kept == sample[100:]
+    assert all(np.array_equal(cut[c], counts[c][100:]) for c in counts)
+    rows = {r["strategy"]: r for r in intervals(cut, resamples=1000)}
+    assert rows["allabel"]["diff"] == paired_difference(good[None, 100:], poor[None, 100:],
+                                                        resamples=1000)
+    assert rows["allabel"]["diff"].excludes_zero
+    kept, cut = restrict(sample, counts, set(sample[:100]))
+    rows = {r["strategy"]: r for r in intervals(cut, resamples=1000)}
+    assert rows["allabel"]["diff"].estimate == pytest.approx(0.0)
+    assert restrict(sample, counts, set())[0] == []
