@@ -9,6 +9,7 @@ makes repeated prompts free.
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -103,6 +104,7 @@ def run_experiment(p: ExperimentParams, url: str | None = None, show_progress: b
 def _run_cells(p: ExperimentParams, url: str, exp_id: int, ds: int, todo: list, sample: list[int],
                backend: Any, show_progress: bool, max_cells: int | None, workers: int = 1) -> int:
     from allabel.progress import bar as progress_bar
+    from allabel.progress import note
 
     done = 0
     with progress_bar(len(todo), desc=f"experiment {exp_id}", unit="cell", show=show_progress) as bar:
@@ -110,6 +112,7 @@ def _run_cells(p: ExperimentParams, url: str, exp_id: int, ds: int, todo: list, 
             if max_cells is not None and done >= max_cells:
                 return exp_id
             bar.set_postfix_str(f"{strategy} {budget} seed {seed}")
+            started = time.monotonic()
             base, variant = split_variant(strategy)
             sel = select(SelectParams(p.dataset, _strategy(base).cell_budget(budget), base,
                                       seed=seed, oracle=True, knn=p.knn, k=p.k,
@@ -133,6 +136,9 @@ def _run_cells(p: ExperimentParams, url: str, exp_id: int, ds: int, todo: list, 
                         _finish_cell(url, exp_id, c, s, r, f))
             done += 1
             bar.update(1)
+            note(f"experiment {exp_id}: {done} of {len(todo)} cells to run done: {strategy} {budget} seed {seed}, "
+                 f"F1 {f1:.3f}, {len(sample)} test sentences, {time.monotonic() - started:.0f} s",
+                 show=show_progress)
     with db.connection(url) as conn:
         conn.execute(Q.finish, {"experiment_id": exp_id, "status": "done"})
         conn.commit()

@@ -28,6 +28,19 @@ def bar(total: int | None = None, *, show: bool = True, **kwargs: Any):
     return tqdm(total=total, disable=not bars_wanted(show), **kwargs)
 
 
+def note(message: str, *, show: bool = True) -> None:
+    """One line on stderr for a step of long work (an experiment's cell, for one).
+
+    Why: off a terminal no bar is drawn, and a job that runs for hours under cron or ``nohup``
+    would otherwise print nothing until it ends. On a terminal ``tqdm.write`` keeps the line
+    above the bar instead of breaking it."""
+    if not show:
+        return
+    from tqdm import tqdm
+
+    tqdm.write(message, file=sys.stderr)
+
+
 def silence_other_bars() -> None:
     """Off a terminal, also switch off the bars libraries draw themselves (transformers' GGUF
     conversion, for one) through tqdm's ``TQDM_DISABLE``. tqdm reads it when first imported, so

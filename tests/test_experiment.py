@@ -86,18 +86,28 @@ def strict_f1(conn, prediction_run: int) -> tuple[float, int]:
     return (2 * tp / (len(pred) + len(gold)) if pred or gold else 0.0), len(gold)
 
 
-def test_cells_share_one_test_sample_ablations_and_intervals(conn, corpus, tmp_path, monkeypatch):
+def test_cells_share_one_test_sample_ablations_and_intervals(conn, corpus, tmp_path, monkeypatch, capsys):
     """Ablation names are first-class strategies; every cell predicts the same fixed test sample;
-    the report's intervals are computed from per-sentence counts that reproduce each cell's F1."""
+    the report's intervals are computed from per-sentence counts that reproduce each cell's F1;
+    off a terminal, each finished cell says so in one line on stderr."""
     p = ExperimentParams(dataset="bc", budgets=["4"], seeds=2, test_sample=3, k=1,
                          strategies=["random", "Allabel:ds", "allabel:SU", "full"],
                          uncertainty_candidates=4, pool_splits=["train"])
-    exp = run_experiment(p, show_progress=False)
+    exp = run_experiment(p, show_progress=True)  # stderr is no terminal here: lines, no bar
+    err = capsys.readouterr().err
+    lines = err.splitlines()
     cells = conn.execute("SELECT strategy, budget, seed, selection_run_id, prediction_run_id "
                          "FROM experiment_cells WHERE experiment_id = %s AND status = 'done' "
                          "ORDER BY strategy, seed", (exp,)).fetchall()
     assert sorted({c[0] for c in cells}) == ["allabel:DS", "allabel:SU", "full", "random"]
     assert len(cells) == 8
+    stored = {(r["strategy"], r["budget"], r["seed"]): r["f1"] for r in results(conn, exp)}
+    said = [ln for ln in lines if ln.startswith(f"experiment {exp}: ")]
+    assert len(said) == 8 and said[-1].startswith(f"experiment {exp}: 8 of 8 cells to run done: ")
+    assert "\r" not in err  # no bar frames in a log
+    for ln in said:  # each line names its cell and the F1 stored for it
+        cell = ln.split(" done: ")[1].split(",")[0].split()
+        assert f"F1 {stored[(cell[0], cell[1], int(cell[3]))]:.3f}," in ln and "3 test sentences" in ln
     ds = conn.execute("SELECT id FROM datasets WHERE name = 'bc'").fetchone()[0]
     sample = fixed_test_sample(conn, ds, p)
     assert len(sample) == 3
