@@ -68,6 +68,22 @@ def fetch(run_id: int, url: str | None = None):
     return tuple(tables)
 
 
+def score_on(run_id: int, sentences: list[int], url: str | None = None) -> list[LabelScore]:
+    """Scores of a prediction run on ``sentences`` only, not stored.
+
+    Why: a prediction run is shared by every experiment whose cell has the same selection, split,
+    k and model, and an experiment with a larger test sample extends it. An experiment cell's
+    scores must cover that experiment's sample, not whatever the run holds by now (``evaluations``
+    keeps the whole run's)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keep = pa.array(sorted(set(sentences)), type=pa.int64())
+    gold, pred, labels = fetch(run_id, url)
+    gold, pred = (t.filter(pc.is_in(t["sentence_id"].cast(pa.int64()), value_set=keep)) for t in (gold, pred))
+    return compute(gold, pred, labels)
+
+
 def evaluate_run(run_id: int, against: str = "gold", url: str | None = None) -> tuple[list[LabelScore], float]:
     """Score a prediction run, store it in ``evaluations``; returns (scores, seconds)."""
     if against != "gold":  # another run as the reference is not implemented (docs/evaluation.md)

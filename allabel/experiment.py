@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
 from allabel import db, runs
 from allabel.errors import ConfigError
-from allabel.evaluate import evaluate_run, micro_f1
+from allabel.evaluate import evaluate_run, micro_f1, score_on
 from allabel.llm import get_backend
 from allabel.predict import DemoPool, enqueue, prediction_run, process
 from allabel.select.run import SelectParams, select
@@ -130,8 +130,9 @@ def _run_cells(p: ExperimentParams, url: str, exp_id: int, ds: int, todo: list, 
             pool, pred_run = db.retrying(prepare)
             process(pred_run, pool, p.k, url, workers, show_progress=False)
             runs.check_stop()
-            scores, _ = db.retrying(lambda r=pred_run: evaluate_run(r, url=url))
-            f1 = micro_f1(scores)
+            db.retrying(lambda r=pred_run: evaluate_run(r, url=url))  # the whole run's, for `evaluations`
+            # the cell's own score: on this experiment's sample only, which the shared run may exceed
+            f1 = micro_f1(db.retrying(lambda r=pred_run: score_on(r, sample, url)))
             db.retrying(lambda r=pred_run, s=sel.run_id, f=f1, c=(strategy, budget, seed):
                         _finish_cell(url, exp_id, c, s, r, f))
             done += 1
@@ -156,7 +157,27 @@ def _finish_cell(url: str, exp_id: int, cell: tuple[str, str, int], selection_ru
         conn.commit()
 
 
-def results(conn, exp_id: int) -> list[dict[str, Any]]:
-    cols = ["strategy", "budget", "seed", "f1", "sentences", "tokens", "calls", "requests",
-            "llm_tokens", "partial_f1"]
-    return [dict(zip(cols, r, strict=True)) for r in conn.execute(Q.cell_costs, {"experiment_id": exp_id})]
+def experiment_sample(conn, exp_id: int) -> list[int]:
+    """The fixed test sample of a stored experiment (recomputed from its parameters)."""
+    meta = db.one(conn, Q.get, {"experiment_id": exp_id})
+    if meta is None:
+        raise ConfigError(f"no experiment {exp_id}")
+    known = {f.name for f in fields(ExperimentParams)}
+    p = ExperimentParams(**{k: v for k, v in meta["params"].items() if k in known})
+    return test_sample(conn, db.dataset_id(conn, meta["dataset"]), p)
+
+
+def results(conn, exp_id: int, url: str | None = None) -> list[dict[str, Any]]:
+    """Per finished cell: F1 and partial F1 on the experiment's test sample, annotation cost, and
+    the LLM calls of its selection and of its sample's predictions.
+
+    F1 is scored here rather than read from ``experiment_cells.f1`` because cells stored before
+    2026-11-26 were scored on their whole prediction run, which a later experiment with a larger
+    test sample may have extended."""
+    sample = experiment_sample(conn, exp_id)
+    out = []
+    for r in db.rows(conn, Q.cell_costs, {"experiment_id": exp_id, "sample": sample}):
+        scores = score_on(r.pop("prediction_run_id"), sample, url)
+        micro = next(s for s in scores if s.label == "*")
+        out.append({**r, "f1": micro.f1, "partial_f1": micro.partial_f1})
+    return out

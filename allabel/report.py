@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from allabel import db, stats
 from allabel.config import get_settings
 from allabel.errors import ConfigError
 from allabel.evaluate import sentence_counts
-from allabel.experiment import ExperimentParams, results, test_sample
+from allabel.experiment import experiment_sample, results
 from allabel.select.strategies import FULL, WHOLE_POOL
 from allabel.sqlfiles import queries
 
@@ -74,13 +74,10 @@ def markdown_table(summary: list[dict[str, Any]]) -> str:
 Cell = tuple[str, str, int]
 
 
-def cell_counts(conn, exp_id: int, dataset: str, params: dict[str, Any],
-                url: str | None = None) -> tuple[list[int], dict[Cell, np.ndarray]]:
+def cell_counts(conn, exp_id: int, url: str | None = None) -> tuple[list[int], dict[Cell, np.ndarray]]:
     """The experiment's fixed test sample and, per finished cell, its (n, 3) per-sentence tp, fp,
     fn on exactly that sample, in sample order (rows align across cells, which pairing needs)."""
-    known = {f.name for f in fields(ExperimentParams)}
-    p = ExperimentParams(**{k: v for k, v in params.items() if k in known})
-    sample = test_sample(conn, db.dataset_id(conn, dataset), p)
+    sample = experiment_sample(conn, exp_id)
     done = db.rows(conn, Q.done_cells, {"experiment_id": exp_id})
     counts = sentence_counts([r["prediction_run_id"] for r in done], url)
     out: dict[Cell, np.ndarray] = {}
@@ -287,7 +284,7 @@ def _load(experiment: str) -> _Experiment:
         rows = results(conn, exp_id)
         if not rows:
             raise ConfigError(f"experiment {exp_id} has no finished cell yet")
-        sample, counts = cell_counts(conn, exp_id, meta["dataset"], meta["params"])
+        sample, counts = cell_counts(conn, exp_id)
     status = meta["status"]
     if meta["done"] < meta["cells"]:
         status = (f"unfinished, {meta['done']} of {meta['cells']} cells done (the tables show those; "

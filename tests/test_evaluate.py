@@ -1,5 +1,6 @@
 """Metrics: hand-computed cases (exact, partial, wrong label, missed, spurious, empty), the
-comparison with seqeval on real bc5cdr data, and the stored evaluations rows."""
+comparison with seqeval on real bc5cdr data (the whole run and a sample of it), and the stored
+evaluations rows."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 
-from allabel.evaluate import compute, evaluate_run
+from allabel.evaluate import compute, evaluate_run, score_on
 from allabel.ingest import ingest_path
 from tests.conftest import BC5CDR
 
@@ -127,6 +128,18 @@ def test_equals_seqeval_on_real_data(conn, tmp_path):
     stored = dict(conn.execute("SELECT metric, value FROM evaluations WHERE run_id = %s AND label = '*'",
                                (run,)).fetchall())
     assert stored["f1"] == pytest.approx(ours["*"].f1) and stored["n_gold"] == ours["*"].n_gold
+
+    # an experiment's sample of the run (score_on): scored on those sentences only, nothing stored
+    half = {sid for sid, _, _ in rows[::2]}
+    part = by_label(score_on(run, sorted(half)))
+    kept = [(sid, t, s) for sid, t, s in rows if sid in half]
+    ref_half = classification_report([_iob(t, s, gold[sid]) for sid, t, s in kept],
+                                     [_iob(t, s, pred[sid]) for sid, t, s in kept],
+                                     mode="strict", scheme=IOB2, output_dict=True)
+    assert part["*"].f1 == pytest.approx(ref_half["micro avg"]["f1-score"], abs=1e-9)
+    assert part["*"].n_gold == sum(len(gold[sid]) for sid in half) < ours["*"].n_gold
+    assert dict(conn.execute("SELECT metric, value FROM evaluations WHERE run_id = %s AND label = '*'",
+                             (run,)).fetchall()) == stored
 
 
 def test_evaluate_unknown_run(cli):

@@ -3,7 +3,7 @@ experiment resumes to the same final table as an uninterrupted one, and the repo
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import replace
 
 import pytest
 
@@ -130,7 +130,7 @@ def test_cells_share_one_test_sample_ablations_and_intervals(conn, corpus, tmp_p
     assert "F1 − random [95% CI]" in report and "3 test sentences" in report
     assert "| 4 | random | 2 |" in md and "(reference)" in md
     with db_connection() as c:
-        _, counts = cell_counts(c, exp, "bc", {**asdict(p), "strategies": p.strategies})
+        _, counts = cell_counts(c, exp)
     rows = {(r["strategy"], r["budget"]): r for r in intervals(counts, resamples=500)}
     f1s = {}
     for r in results(conn, exp):
@@ -149,3 +149,37 @@ def test_cells_share_one_test_sample_ablations_and_intervals(conn, corpus, tmp_p
     monkeypatch.setenv("ALLABEL_HOME", str(tmp_path / "home"))  # no --out: under the home, not cwd
     get_settings.cache_clear()
     assert write_report(str(exp))[0] == tmp_path / "home" / "reports" / f"experiment-{exp}"
+
+
+def test_cell_scores_cover_only_the_experiments_test_sample(conn, corpus):
+    """A prediction run is shared by experiments with the same selection, and one with a larger
+    test sample extends it. A later experiment on the smaller sample must score (and count the
+    LLM calls of) its own sample only, as the first did, not everything the run holds by now."""
+    small = replace(PARAMS, budgets=["3"], strategies=["random"], test_sample=2)
+    first = run_experiment(small, show_progress=False)
+    before = {(r["strategy"], r["seed"]): r for r in results(conn, first)}
+    run_experiment(replace(small, test_sample=6), show_progress=False)  # the shared run grows to 6
+    conn.execute("DELETE FROM experiments WHERE id = %s", (first,))  # so the same params start anew
+    conn.commit()
+    again = run_experiment(small, show_progress=False)
+    assert again != first
+    pred = conn.execute("SELECT prediction_run_id FROM experiment_cells WHERE experiment_id = %s "
+                        "AND strategy = 'random'", (again,)).fetchone()[0]
+    assert conn.execute("SELECT count(*) FROM predictions WHERE run_id = %s AND status = 'done'",
+                        (pred,)).fetchone()[0] == 6
+    with db_connection() as c:
+        sample, counts = cell_counts(c, again)
+    sample_gold = conn.execute("SELECT count(*) FROM entities WHERE source = 'gold' AND "
+                               "sentence_id = ANY(%s)", (sample,)).fetchone()[0]
+    for r in results(conn, again):
+        was = before[(r["strategy"], r["seed"])]
+        assert r["f1"] == pytest.approx(was["f1"]) and r["partial_f1"] == pytest.approx(was["partial_f1"])
+        assert (r["calls"], r["requests"]) == (was["calls"], was["requests"])
+        stored = conn.execute("SELECT f1 FROM experiment_cells WHERE experiment_id = %s AND strategy = %s",
+                              (again, r["strategy"])).fetchone()[0]
+        assert stored == pytest.approx(was["f1"])  # the row BI tools read, too
+        tp, fp, fn = counts[(r["strategy"], "3", r["seed"])].sum(axis=0)
+        assert tp + fn == sample_gold and r["f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    # the prediction run asked about 6 sentences; the cell counts the requests of its 2
+    asked = conn.execute("SELECT count(*) FROM run_llm_requests WHERE run_id = %s", (pred,)).fetchone()[0]
+    assert asked == 6 and before[("random", 0)]["requests"] == 2

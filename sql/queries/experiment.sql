@@ -43,23 +43,28 @@ FROM experiments e
 JOIN datasets d ON d.id = e.dataset_id WHERE e.id = %(experiment_id)s;
 
 -- name: cell_costs
--- Per cell: annotated sentences and tokens, LLM calls and tokens of its selection + prediction runs.
-SELECT c.strategy, c.budget, c.seed, c.f1,
+-- Per cell: annotated sentences and tokens; LLM requests of its selection run, and of its
+-- prediction run for the experiment's test sample only (the sample parameter: the run is shared
+-- with experiments whose samples may be larger). F1 is scored on the sample in Python (score_on).
+SELECT c.strategy, c.budget, c.seed, c.prediction_run_id,
        (SELECT count(*) FROM selections s WHERE s.run_id = c.selection_run_id) AS sentences,
        (SELECT coalesce(sum(coalesce(cardinality(x.tokens),
                                      array_length(regexp_split_to_array(btrim(x.text), '\s+'), 1))), 0)
         FROM selections s JOIN sentences x ON x.id = s.sentence_id
         WHERE s.run_id = c.selection_run_id) AS tokens,
-       (SELECT count(*) FROM run_llm_requests q
-        WHERE q.run_id IN (c.selection_run_id, c.prediction_run_id) AND NOT q.cache_hit) AS calls,
-       (SELECT count(*) FROM run_llm_requests q
-        WHERE q.run_id IN (c.selection_run_id, c.prediction_run_id)) AS requests,
-       (SELECT coalesce(sum(l.prompt_tokens + l.completion_tokens), 0)
-        FROM run_llm_requests q JOIN llm_calls l ON l.id = q.call_id
-        WHERE q.run_id IN (c.selection_run_id, c.prediction_run_id)) AS llm_tokens,
-       (SELECT value FROM evaluations v WHERE v.run_id = c.prediction_run_id AND v.metric = 'partial_f1'
-          AND v.label = '*' AND v.against = 'gold') AS partial_f1
+       cost.calls, cost.requests, cost.llm_tokens
 FROM experiment_cells c
+CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE NOT q.cache_hit) AS calls, count(*) AS requests,
+           coalesce(sum(l.prompt_tokens + l.completion_tokens), 0) AS llm_tokens
+    FROM (SELECT r.call_id, r.cache_hit FROM run_llm_requests r WHERE r.run_id = c.selection_run_id
+          UNION ALL
+          SELECT r.call_id, r.cache_hit FROM run_llm_requests r
+          WHERE r.run_id = c.prediction_run_id
+            AND r.call_id IN (SELECT p.call_id FROM predictions p
+                              WHERE p.run_id = c.prediction_run_id
+                                AND p.sentence_id = ANY(%(sample)s))) q
+    LEFT JOIN llm_calls l ON l.id = q.call_id) cost
 WHERE c.experiment_id = %(experiment_id)s AND c.status = 'done'
 ORDER BY c.strategy, c.budget, c.seed;
 
