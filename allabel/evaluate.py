@@ -111,8 +111,13 @@ def evaluate_run(run_id: int, against: str = "gold", url: str | None = None) -> 
     return scores, seconds
 
 
+def micro(scores: list[LabelScore]) -> LabelScore:
+    """The micro-averaged row (label '*') of ``compute``'s scores."""
+    return next(s for s in scores if s.label == "*")
+
+
 def micro_f1(scores: list[LabelScore]) -> float:
-    return next(s.f1 for s in scores if s.label == "*")
+    return micro(scores).f1
 
 
 def per_sentence(gold, pred, labels, sentences) -> dict[int, tuple[int, int, int]]:

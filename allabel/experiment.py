@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 
 from allabel import db, runs
 from allabel.errors import ConfigError
-from allabel.evaluate import evaluate_run, micro_f1, score_on
+from allabel.evaluate import evaluate_run, micro, micro_f1, score_on
 from allabel.llm import get_backend
 from allabel.predict import DemoPool, enqueue, prediction_run, process
 from allabel.select.run import SelectParams, select
@@ -177,7 +177,6 @@ def results(conn, exp_id: int, url: str | None = None) -> list[dict[str, Any]]:
     sample = experiment_sample(conn, exp_id)
     out = []
     for r in db.rows(conn, Q.cell_costs, {"experiment_id": exp_id, "sample": sample}):
-        scores = score_on(r.pop("prediction_run_id"), sample, url)
-        micro = next(s for s in scores if s.label == "*")
-        out.append({**r, "f1": micro.f1, "partial_f1": micro.partial_f1})
+        row = micro(score_on(r.pop("prediction_run_id"), sample, url))
+        out.append({**r, "f1": row.f1, "partial_f1": row.partial_f1})
     return out
