@@ -56,16 +56,23 @@ def compute(gold, pred, labels) -> list[LabelScore]:
     return out
 
 
-def fetch(run_id: int, url: str | None = None):
-    """(gold, pred, labels) Arrow tables of a prediction run, over ADBC."""
+def _run_tables(cur, run_id: int, with_done: bool = False) -> tuple:
+    """(gold, pred, labels[, done sentences]) Arrow tables of a prediction run on an ADBC cursor."""
+    names = (Q.gold_of_run, Q.predicted_of_run, Q.labels_of_run) + ((Q.done_sentences_of_run,) if with_done else ())
+    tables = []
+    for q in names:
+        cur.execute(q, (run_id,))
+        tables.append(cur.fetch_arrow_table())
+    return tuple(tables)
+
+
+def fetch(run_id: int, url: str | None = None, with_done: bool = False) -> tuple:
+    """(gold, pred, labels) Arrow tables of a prediction run, over ADBC (and the finished
+    sentences with ``with_done``)."""
     import adbc_driver_postgresql.dbapi as adbc
 
     with adbc.connect(url or db.database_url()) as c, c.cursor() as cur:
-        tables = []
-        for q in (Q.gold_of_run, Q.predicted_of_run, Q.labels_of_run):
-            cur.execute(q, (run_id,))
-            tables.append(cur.fetch_arrow_table())
-    return tuple(tables)
+        return _run_tables(cur, run_id, with_done)
 
 
 def score_on(run_id: int, sentences: list[int], url: str | None = None) -> list[LabelScore]:
@@ -78,8 +85,15 @@ def score_on(run_id: int, sentences: list[int], url: str | None = None) -> list[
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    keep = pa.array(sorted(set(sentences)), type=pa.int64())
-    gold, pred, labels = fetch(run_id, url)
+    wanted = set(sentences)
+    gold, pred, labels, done = fetch(run_id, url, with_done=True)
+    # a sentence the run has not finished would silently drop out of the score: refuse instead
+    missing = wanted - set(done["sentence_id"].to_pylist())
+    if missing:
+        raise ConfigError(f"prediction run {run_id} has not finished {len(missing)} of the {len(wanted)} "
+                          f"sentences to score (e.g. sentence {min(missing)}); `allabel runs` shows its "
+                          f"state, and the command that started it resumes it")
+    keep = pa.array(sorted(wanted), type=pa.int64())
     gold, pred = (t.filter(pc.is_in(t["sentence_id"].cast(pa.int64()), value_set=keep)) for t in (gold, pred))
     return compute(gold, pred, labels)
 
@@ -140,9 +154,5 @@ def sentence_counts(run_ids: list[int], url: str | None = None) -> dict[int, dic
     out = {}
     with adbc.connect(url or db.database_url()) as c, c.cursor() as cur:
         for run_id in run_ids:
-            tables = []
-            for q in (Q.gold_of_run, Q.predicted_of_run, Q.labels_of_run, Q.done_sentences_of_run):
-                cur.execute(q, (run_id,))
-                tables.append(cur.fetch_arrow_table())
-            out[run_id] = per_sentence(*tables)
+            out[run_id] = per_sentence(*_run_tables(cur, run_id, with_done=True))
     return out

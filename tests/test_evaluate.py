@@ -11,6 +11,7 @@ import pytest
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 
+from allabel.errors import ConfigError
 from allabel.evaluate import compute, evaluate_run, score_on
 from allabel.ingest import ingest_path
 from tests.conftest import BC5CDR
@@ -140,6 +141,15 @@ def test_equals_seqeval_on_real_data(conn, tmp_path):
     assert part["*"].n_gold == sum(len(gold[sid]) for sid in half) < ours["*"].n_gold
     assert dict(conn.execute("SELECT metric, value FROM evaluations WHERE run_id = %s AND label = '*'",
                              (run,)).fetchall()) == stored
+
+    # a sentence the run has not finished is refused, not silently left out of the score
+    pending = sorted(half)[0]
+    conn.execute("UPDATE predictions SET status = 'pending' WHERE run_id = %s AND sentence_id = %s",
+                 (run, pending))
+    conn.commit()
+    with pytest.raises(ConfigError, match=rf"run {run} has not finished 1 of the {len(half)} sentences"):
+        score_on(run, sorted(half))
+    assert by_label(score_on(run, sorted(half - {pending})))["*"].n_gold == part["*"].n_gold - len(gold[pending])
 
 
 def test_evaluate_unknown_run(cli):
