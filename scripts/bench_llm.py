@@ -114,16 +114,23 @@ def bench_local(args: argparse.Namespace) -> None:
                 for (_, text), ds_ in zip(rows, demo_ids, strict=True)]
 
     def f1(answers: list[str], fmt: str) -> float:
-        pred = {(sid, e.start, e.end, e.label) for (sid, text), a in zip(rows, answers, strict=True)
+        """Strict micro F1 on the first len(answers) sentences (the reference may answer fewer)."""
+        scored = rows[: len(answers)]
+        ids = {sid for sid, _ in scored}
+        pred = {(sid, e.start, e.end, e.label) for (sid, text), a in zip(scored, answers, strict=True)
                 for e in parse_answer(a, text, list(labels), fmt=fmt).entities}
-        tp = len(pred & gold)
-        return 2 * tp / (len(pred) + len(gold)) if pred or gold else 1.0
+        want = {g for g in gold if g[0] in ids}
+        tp = len(pred & want)
+        return 2 * tp / (len(pred) + len(want)) if pred or want else 1.0
 
     def line(name: str, seconds: float, answers: list[str], fmt: str, ref: float | None) -> float:
         rate = len(answers) / seconds
         vs = f", {rate / ref:5.1f}x the reference" if ref else ""
+        k = args.reference_n
+        same = (f" (F1 {f1(answers[:k], fmt):.3f} on the reference's {k})"
+                if ref and 0 < k < len(answers) else "")
         print(f"  {name:<44} {seconds / len(answers):6.3f} s/sentence  {rate:6.2f} sentences/s{vs}  "
-              f"F1 {f1(answers, fmt):.3f}", flush=True)
+              f"F1 {f1(answers, fmt):.3f}{same}", flush=True)
         return rate
 
     print(f"local backends, bc5cdr {args.split}, {n} sentences, k=4, max {max_tokens} answer tokens, "
