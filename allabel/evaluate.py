@@ -75,6 +75,17 @@ def fetch(run_id: int, url: str | None = None, with_done: bool = False) -> tuple
         return _run_tables(cur, run_id, with_done)
 
 
+def require_finished(run_id: int, sentences: list[int], finished, where: str = "") -> None:
+    """Refuse to score ``sentences`` when the run has not finished some of them: scores are read
+    from finished predictions only, so an unfinished sentence would silently drop out."""
+    wanted = set(sentences)
+    missing = wanted - set(finished)
+    if missing:
+        raise ConfigError(f"{where}prediction run {run_id} has not finished {len(missing)} of the "
+                          f"{len(wanted)} sentences to score (e.g. sentence {min(missing)}); `allabel "
+                          f"runs` shows its state, and the command that started it resumes it")
+
+
 def score_on(run_id: int, sentences: list[int], url: str | None = None) -> list[LabelScore]:
     """Scores of a prediction run on ``sentences`` only, not stored.
 
@@ -85,15 +96,9 @@ def score_on(run_id: int, sentences: list[int], url: str | None = None) -> list[
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    wanted = set(sentences)
     gold, pred, labels, done = fetch(run_id, url, with_done=True)
-    # a sentence the run has not finished would silently drop out of the score: refuse instead
-    missing = wanted - set(done["sentence_id"].to_pylist())
-    if missing:
-        raise ConfigError(f"prediction run {run_id} has not finished {len(missing)} of the {len(wanted)} "
-                          f"sentences to score (e.g. sentence {min(missing)}); `allabel runs` shows its "
-                          f"state, and the command that started it resumes it")
-    keep = pa.array(sorted(wanted), type=pa.int64())
+    require_finished(run_id, sentences, done["sentence_id"].to_pylist())
+    keep = pa.array(sorted(set(sentences)), type=pa.int64())
     gold, pred = (t.filter(pc.is_in(t["sentence_id"].cast(pa.int64()), value_set=keep)) for t in (gold, pred))
     return compute(gold, pred, labels)
 

@@ -20,7 +20,7 @@ import numpy as np
 from allabel import db, stats
 from allabel.config import get_settings
 from allabel.errors import ConfigError
-from allabel.evaluate import sentence_counts
+from allabel.evaluate import require_finished, sentence_counts
 from allabel.experiment import experiment_sample, results
 from allabel.select.strategies import FULL, WHOLE_POOL
 from allabel.sqlfiles import queries
@@ -84,10 +84,7 @@ def cell_counts(conn, exp_id: int, url: str | None = None) -> tuple[list[int], d
     for r in done:
         strategy, budget, seed, run = r["strategy"], r["budget"], r["seed"], r["prediction_run_id"]
         per = counts[run]
-        missing = sum(1 for sid in sample if sid not in per)
-        if missing:
-            raise ConfigError(f"experiment {exp_id}, cell {strategy} {budget} seed {seed}: prediction "
-                              f"run {run} has not finished {missing} of the {len(sample)} test sentences")
+        require_finished(run, sample, per, where=f"experiment {exp_id}, cell {strategy} {budget} seed {seed}: ")
         out[(strategy, budget, seed)] = np.array([per[sid] for sid in sample], dtype=np.int64).reshape(-1, 3)
     return sample, out
 
