@@ -6,7 +6,8 @@ computed in memory, with the oracle's or the run's annotations as demonstrations
 looked up in the cache (a cached request costs nothing). Tokens: the model's own tokenizer when
 the backend offers one (``count_tokens``), else a linear fit of prompt tokens on prompt characters
 and messages over the model's recent calls in ``llm_calls``, else 4 characters a token. Answer
-tokens and latency are the model's recent means; time is calls x latency / concurrency.
+tokens and latency are the model's recent means; time is calls x latency / (concurrency x
+``--workers``): each worker process has its own requests in flight (one at a time locally).
 """
 
 from __future__ import annotations
@@ -63,9 +64,10 @@ class Estimate:
 class Costing:
     """Token counts, answer length, latency and price of one backend/model, from its history."""
 
-    def __init__(self, conn: psycopg.Connection, backend: Any):
+    def __init__(self, conn: psycopg.Connection, backend: Any, workers: int = 1):
         s = get_settings()
         self.backend = backend
+        self.workers = max(1, workers)
         self.params = {"max_tokens": s.llm_max_tokens, "temperature": s.llm_temperature,
                        **getattr(backend, "key_params", {})}
         rows = db.rows(conn, Q.calibration, {"backend": backend.name, "model": backend.model})
@@ -115,14 +117,14 @@ class Costing:
     def finish(self, est: Estimate) -> Estimate:
         est.completion_tokens = round(est.calls * self.answer_tokens)
         conc = max(1, getattr(self.backend, "concurrency", 1))
-        est.seconds = None if self.latency is None else est.calls * self.latency / conc
+        est.seconds = None if self.latency is None else est.calls * self.latency / (conc * self.workers)
         if self.latency is None and est.calls == 0:
             est.seconds = 0.0
         est.money = cost(self.backend.name, self.backend.model, est.prompt_tokens,
                          est.completion_tokens)
         lat = f"{self.latency:.2f} s/call" if self.latency is not None else "unknown"
         est.basis = [self.how, f"answer tokens {self.answer_tokens:.0f}/call and latency {lat} "
-                               f"from recent calls; concurrency {conc}"]
+                               f"from recent calls; concurrency {conc} x {self.workers} worker(s)"]
         return est
 
 
@@ -146,7 +148,7 @@ def _prompts(conn: psycopg.Connection, pool: Any, labels: dict, ids: list[int], 
 
 def estimate_predict(dataset: str, split: str, demos: str, k: int = 4,
                      limit: int | None = None, url: str | None = None,
-                     new: bool = False) -> Estimate:
+                     new: bool = False, workers: int = 1) -> Estimate:
     """What ``allabel predict`` with these options would ask, without asking."""
     from allabel.predict import DemoPool, config_key, run_params
 
@@ -161,11 +163,11 @@ def estimate_predict(dataset: str, split: str, demos: str, k: int = 4,
         find = Q.pending_or_new_worklist if new else Q.pending_or_new
         ids = [r["sentence_id"] for r in db.rows(conn, find, {
             "run_id": run_id, "dataset_id": ds, "split": split, "room": room})]
-        costing = Costing(conn, backend)
+        costing = Costing(conn, backend, workers)
         return costing.estimate(conn, _prompts(conn, pool, _labels(conn, ds), ids, k))
 
 
-def estimate_select(p: Any, url: str | None = None) -> Estimate:
+def estimate_select(p: Any, url: str | None = None, workers: int = 1) -> Estimate:
     """What stage 3 of ``allabel select`` would ask. The picks before it are the run's own when
     it exists, else computed now in memory (nothing is written); demonstrations carry the run's
     annotations, or gold with ``--oracle``; without either they are approximated by gold."""
@@ -179,7 +181,7 @@ def estimate_select(p: Any, url: str | None = None) -> Estimate:
         ds = db.dataset_id(conn, p.dataset)
         pool = srun.pool_of(conn, ds, p.pool_splits)
         plan = srun.plan_of(p, len(pool))
-        costing = Costing(conn, backend)
+        costing = Costing(conn, backend, workers)
         llm_stage = next((st for st, _ in plan if stages.get(st).asks_llm), None)
         if llm_stage is None:
             est = costing.finish(Estimate())
@@ -225,11 +227,15 @@ def estimate_select(p: Any, url: str | None = None) -> Estimate:
         return est
 
 
-def estimate_experiment(p: Any, url: str | None = None, proxy_sample: int = 30) -> Estimate:
+def estimate_experiment(p: Any, url: str | None = None, proxy_sample: int = 30,
+                        workers: int = 1) -> Estimate:
     """An experiment's cells not done yet: stage-3 candidates plus the test sample, per cell.
     Prompts of cells depend on selections not made yet, so tokens per call are the mean over a
     proxy (test sentences with demonstrations retrieved from the pool's gold) and the cache is
-    not consulted: an upper bound on calls for a resumed or repeated experiment."""
+    not consulted, with one exception known without the prompts: a plan no stage of which uses
+    the seed (coreset, full, ALLabel's stages 1-2, stage 3 scoring every candidate) picks the same
+    sentences at every seed, so its cells after the first (or after a finished one) are cache
+    hits. Otherwise an upper bound on calls for a resumed or repeated experiment."""
     from allabel.experiment import Q as EQ
     from allabel.experiment import cells, test_sample
     from allabel.predict import DemoPool
@@ -250,29 +256,42 @@ def estimate_experiment(p: Any, url: str | None = None, proxy_sample: int = 30) 
         done = {(c["strategy"], c["budget"], c["seed"])
                 for c in db.rows(conn, EQ.cells, {"experiment_id": row["id"]})
                 if c["status"] == "done"} if row else set()
-        requests = 0
+        requests = cached = 0
         todo = [c for c in cells(p) if c not in done]
+        seen = {(s, b) for s, b, _ in done}  # seed-free selections made already
         for strategy, budget, _seed in todo:
-            requests += len(sample)
+            cell_requests = len(sample)
             base, _ = split_variant(strategy)
             strat = make_strategy(base)  # an experiment selects at 1:3:1 in DSU order
             plan = strat.plan(strat.size(strat.cell_budget(budget), len(pool)), len(pool))
-            before = 0
+            before, seeded = 0, False
             for stage, size in plan:
-                if stages.get(stage).asks_llm:
+                if size <= 0:
+                    continue
+                st = stages.get(stage)
+                if st.asks_llm:
                     cap = candidate_cap(p.uncertainty_candidates, size)
                     rest = len(pool) - before
-                    requests += rest if cap is None else min(cap, rest)
+                    cell_requests += rest if cap is None else min(cap, rest)
+                    seeded |= cap is not None and cap < rest
                     break
+                seeded |= st.uses_seed
                 before += size
-        costing = Costing(conn, backend)
+            requests += cell_requests
+            if not seeded:
+                if (strategy, budget) in seen:
+                    cached += cell_requests
+                seen.add((strategy, budget))
+        costing = Costing(conn, backend, workers)
         proxy_pool = DemoPool.from_gold(conn, ds, "proxy", ids=pool)
         proxy_ids = random.Random(0).sample(sample, min(proxy_sample, len(sample)))
         prompts = _prompts(conn, proxy_pool, _labels(conn, ds), proxy_ids, p.k)
         mean = float(np.mean([costing.prompt_tokens(m) for m in prompts])) if prompts else 0.0
-        est = Estimate(requests=requests, prompt_tokens=round(mean * requests))
+        est = Estimate(requests=requests, cache_hits=cached,
+                       prompt_tokens=round(mean * (requests - cached)))
         est = costing.finish(est)
         est.basis.insert(0, f"{len(todo)} cells to run; {len(sample)} test sentences per cell; "
                             f"~{mean:.0f} prompt tokens/call from {len(prompts)} proxy prompts; "
-                            f"cache not consulted (upper bound)")
+                            f"cached: the repeated seeds of seed-free selections ({cached}); "
+                            f"otherwise the cache is not consulted (upper bound)")
         return est

@@ -99,3 +99,31 @@ def test_experiment_estimate_counts_the_calls_it_will_make(conn, fake, cli):
                        "--uncertainty-candidates", "6", "--pool-splits", "train", "--estimate")
     assert code == 0 and "0 LLM calls" in out and "estimate (no LLM call made)" in out
 
+
+
+def test_experiment_estimate_counts_seed_free_repeats_as_cached(conn, fake):
+    # full picks the same sentences at every seed (no stage uses the seed), so its seed 1 asks
+    # seed 0's prompts again: cache hits. random's seeds draw different picks: counted as calls.
+    predict_split("bc", "devel", "train", k=1, limit=6, show_progress=False)
+    p = ExperimentParams("bc", budgets=["3"], strategies=["random", "full"], seeds=2,
+                         test_sample=5, k=1, pool_splits=["train"])
+    est = estimate_experiment(p)
+    assert (est.requests, est.cache_hits) == (4 * 5, 5)
+    assert "cached: the repeated seeds of seed-free selections (5)" in str(est)
+    two = estimate_experiment(p, workers=2)  # two processes, each with its own requests in flight
+    assert est.seconds > 0 and two.seconds == pytest.approx(est.seconds / 2)
+    assert "concurrency 2 x 2 worker(s)" in str(two)
+    n_before = len(fake.requests)
+    run_experiment(p, show_progress=False)
+    made = len(fake.requests) - n_before
+    assert made <= est.calls  # random's two seeds may share a prompt; nothing more than counted
+    runs = [r for (r,) in conn.execute(
+        "SELECT prediction_run_id FROM experiment_cells WHERE strategy = 'full' ORDER BY seed")]
+    assert _paid(conn, runs[0])[0] == 5 and _paid(conn, runs[1])[0] == 0  # seed 1: all cached
+    assert conn.execute("SELECT count(*) FROM run_llm_requests WHERE run_id = %s AND cache_hit",
+                        (runs[1],)).fetchone()[0] == 5
+    # a resumed experiment whose full seed 0 is done counts its seed 1 as cached too
+    conn.execute("UPDATE experiment_cells SET status = 'pending' WHERE strategy = 'full' AND seed = 1")
+    conn.commit()
+    again = estimate_experiment(p)
+    assert (again.requests, again.cache_hits) == (5, 5) and again.calls == 0

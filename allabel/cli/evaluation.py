@@ -73,7 +73,7 @@ def experiment(
     if estimate:
         from allabel.estimate import estimate_experiment
 
-        typer.echo(str(estimate_experiment(p)))
+        typer.echo(str(estimate_experiment(p, workers=workers)))
         return
     exp_id = run_experiment(p, workers=workers)
     folder, table = write_report(str(exp_id), out)

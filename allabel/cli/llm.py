@@ -64,7 +64,7 @@ def predict(
     if estimate:
         from allabel.estimate import estimate_predict
 
-        typer.echo(str(estimate_predict(dataset, split, demos, k, limit, new=new)))
+        typer.echo(str(estimate_predict(dataset, split, demos, k, limit, new=new, workers=workers)))
         return
 
     st = predict_split(dataset, split, demos, k, limit, workers, new=new, retry_failed=retry_failed)

@@ -73,7 +73,7 @@ def select(
         from allabel.estimate import estimate_select
         from allabel.select.run import run_params
 
-        typer.echo(str(estimate_select(p if p is not None else run_params(resume))))
+        typer.echo(str(estimate_select(p if p is not None else run_params(resume), workers=workers)))
         return
     r = resume_run(resume, workers=workers) if p is None else run_select(p, workers=workers)
     _print_result(r)

@@ -98,6 +98,9 @@ class Stage:
     asks_llm: ClassVar[bool] = False
     #: the stage reads sentence embeddings (``allabel demo`` embeds the pool only then)
     reads_vectors: ClassVar[bool] = False
+    #: ``--seed`` can change the picks (random's sample; stage 3's candidate sample when capped);
+    #: an experiment's other seeds of a seed-free plan repeat seed 0's prompts, which are cached
+    uses_seed: ClassVar[bool] = False
 
     def pick(self, ctx: StageContext, n: int) -> Picks:
         """Exactly ``n`` distinct pool sentence ids not picked before, and a score for each."""

@@ -13,6 +13,7 @@ from allabel.select.stages.base import Picks, Stage, StageContext
 
 class Random(Stage):
     name = "random"
+    uses_seed = True
 
     def pick(self, ctx: StageContext, n: int) -> Picks:
         blocked = ctx.blocked()  # earlier picks (and short sentences with a length floor)

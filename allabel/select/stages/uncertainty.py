@@ -91,6 +91,7 @@ class Uncertainty(Stage):
     letter = "U"
     needs_annotations = True
     asks_llm = True
+    uses_seed = True  # only when the candidates are a sample (see sample_candidates)
 
     def pick(self, ctx: StageContext, n: int) -> Picks:
         p = ctx.params
