@@ -240,10 +240,6 @@ def estimate_experiment(p: Any, url: str | None = None, proxy_sample: int = 30,
     from allabel.experiment import cells, test_sample
     from allabel.predict import DemoPool
     from allabel.select import run as srun
-    from allabel.select import stages
-    from allabel.select.stages.uncertainty import candidate_cap
-    from allabel.select.strategies import make_strategy
-    from allabel.select.variants import split_variant
 
     backend = get_backend()
     with db.connection(url) as conn:
@@ -260,23 +256,8 @@ def estimate_experiment(p: Any, url: str | None = None, proxy_sample: int = 30,
         todo = [c for c in cells(p) if c not in done]
         seen = {(s, b) for s, b, _ in done}  # seed-free selections made already
         for strategy, budget, _seed in todo:
-            cell_requests = len(sample)
-            base, _ = split_variant(strategy)
-            strat = make_strategy(base)  # an experiment selects at 1:3:1 in DSU order
-            plan = strat.plan(strat.size(strat.cell_budget(budget), len(pool)), len(pool))
-            before, seeded = 0, False
-            for stage, size in plan:
-                if size <= 0:
-                    continue
-                st = stages.get(stage)
-                if st.asks_llm:
-                    cap = candidate_cap(p.uncertainty_candidates, size)
-                    rest = len(pool) - before
-                    cell_requests += rest if cap is None else min(cap, rest)
-                    seeded |= cap is not None and cap < rest
-                    break
-                seeded |= st.uses_seed
-                before += size
+            candidates, seeded = _selection_requests(p, strategy, budget, len(pool))
+            cell_requests = len(sample) + candidates
             requests += cell_requests
             if not seeded:
                 if (strategy, budget) in seen:
@@ -295,3 +276,26 @@ def estimate_experiment(p: Any, url: str | None = None, proxy_sample: int = 30,
                             f"cached: the repeated seeds of seed-free selections ({cached}); "
                             f"otherwise the cache is not consulted (upper bound)")
         return est
+
+
+def _selection_requests(p: Any, strategy: str, budget: str, pool_size: int) -> tuple[int, bool]:
+    """An experiment cell's stage-3 candidates (LLM requests of its selection), and whether its
+    picks depend on the seed (else every seed repeats the first one's prompts)."""
+    from allabel.select import stages
+    from allabel.select.stages.uncertainty import candidate_cap
+    from allabel.select.strategies import make_strategy
+    from allabel.select.variants import split_variant
+
+    strat = make_strategy(split_variant(strategy)[0])  # an experiment selects at 1:3:1 in DSU order
+    before, seeded = 0, False
+    for stage, size in strat.plan(strat.size(strat.cell_budget(budget), pool_size), pool_size):
+        if size <= 0:
+            continue
+        st = stages.get(stage)
+        if st.asks_llm:
+            cap = candidate_cap(p.uncertainty_candidates, size)
+            rest = pool_size - before
+            return (rest if cap is None else min(cap, rest)), seeded or (cap is not None and cap < rest)
+        seeded |= st.uses_seed
+        before += size
+    return 0, seeded
