@@ -11,12 +11,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from allabel import runs
-from allabel.config import get_settings
-from allabel.errors import ConfigError
+from allabel.core.config import get_settings
+from allabel.core.errors import ConfigError
 from allabel.ingest import ingest_path
 from allabel.predict import DemoPool, config_key, predict_split, run_params
-from allabel.prompt import prompt_version
+from allabel.predict.prompt import prompt_version
+from allabel.store import runs
 from tests.cli_jobs import TOY_TEST, configure_toy
 from tests.fake_openai import FakeOpenAI
 

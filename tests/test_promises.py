@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from allabel.config import get_settings
+from allabel.core.config import get_settings
 from allabel.ingest import ingest_path
 from tests.conftest import REPO
 from tests.fake_openai import FakeOpenAI
@@ -227,8 +227,8 @@ def test_label_studio_any_json_shape_is_one_line(cli, conn, tmp_path, tasks, nee
 
 
 def test_retry_policy_classifies_errors():
-    from allabel import db
-    from allabel.errors import DatabaseError, DatabaseUnavailable
+    from allabel.core.errors import DatabaseError, DatabaseUnavailable
+    from allabel.store import db
 
     assert db.is_transient(DatabaseUnavailable("x"))
     assert db.is_transient(psycopg.OperationalError("server closed the connection unexpectedly"))
@@ -259,7 +259,7 @@ def test_retry_policy_classifies_errors():
 
 
 def test_mask():
-    from allabel.secrets import mask
+    from allabel.core.secrets import mask
 
     assert mask("postgresql://u:p4ss@h/db") == "postgresql://u:***@h/db"
     assert mask("http://x:y@h/v1?api_key=abc&z=1") == "http://x:***@h/v1?api_key=***&z=1"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from allabel.sqlfiles import _NAME, SQL_DIR, queries
+from allabel.store.sqlfiles import _NAME, SQL_DIR, queries
 
 PKG = Path(__file__).resolve().parent.parent / "allabel"
 LOADER = PKG / "sqlfiles.py"
@@ -59,13 +59,14 @@ def test_no_literal_sql_outside_the_loader():
     for path in sorted(PKG.rglob("*.py")):
         if path != LOADER:
             found += literal_sql_calls(path.read_text(encoding="utf-8"), str(path.relative_to(PKG.parent)))
-    assert found == [], "SQL written in Python; move it to sql/queries/<module>.sql:\n" + "\n".join(found)
+    assert found == [], "SQL written in Python; move it to allabel/sql/queries/<module>.sql:\n" + "\n".join(found)
 
 
-@pytest.mark.parametrize("path", sorted((SQL_DIR / "queries").glob("*.sql")), ids=lambda p: p.name)
-def test_every_query_file_loads_with_named_blocks(path: Path):
+@pytest.mark.parametrize("path", sorted(p for p in (SQL_DIR / "queries").iterdir() if p.name.endswith(".sql")),
+                         ids=lambda p: p.name)
+def test_every_query_file_loads_with_named_blocks(path):
     """Each file of sql/queries parses into at least one non-empty named block."""
-    q = queries(path.stem)
+    q = queries(path.name.removesuffix(".sql"))
     names = _NAME.findall(path.read_text(encoding="utf-8"))
     assert names, f"{path.name} has no '-- name:' block"
     assert all(getattr(q, n).strip() for n in names)

@@ -38,7 +38,7 @@ def ingest(
 
 def datasets(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Each dataset: sentences, tokens, embedded sentences and gold entities per split and label."""
-    from allabel.inventory import inventory
+    from allabel.ingest.inventory import inventory
 
     out = inventory()
     if as_json:

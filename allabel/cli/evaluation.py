@@ -20,7 +20,7 @@ def evaluate(
                                 help="The reference: only 'gold' (the dataset's gold entities)."),
 ) -> None:
     """Entity-level P/R/F1 (strict and partial overlap) in DuckDB; stored in `evaluations`."""
-    from allabel.evaluate import evaluate_run
+    from allabel.experiments.evaluate import evaluate_run
 
     scores, seconds = evaluate_run(predictions, against)
     typer.echo(f"{'label':<12} {'P':>6} {'R':>6} {'F1':>6} {'pP':>6} {'pR':>6} {'pF1':>6} "
@@ -62,8 +62,8 @@ def experiment(
                                        "call no LLM."),
 ) -> None:
     """Select (oracle) -> predict the test split -> evaluate, for every strategy x budget x seed."""
-    from allabel.experiment import ExperimentParams, run_experiment
-    from allabel.report import write_report
+    from allabel.experiments.experiment import ExperimentParams, run_experiment
+    from allabel.experiments.report import write_report
     from allabel.select.strategies import ABLATIONS
 
     names = _csv(strategies) + (list(ABLATIONS) if ablations else [])
@@ -89,7 +89,7 @@ def report(
     bootstrap_seed: int = typer.Option(0, "--bootstrap-seed", help="Seed of the bootstrap resamples."),
 ) -> None:
     """Markdown + HTML report: F1 and F1 − random with 95% paired bootstrap intervals, costs, a plot."""
-    from allabel.report import write_report
+    from allabel.experiments.report import write_report
 
     folder, table = write_report(experiment, out, resamples, bootstrap_seed)
     typer.echo(table)
@@ -109,7 +109,7 @@ def demo(
     """The end-to-end demo on the embedded defaults (about 7 minutes on 2 cores)."""
     from dataclasses import replace
 
-    from allabel.demo import DEMO, run_demo
+    from allabel.experiments.demo import DEMO, run_demo
 
     params = DEMO
     if strategies:

@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from allabel import db
+from allabel.store import db
 
 llm_app = typer.Typer(help="The LLM endpoint: check what it answers.", no_args_is_help=True)
 
@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
 def check() -> None:
     """Ask the configured endpoint for its models and one tiny answer with log-probs; exit 5
     when stage 3 (uncertainty) could not work there."""
-    from allabel.llm.check import check as run_check
+    from allabel.predict.check import check as run_check
 
     res = run_check()
     for what, detail in res.lines:
@@ -56,7 +56,7 @@ def predict(
     from allabel.predict import predict_split, run_summary
 
     if batch_api and not estimate:
-        from allabel.llm.batch import predict_batch_api
+        from allabel.predict.batch import predict_batch_api
 
         typer.echo(str(predict_batch_api(dataset, split, demos, k, limit, new=new)))
         return
@@ -89,7 +89,7 @@ def usage(
 ) -> None:
     """LLM requests, cache hits, calls, tokens, seconds, known perplexities and money per run."""
     from allabel.llm.cache import usage as usage_rows
-    from allabel.runs import reconcile
+    from allabel.store.runs import reconcile
 
     with db.connection() as conn:
         reconcile(conn)  # a run is `running` only while a live process holds it

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from allabel.errors import ConfigError
+from allabel.core.errors import ConfigError
 
 
 def register(app: typer.Typer) -> None:
@@ -94,7 +94,7 @@ def next_step(run_id: int, status: str) -> str:
     if status == "awaiting_annotation":
         return (f"next: allabel export {run_id} --format labelstudio --out todo.json; annotate; "
                 f"allabel import FILE --run {run_id}; allabel select --resume {run_id}")
-    from allabel.inventory import run_dataset
+    from allabel.ingest.inventory import run_dataset
 
     name, splits = run_dataset(run_id)
     split = "test" if "test" in splits else splits[0]
@@ -118,7 +118,7 @@ def export(
 ) -> None:
     """Write sentences with entities: a run's sentences to annotate, or the gold, human or LLM
     entities of a dataset, split or run."""
-    from allabel.annotation.exporter import export_entities, export_run, write_label_config
+    from allabel.annotate.exporter import export_entities, export_run, write_label_config
 
     def go(f):
         if source is None:
@@ -162,7 +162,7 @@ def import_(
         None, "--annotator", help="Who annotated, when the file names no e-mail."),
 ) -> None:
     """Validate and store annotations for a run; a bad file changes nothing."""
-    from allabel.annotation import import_file
+    from allabel.annotate import import_file
 
     res = import_file(file, run, fmt, annotator)
     for w in res.warnings:
