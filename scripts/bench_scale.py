@@ -61,7 +61,8 @@ def run_stages(X: np.ndarray, mode: str) -> dict:
     IVF kNN). Wall and CPU seconds (this process, all threads) per phase; peak RSS of the
     process before the recall check below adds its own buffers."""
     from allabel.core.config import apply_thread_limits
-    from allabel.select.stages import diversity, farthest, similarity
+    from allabel.select.stages import coreset as farthest
+    from allabel.select.stages import similarity
 
     apply_thread_limits()
     n = len(X)
@@ -75,7 +76,7 @@ def run_stages(X: np.ndarray, mode: str) -> dict:
         clock[name] = (time.perf_counter() - w, time.process_time() - c)
         return out
 
-    picks1, _ = timed("stage1", lambda: (diversity.coreset if mode == "exact"
+    picks1, _ = timed("stage1", lambda: (farthest.coreset if mode == "exact"
                                          else farthest.coreset_blocked)(X, m1))
     phases: dict[str, float] = {}
     if mode == "exact":

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from allabel.core.config import get_settings
-from allabel.select.stages import diversity, farthest, knn, similarity
+from allabel.select.stages import coreset as farthest
+from allabel.select.stages import knn, similarity
 
 
 def unit(n: int, d: int, seed: int = 0) -> np.ndarray:
@@ -19,14 +20,14 @@ def unit(n: int, d: int, seed: int = 0) -> np.ndarray:
 @pytest.mark.parametrize("n,d,m,block", [(1500, 16, 200, 8), (3000, 64, 400, 256), (40, 8, 40, 4)])
 def test_blocked_farthest_first_equals_one_at_a_time(n, d, m, block):
     X = unit(n, d, n)
-    exact = diversity.coreset(X, m)
+    exact = farthest.coreset(X, m)
     got = farthest.coreset_blocked(X, m, block=block)
     assert got[0] == exact[0]
     assert np.allclose(got[1], exact[1], atol=1e-5)
     already = np.array([3, 11, 29])
     excluded = np.array([0, 1, 2])
     assert (farthest.coreset_blocked(X, m // 2, already=already, excluded=excluded, block=block)[0]
-            == diversity.coreset(X, m // 2, already=already, excluded=excluded)[0])
+            == farthest.coreset(X, m // 2, already=already, excluded=excluded)[0])
 
 
 def test_approx_knn_is_exact_when_the_search_is_exhaustive():

@@ -8,7 +8,7 @@ import pytest
 
 from allabel.core.errors import ConfigError
 from allabel.select.budget import parse_budget, parse_order, parse_ratio, stage_sizes
-from allabel.select.stages.diversity import coreset, mean_similarity_to_others
+from allabel.select.stages.coreset import coreset, mean_similarity_to_others
 from allabel.select.stages.similarity import knn_embedding, sum_of_ranks, top_scored
 from allabel.select.stages.uncertainty import most_uncertain, sample_candidates
 from allabel.select.strategies import ABLATIONS, STRATEGIES, canonical, make_strategy

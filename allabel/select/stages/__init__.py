@@ -1,7 +1,7 @@
 """The selection stages, one file each, and the registry that maps a stage name to its object.
 
-* ``diversity.py`` — stage 1 (D): farthest-first core-set on embeddings (``farthest.py``: the
-  same picks in blocks, for large pools);
+* ``diversity.py`` — stage 1 (D): farthest-first core-set on embeddings (``coreset.py``: the
+  algorithm, one pick at a time or in blocks for large pools);
 * ``similarity.py`` — stage 2 (S): sum of kNN ranks, by embedding (``knn.py``: the approximate
   index for large pools) or BM25;
 * ``uncertainty.py`` — stage 3 (U): the LLM's least certain answers;

@@ -1,8 +1,14 @@
-"""Stage 1 at scale: farthest-first (k-center greedy) with blocked updates.
+"""Farthest-first (k-center greedy) on unit-length vectors: the algorithm of stage 1, as plain
+functions (the stage itself is ``diversity.Diversity``).
 
-``diversity.coreset`` updates every sentence's highest similarity to the selected set after each
-pick: m matrix-vector products over all N vectors, memory-bound (1.5 GB streamed per pick at
-N = 1M). Here picks are made in blocks from a shortlist and the N vectors are read once per block
+Seed: the sentence whose *average* cosine similarity to all others is lowest. Then repeatedly
+add the unselected sentence whose *highest* similarity to anything already selected is lowest.
+``already`` seeds the max-similarity state (sentences chosen by an earlier stage or round), in
+which case no seed step is needed. Two passes make the same picks:
+
+``coreset`` updates every sentence's highest similarity to the selected set after each pick: m
+matrix-vector products over all N vectors, memory-bound (1.5 GB streamed per pick at N = 1M).
+``coreset_blocked`` makes picks in blocks from a shortlist and reads the N vectors once per block
 by one matrix product (compute-bound, ~100x fewer passes), with the same picks:
 
 * the shortlist holds the C unselected sentences of lowest max-similarity; every sentence outside
@@ -15,20 +21,23 @@ by one matrix product (compute-bound, ~100x fewer passes), with the same picks:
 
 Numerically the products are summed in a different order than one matrix-vector product per
 pick, so an exact tie broken by the last bit of a float could go the other way; otherwise the
-picks and their scores are those of ``diversity.coreset``.
+picks and their scores are those of ``coreset``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from allabel.select.stages.diversity import start
+from allabel.core.config import apply_thread_limits
 
 CHUNK = 65_536  # rows per product: bounds the N x block similarity matrix held at once
 
 
 def mean_similarity_to_others(X: np.ndarray) -> np.ndarray:
-    """As ``diversity.mean_similarity_to_others``, in row chunks (no float64 copy of X)."""
+    """Each sentence's mean cosine similarity to all others, exactly and without an N x N matrix:
+    mean_j!=i x_i.x_j = x_i.(sum_j x_j - x_i) / (N - 1), in row chunks (no float64 copy of X)."""
     n = X.shape[0]
     if n < 2:
         return np.zeros(n, np.float64)
@@ -40,12 +49,67 @@ def mean_similarity_to_others(X: np.ndarray) -> np.ndarray:
     return out
 
 
+def seed_pick(mean: np.ndarray, blocked: np.ndarray) -> tuple[int, float]:
+    """The warm start: the selectable sentence with the lowest ``mean`` similarity to all others."""
+    mean = np.where(blocked, np.inf, mean)
+    seed = int(np.argmin(mean))
+    return seed, float(mean[seed])
+
+
+def start(X: np.ndarray, m: int, already: np.ndarray | None, excluded: np.ndarray | None,
+          add: Callable[[np.ndarray], None],
+          mean: Callable[[np.ndarray], np.ndarray] = mean_similarity_to_others,
+          ) -> tuple[np.ndarray, list[int], list[float]]:
+    """Where both farthest-first passes (exact and blocked) begin: the blocked
+    mask, and either the earlier stages' picks folded into the max-similarity state by ``add``
+    or, with none, the warm-start seed (picked, scored and folded in)."""
+    blocked = np.zeros(X.shape[0], bool)
+    if excluded is not None:
+        blocked[excluded] = True
+    picks: list[int] = []
+    scores: list[float] = []
+    if already is not None and len(already):
+        add(already)
+        blocked[already] = True
+    elif m > 0:
+        seed, score = seed_pick(mean(X), blocked)
+        picks.append(seed)
+        scores.append(score)
+        blocked[seed] = True
+        add(np.array([seed], np.int64))
+    return blocked, picks, scores
+
+
+def coreset(X: np.ndarray, m: int, already: np.ndarray | None = None,
+            excluded: np.ndarray | None = None) -> tuple[list[int], list[float]]:
+    """Indices (into X) of m farthest-first picks and the score that chose each: the seed's mean
+    similarity, then each pick's highest similarity to the selected set (lower = more novel)."""
+    max_sim = np.full(X.shape[0], -np.inf, np.float32)
+
+    def add(ids: np.ndarray) -> None:
+        for i in ids:
+            np.maximum(max_sim, X @ X[i], out=max_sim)
+
+    blocked, picks, scores = start(X, m, already, excluded, add)
+    while len(picks) < m:
+        cand = np.where(blocked, np.inf, max_sim)
+        i = int(np.argmin(cand))
+        if not np.isfinite(cand[i]):
+            break  # nothing selectable is left
+        picks.append(i)
+        scores.append(float(max_sim[i]))
+        blocked[i] = True
+        np.maximum(max_sim, X @ X[i], out=max_sim)
+    return picks, scores
+
+
+
 class _MaxSim:
     """Each sentence's highest similarity to the selected set, updated with a block of picks by
     one pass over the N vectors."""
 
     def __init__(self, X: np.ndarray):
-        import torch
+        import torch  # deferred: torch is heavy and only large pools (above exact_max_pool) need it
 
         self.torch = torch
         self.T = torch.from_numpy(np.ascontiguousarray(X, np.float32))
@@ -101,9 +165,7 @@ def _block(state: _MaxSim, sl: np.ndarray, tau: float, first: int, room: int,
 def coreset_blocked(X: np.ndarray, m: int, already: np.ndarray | None = None,
                     excluded: np.ndarray | None = None, block: int = 256,
                     shortlist: int = 4) -> tuple[list[int], list[float]]:
-    """Same contract as ``diversity.coreset``: m farthest-first picks and the score of each."""
-    from allabel.core.config import apply_thread_limits
-
+    """Same contract as ``coreset``: m farthest-first picks and the score of each."""
     apply_thread_limits()  # 2 threads were 10-300x slower than 1 on 2-core machines
     state = _MaxSim(X)
 

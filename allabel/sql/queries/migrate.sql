@@ -1,4 +1,4 @@
--- Queries of allabel/migrate.py: checks before and after Alembic runs the files of sql/.
+-- Queries of allabel/store/migrate.py: checks before and after a database is created or upgraded.
 
 -- name: extension_available
 SELECT 1 AS ok FROM pg_available_extensions WHERE name = %(name)s;
@@ -11,3 +11,6 @@ SELECT to_regclass('public.alembic_version') AS version_table;
 
 -- name: version
 SELECT version_num FROM public.alembic_version;
+
+-- name: schema_exists
+SELECT to_regnamespace('allabel') IS NOT NULL AS exists;
