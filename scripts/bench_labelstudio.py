@@ -37,7 +37,8 @@ def main() -> None:
     from allabel.annotate.labelstudio import pull, push
     from allabel.core.config import get_settings
     from allabel.ingest import ingest_path
-    from allabel.select.run import SelectParams, select
+    from allabel.select.params import SelectParams
+    from allabel.select.run import select
     from tests.labelstudio_server import TEMPLATE, running_labelstudio
 
     with tempfile.TemporaryDirectory(prefix="allabel-ls-bench-", dir="/tmp") as tmp, \

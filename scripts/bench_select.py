@@ -48,7 +48,8 @@ def make_dataset(conn, name: str, texts: list[str], X: np.ndarray, home: Path) -
 
 
 def stages_1_2(name: str, budget: str, similarity: str) -> tuple[float, dict]:
-    from allabel.select.run import SelectParams, select
+    from allabel.select.params import SelectParams
+    from allabel.select.run import select
 
     t = time.perf_counter()
     r = select(SelectParams(name, budget, "allabel", similarity=similarity), show_progress=False)

@@ -9,7 +9,8 @@ import pytest
 
 from allabel.annotate import export_run, import_file
 from allabel.core.errors import InputError
-from allabel.select.run import SelectParams, select
+from allabel.select.params import SelectParams
+from allabel.select.run import select
 from tests.select_fixtures import small_corpus
 
 

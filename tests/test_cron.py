@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from allabel.select.run import SelectParams
+from allabel.select.params import SelectParams
 from allabel.store.locks import single
 from tests.conftest import REPO
 from tests.select_fixtures import small_corpus

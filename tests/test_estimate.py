@@ -8,11 +8,14 @@ import json
 import pytest
 
 from allabel.core.config import get_settings
-from allabel.estimate import estimate_experiment, estimate_predict, estimate_select
+from allabel.experiments.estimate import estimate_experiment
 from allabel.experiments.experiment import ExperimentParams, run_experiment
 from allabel.llm.cache import usage
 from allabel.predict import predict_split
-from allabel.select.run import SelectParams, select
+from allabel.predict.estimate import estimate_predict
+from allabel.select.estimate import estimate_select
+from allabel.select.params import SelectParams
+from allabel.select.run import select
 from tests.fake_openai import FakeOpenAI
 from tests.select_fixtures import small_corpus
 

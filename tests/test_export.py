@@ -15,7 +15,8 @@ from allabel.core.errors import ConfigError
 from allabel.formats.spans import iob_encode, tokens_of
 from allabel.formats.writers import WRITERS
 from allabel.ingest import ingest_path
-from allabel.select.run import SelectParams, select
+from allabel.select.params import SelectParams
+from allabel.select.run import select
 from tests.select_fixtures import small_corpus
 
 

@@ -10,7 +10,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from allabel.annotate import import_file
-from allabel.select.run import SelectParams, select
+from allabel.select.params import SelectParams
+from allabel.select.run import select
 from tests.select_fixtures import small_corpus
 
 

@@ -13,7 +13,8 @@ from label_studio_sdk import LabelStudio
 
 from allabel.annotate import import_file
 from allabel.core.config import get_settings
-from allabel.select.run import SelectParams, select
+from allabel.select.params import SelectParams
+from allabel.select.run import select
 from tests.labelstudio_server import LS_USER
 from tests.select_fixtures import small_corpus
 

@@ -12,7 +12,8 @@ from allabel.core.config import get_settings
 from allabel.core.errors import LLMError
 from allabel.ingest import ingest_path
 from allabel.predict import predict_split
-from allabel.select.run import SelectParams, select
+from allabel.select.params import SelectParams
+from allabel.select.run import select
 from tests.fake_openai import FakeOpenAI
 
 DATA = Path(__file__).parent / "data"

@@ -93,7 +93,7 @@ def test_a_second_ingest_is_new_and_a_rerun_asks_nothing(conn, cli, fake, tmp_pa
     ingest_path(tmp_path / "more.txt", "toy", "test")
     assert new_texts(conn) == ["Aspirin came later .", "Ibuprofen as well ."]
     worklist_is_right(conn)
-    from allabel.estimate import estimate_predict
+    from allabel.predict.estimate import estimate_predict
 
     assert estimate_predict("toy", "test", "train", k=0, new=True).requests == 2  # from the work list
     assert estimate_predict("toy", "test", "train", k=0).requests == 5

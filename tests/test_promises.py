@@ -126,7 +126,8 @@ def test_selection_identity_includes_the_llm(conn, fake, cli, monkeypatch, tmp_p
     assert [p["model"] for p in params] == ["fake", "another-model"]
     assert all(p["endpoint"] == fake.url and p["backend"] == "openai" and p["prompt"] for p in params)
     # a baseline that never asks the LLM keeps one identity whatever the model
-    from allabel.select.run import SelectParams, identity_params
+    from allabel.select.params import SelectParams
+    from allabel.select.run import identity_params
 
     assert "llm" not in identity_params(SelectParams("toy", "3", "random"), 1)
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from allabel.core.errors import ConfigError
-from allabel.select.run import SelectParams, select
+from allabel.select.params import SelectParams
+from allabel.select.run import select
 from allabel.select.stages import uncertainty
 from allabel.select.variants import split_variant
 

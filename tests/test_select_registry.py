@@ -11,7 +11,8 @@ from allabel.core.config import get_settings
 from allabel.core.errors import ConfigError
 from allabel.select import run as srun
 from allabel.select import stages
-from allabel.select.run import SelectParams, identity_params
+from allabel.select.params import SelectParams
+from allabel.select.run import identity_params
 from allabel.select.strategies import SingleStage
 from allabel.store.runs import config_key
 

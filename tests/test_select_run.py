@@ -8,7 +8,8 @@ import json
 import pytest
 
 from allabel.core.errors import ConfigError
-from allabel.select.run import SelectParams, select
+from allabel.select.params import SelectParams
+from allabel.select.run import select
 
 
 def picks(conn, run_id):

@@ -67,7 +67,8 @@ def test_approx_knn_pads_short_rows_with_minus_one_at_the_end():
 
 
 def test_selection_through_the_large_pool_paths_equals_exact(conn, tmp_path, monkeypatch):
-    from allabel.select.run import SelectParams, select
+    from allabel.select.params import SelectParams
+    from allabel.select.run import select
     from tests.select_fixtures import small_corpus
 
     small_corpus(tmp_path, sizes=(("train", 120),))

@@ -49,7 +49,7 @@ def connect(url: str | None = None, api_key: str | None = None) -> Any:
         raise ConfigError("no Label Studio access token: set ALLABEL_LABELSTUDIO_API_KEY (or "
                           "LABEL_STUDIO_API_KEY); Label Studio shows it under Account & Settings")
     try:
-        from label_studio_sdk import LabelStudio
+        from label_studio_sdk import LabelStudio  # deferred: the Label Studio SDK, only for push/pull
     except ImportError as e:  # pragma: no cover - setup installs it
         raise ConfigError(f"label-studio-sdk is not installed ({e}); run ./scripts/setup") from None
     return LabelStudio(base_url=url.rstrip("/"), api_key=key, timeout=120)

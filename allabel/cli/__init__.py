@@ -19,7 +19,9 @@ import psycopg
 import typer
 
 from allabel import __version__
+from allabel.cli import corpus, db, evaluation, labelstudio, llm, retrieval, runs, selection
 from allabel.core.errors import AllabelError
+from allabel.core.progress import silence_other_bars
 from allabel.core.secrets import mask
 
 USAGE_EXIT = 3
@@ -59,7 +61,6 @@ def _register() -> None:
     global _registered
     if _registered:
         return
-    from allabel.cli import corpus, db, evaluation, labelstudio, llm, retrieval, runs, selection
 
     for module in (db, corpus, retrieval, llm, selection, evaluation, labelstudio, runs):
         module.register(app)
@@ -76,7 +77,6 @@ def _usage_line(e: typer.TyperException) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from allabel.core.progress import silence_other_bars
 
     silence_other_bars()
     # psycopg warns ("error ignored in rollback ...") when a lost connection cannot roll back; the

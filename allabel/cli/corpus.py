@@ -7,6 +7,9 @@ from pathlib import Path
 
 import typer
 
+from allabel.ingest import ingest_path
+from allabel.ingest.inventory import inventory
+
 
 def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest)
@@ -21,7 +24,6 @@ def ingest(
     labels: Path | None = typer.Option(None, "--labels", help="JSON or TSV: label -> description."),
 ) -> None:
     """Load sentences (and gold entities) into a dataset split. Bad input changes nothing."""
-    from allabel.ingest import ingest_path
 
     r = ingest_path(path, dataset, split, fmt, labels)
     for f in r.files:
@@ -38,7 +40,6 @@ def ingest(
 
 def datasets(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Each dataset: sentences, tokens, embedded sentences and gold entities per split and label."""
-    from allabel.ingest.inventory import inventory
 
     out = inventory()
     if as_json:

@@ -12,6 +12,7 @@ from allabel.core.config import get_settings
 from allabel.core.errors import ConfigError, DatabaseError
 from allabel.store import db as dbmod
 from allabel.store import migrate, server
+from allabel.store.roles import reader_url
 
 NOT_RUNNING = 7  # `db status` only: an answer, not an error (LSB's "not running" is 3, our usage code)
 
@@ -98,7 +99,6 @@ def url(
     if u is None:
         raise DatabaseError("the embedded server is not running; run `allabel db start` first")
     if reader:
-        from allabel.store.roles import reader_url
 
         u = reader_url(u)
     typer.echo(u)

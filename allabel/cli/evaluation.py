@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import typer
+
+from allabel.experiments.demo import DEMO, run_demo
+from allabel.experiments.estimate import estimate_experiment
+from allabel.experiments.evaluate import evaluate_run
+from allabel.experiments.experiment import ExperimentParams, run_experiment
+from allabel.experiments.report import write_report
+from allabel.select.strategies import ABLATIONS
 
 
 def register(app: typer.Typer) -> None:
@@ -20,7 +28,6 @@ def evaluate(
                                 help="The reference: only 'gold' (the dataset's gold entities)."),
 ) -> None:
     """Entity-level P/R/F1 (strict and partial overlap) in DuckDB; stored in `evaluations`."""
-    from allabel.experiments.evaluate import evaluate_run
 
     scores, seconds = evaluate_run(predictions, against)
     typer.echo(f"{'label':<12} {'P':>6} {'R':>6} {'F1':>6} {'pP':>6} {'pR':>6} {'pF1':>6} "
@@ -62,16 +69,12 @@ def experiment(
                                        "call no LLM."),
 ) -> None:
     """Select (oracle) -> predict the test split -> evaluate, for every strategy x budget x seed."""
-    from allabel.experiments.experiment import ExperimentParams, run_experiment
-    from allabel.experiments.report import write_report
-    from allabel.select.strategies import ABLATIONS
 
     names = _csv(strategies) + (list(ABLATIONS) if ablations else [])
     p = ExperimentParams(dataset, _csv(budgets), names, seeds, test_sample, k,
                          test_split=eval_split, uncertainty_candidates=uncertainty_candidates,
                          pool_splits=_csv(pool_splits) if pool_splits else None)
     if estimate:
-        from allabel.estimate import estimate_experiment
 
         typer.echo(str(estimate_experiment(p, workers=workers)))
         return
@@ -89,7 +92,6 @@ def report(
     bootstrap_seed: int = typer.Option(0, "--bootstrap-seed", help="Seed of the bootstrap resamples."),
 ) -> None:
     """Markdown + HTML report: F1 and F1 − random with 95% paired bootstrap intervals, costs, a plot."""
-    from allabel.experiments.report import write_report
 
     folder, table = write_report(experiment, out, resamples, bootstrap_seed)
     typer.echo(table)
@@ -107,9 +109,6 @@ def demo(
     k: int | None = typer.Option(None, "--k", min=0, help="Demonstrations per prompt (default 2)."),
 ) -> None:
     """The end-to-end demo on the embedded defaults (about 7 minutes on 2 cores)."""
-    from dataclasses import replace
-
-    from allabel.experiments.demo import DEMO, run_demo
 
     params = DEMO
     if strategies:

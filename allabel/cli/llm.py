@@ -6,7 +6,13 @@ import json
 
 import typer
 
+from allabel.llm.cache import usage as usage_rows
+from allabel.predict import predict_split, run_summary
+from allabel.predict.batch import predict_batch_api
+from allabel.predict.check import check as run_check
+from allabel.predict.estimate import estimate_predict
 from allabel.store import db
+from allabel.store.runs import reconcile
 
 llm_app = typer.Typer(help="The LLM endpoint: check what it answers.", no_args_is_help=True)
 
@@ -21,7 +27,6 @@ def register(app: typer.Typer) -> None:
 def check() -> None:
     """Ask the configured endpoint for its models and one tiny answer with log-probs; exit 5
     when stage 3 (uncertainty) could not work there."""
-    from allabel.predict.check import check as run_check
 
     res = run_check()
     for what, detail in res.lines:
@@ -53,16 +58,13 @@ def predict(
                                         "pending rest (run again, e.g. from cron)."),
 ) -> None:
     """Recognise entities with the LLM; resumable, cached, one row per sentence and entity."""
-    from allabel.predict import predict_split, run_summary
 
     if batch_api and not estimate:
-        from allabel.predict.batch import predict_batch_api
 
         typer.echo(str(predict_batch_api(dataset, split, demos, k, limit, new=new)))
         return
 
     if estimate:
-        from allabel.estimate import estimate_predict
 
         typer.echo(str(estimate_predict(dataset, split, demos, k, limit, new=new, workers=workers)))
         return
@@ -88,8 +90,6 @@ def usage(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """LLM requests, cache hits, calls, tokens, seconds, known perplexities and money per run."""
-    from allabel.llm.cache import usage as usage_rows
-    from allabel.store.runs import reconcile
 
     with db.connection() as conn:
         reconcile(conn)  # a run is `running` only while a live process holds it

@@ -8,6 +8,7 @@ import json
 import typer
 
 from allabel.store import db
+from allabel.store.runs import list_runs
 
 
 def register(app: typer.Typer) -> None:
@@ -19,7 +20,6 @@ def runs_cmd(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Runs (selection and prediction) with their state, holder and progress."""
-    from allabel.store.runs import list_runs
 
     with db.connection() as conn:
         rows = list_runs(conn, status)

@@ -9,7 +9,17 @@ from typing import Any
 
 import typer
 
+from allabel.annotate import import_file
+from allabel.annotate.exporter import export_entities, export_run, write_label_config
 from allabel.core.errors import ConfigError
+from allabel.ingest.inventory import run_dataset
+from allabel.select.estimate import estimate_select
+from allabel.select.params import SelectParams
+from allabel.select.run import resume as resume_run
+from allabel.select.run import run_params
+from allabel.select.run import select as run_select
+from allabel.select.strategies import canonical, make_strategy
+from allabel.select.variants import split_variant
 
 
 def register(app: typer.Typer) -> None:
@@ -50,11 +60,6 @@ def select(
                                 help="Local processes answering stage 3 (1 thread each by default)."),
 ) -> None:
     """Pick the sentences worth annotating (ALLabel or a baseline); every pick is recorded."""
-    from allabel.select.run import SelectParams
-    from allabel.select.run import resume as resume_run
-    from allabel.select.run import select as run_select
-    from allabel.select.strategies import canonical, make_strategy
-    from allabel.select.variants import split_variant
 
     p = None
     if resume is None:
@@ -70,8 +75,6 @@ def select(
                          length_floor=length_floor, uncertainty_score=uncertainty_score)
         p = replace(p, **variant)
     if estimate:
-        from allabel.estimate import estimate_select
-        from allabel.select.run import run_params
 
         typer.echo(str(estimate_select(p if p is not None else run_params(resume), workers=workers)))
         return
@@ -94,7 +97,6 @@ def next_step(run_id: int, status: str) -> str:
     if status == "awaiting_annotation":
         return (f"next: allabel export {run_id} --format labelstudio --out todo.json; annotate; "
                 f"allabel import FILE --run {run_id}; allabel select --resume {run_id}")
-    from allabel.ingest.inventory import run_dataset
 
     name, splits = run_dataset(run_id)
     split = "test" if "test" in splits else splits[0]
@@ -118,7 +120,6 @@ def export(
 ) -> None:
     """Write sentences with entities: a run's sentences to annotate, or the gold, human or LLM
     entities of a dataset, split or run."""
-    from allabel.annotate.exporter import export_entities, export_run, write_label_config
 
     def go(f):
         if source is None:
@@ -162,7 +163,6 @@ def import_(
         None, "--annotator", help="Who annotated, when the file names no e-mail."),
 ) -> None:
     """Validate and store annotations for a run; a bad file changes nothing."""
-    from allabel.annotate import import_file
 
     res = import_file(file, run, fmt, annotator)
     for w in res.warnings:

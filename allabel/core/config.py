@@ -199,7 +199,7 @@ def apply_thread_limits(threads: int | None = None) -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     try:
-        import torch
+        import torch  # deferred: torch is heavy (seconds to import)
     except ImportError:  # pragma: no cover - torch is a hard dependency
         return
     torch.set_num_threads(n)

@@ -1,3 +1,5 @@
+from allabel.core.secrets import mask
+
 """Errors a user sees. The CLI prints ``error: <message>`` and exits non-zero, no traceback.
 
 Every message is masked (``allabel.core.secrets.mask``) when the error is made, so a URL password or
@@ -7,7 +9,6 @@ an API key never reaches the terminal, a log or a stored ``error`` column throug
 
 def _mask(msg: object) -> object:
     if isinstance(msg, str):
-        from allabel.core.secrets import mask
 
         return mask(msg)
     return msg

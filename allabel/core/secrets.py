@@ -9,6 +9,9 @@ the CLI prints about an error goes through :func:`mask`.
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
+
+from allabel.core.config import get_settings
 
 _USERINFO = re.compile(r"(?P<pre>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)[^@\s]*@")
 _QUERY = re.compile(r"(?i)(?P<pre>[?&;](?:password|passwd|pwd|api[_-]?key|key|token|access_token|"
@@ -20,9 +23,6 @@ MASK = "***"
 
 def _configured_secrets() -> list[str]:
     """The literal secret values of the current configuration (key, URL passwords)."""
-    from urllib.parse import urlsplit
-
-    from allabel.core.config import get_settings
 
     try:
         s = get_settings()

@@ -17,6 +17,9 @@ from allabel.experiments.experiment import ExperimentParams, run_experiment
 from allabel.experiments.report import write_report
 from allabel.ingest import ingest_path
 from allabel.retrieval.embed import embed_dataset
+from allabel.select import stages
+from allabel.select.strategies import canonical, make_strategy
+from allabel.select.variants import split_variant
 from allabel.store import db, migrate
 
 DEMO = ExperimentParams(
@@ -34,9 +37,6 @@ DEMO = ExperimentParams(
 
 def reads_vectors(strategy: str) -> bool:
     """Does a stage of ``strategy`` read sentence vectors (diversity, embedding similarity)?"""
-    from allabel.select import stages
-    from allabel.select.strategies import canonical, make_strategy
-    from allabel.select.variants import split_variant
 
     names = make_strategy(split_variant(canonical(strategy))[0]).stage_names()
     return any(stages.get(n).reads_vectors for n in names)

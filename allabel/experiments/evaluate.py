@@ -69,7 +69,7 @@ def _run_tables(cur, run_id: int, with_done: bool = False) -> tuple:
 def fetch(run_id: int, url: str | None = None, with_done: bool = False) -> tuple:
     """(gold, pred, labels) Arrow tables of a prediction run, over ADBC (and the finished
     sentences with ``with_done``)."""
-    import adbc_driver_postgresql.dbapi as adbc
+    import adbc_driver_postgresql.dbapi as adbc  # deferred: ADBC takes a second to import
 
     with adbc.connect(url or db.database_url()) as c, c.cursor() as cur:
         return _run_tables(cur, run_id, with_done)
@@ -93,8 +93,8 @@ def score_on(run_id: int, sentences: list[int], url: str | None = None) -> list[
     k and model, and an experiment with a larger test sample extends it. An experiment cell's
     scores must cover that experiment's sample, not whatever the run holds by now (``evaluations``
     keeps the whole run's)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    import pyarrow as pa  # deferred: pyarrow loads with the ADBC driver, only for scoring
+    import pyarrow.compute as pc  # deferred: pyarrow loads with the ADBC driver, only for scoring
 
     gold, pred, labels, done = fetch(run_id, url, with_done=True)
     require_finished(run_id, sentences, done["sentence_id"].to_pylist())
@@ -154,7 +154,7 @@ def per_sentence(gold, pred, labels, sentences) -> dict[int, tuple[int, int, int
 def sentence_counts(run_ids: list[int], url: str | None = None) -> dict[int, dict[int, tuple[int, int, int]]]:
     """{run: {sentence: (tp, fp, fn)}} for the finished sentences of prediction runs (one ADBC
     connection for all runs)."""
-    import adbc_driver_postgresql.dbapi as adbc
+    import adbc_driver_postgresql.dbapi as adbc  # deferred: ADBC takes a second to import
 
     out = {}
     with adbc.connect(url or db.database_url()) as c, c.cursor() as cur:

@@ -16,13 +16,17 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from allabel.core.errors import ConfigError
+from allabel.core.progress import bar as progress_bar
+from allabel.core.progress import note
 from allabel.experiments.evaluate import evaluate_run, micro, micro_f1, score_on
 from allabel.llm import get_backend
 from allabel.predict import DemoPool, enqueue, prediction_run, process
-from allabel.select.run import SelectParams, select
+from allabel.select.params import SelectParams
+from allabel.select.run import select
 from allabel.select.strategies import STRATEGIES, Strategy, canonical, make_strategy
 from allabel.select.variants import split_variant
 from allabel.store import db, runs
+from allabel.store.locks import single
 from allabel.store.sqlfiles import queries
 
 Q = queries("experiment")
@@ -40,6 +44,28 @@ class ExperimentParams:
     uncertainty_candidates: str = "10x"
     knn: int = 10
     pool_splits: list[str] | None = None
+
+
+def canonical_params(p: ExperimentParams) -> ExperimentParams:
+    """The same experiment with one spelling per strategy (``allabel+long`` and its aliases are
+    one cell), as it is stored and keyed."""
+    return replace(p, strategies=list(dict.fromkeys(canonical(s) for s in p.strategies)))
+
+
+def identity(p: ExperimentParams, backend: Any) -> dict[str, Any]:
+    """Everything that makes an experiment another one: its canonical parameters and the LLM
+    (hashed by ``allabel.store.runs.config_key``, as runs are); ``run_experiment`` and its cost
+    estimate find an experiment by this one key."""
+    return {**asdict(canonical_params(p)), "backend": backend.name, "model": backend.model}
+
+
+def finished_cells(conn, p: ExperimentParams, backend: Any) -> set[tuple[str, str, int]]:
+    """(strategy, budget, seed) of the experiment's finished cells; none before it first ran."""
+    found = db.one(conn, Q.find, {"config_key": runs.config_key(identity(p, backend))})
+    if found is None:
+        return set()
+    return {(c["strategy"], c["budget"], c["seed"])
+            for c in db.rows(conn, Q.cells, {"experiment_id": found["id"]}) if c["status"] == "done"}
 
 
 def cells(p: ExperimentParams) -> list[tuple[str, str, int]]:
@@ -75,7 +101,7 @@ def run_experiment(p: ExperimentParams, url: str | None = None, show_progress: b
     Cells run seed by seed (`full` first, then smallest budget first), so a stopped experiment has a complete
     table for its first seeds.
     """
-    p = replace(p, strategies=list(dict.fromkeys(canonical(s) for s in p.strategies)))  # one spelling
+    p = canonical_params(p)
     if p.test_split != "test" and (p.pool_splits is None or p.test_split in p.pool_splits):
         raise ConfigError(f"evaluating on {p.test_split!r}: give --pool-splits without it "
                           f"(e.g. --pool-splits train), so no evaluated sentence is in the pool")
@@ -83,7 +109,7 @@ def run_experiment(p: ExperimentParams, url: str | None = None, show_progress: b
     backend = get_backend()
     with db.connection(url) as conn:
         ds = db.dataset_id(conn, p.dataset)
-        params = {**asdict(p), "backend": backend.name, "model": backend.model}
+        params = identity(p, backend)
         key = runs.config_key(params)
         found = db.one(conn, Q.find, {"config_key": key})
         exp_id = found["id"] if found else db.scalar(
@@ -92,23 +118,18 @@ def run_experiment(p: ExperimentParams, url: str | None = None, show_progress: b
             conn.execute(Q.add_cell, {"experiment_id": exp_id, "strategy": strategy,
                                       "budget": budget, "seed": seed})
         conn.commit()
-        todo = [c for c in conn.execute(Q.cells, {"experiment_id": exp_id}).fetchall()
-                if c[3] != "done"]
+        todo = [(c["strategy"], c["budget"], c["seed"])
+                for c in db.rows(conn, Q.cells, {"experiment_id": exp_id}) if c["status"] != "done"]
         sample = test_sample(conn, ds, p)
-    from allabel.store.locks import single
-
     with single(f"allabel.experiments.experiment:{exp_id}", url, f"experiment {exp_id} of dataset {p.dataset}"):
         return _run_cells(p, url, exp_id, ds, todo, sample, backend, show_progress, max_cells, workers)
 
 
 def _run_cells(p: ExperimentParams, url: str, exp_id: int, ds: int, todo: list, sample: list[int],
                backend: Any, show_progress: bool, max_cells: int | None, workers: int = 1) -> int:
-    from allabel.core.progress import bar as progress_bar
-    from allabel.core.progress import note
-
     done = 0
     with progress_bar(len(todo), desc=f"experiment {exp_id}", unit="cell", show=show_progress) as bar:
-        for strategy, budget, seed, *_ in todo:
+        for strategy, budget, seed in todo:
             if max_cells is not None and done >= max_cells:
                 return exp_id
             bar.set_postfix_str(f"{strategy} {budget} seed {seed}")

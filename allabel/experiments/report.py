@@ -207,10 +207,10 @@ def _short_model(model: Any) -> str:
 def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     """F1 against budget per strategy with 95% bootstrap intervals as error bars; ``full`` as a
     dashed line with its interval as a band; the y-axis starts at 0 so gaps are not exaggerated."""
-    import matplotlib
+    import matplotlib  # deferred: matplotlib takes seconds to import, only for plots
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: matplotlib takes seconds to import, only for plots
 
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
     budgets = sorted({r["budget"] for r in rows if r["budget"] != WHOLE_POOL}, key=_budget_key)

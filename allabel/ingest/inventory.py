@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from allabel.core.errors import ConfigError
 from allabel.store import db
 from allabel.store.sqlfiles import queries
 
@@ -33,7 +34,6 @@ def run_dataset(run_id: int, url: str | None = None) -> tuple[str, list[str]]:
     with db.connection(url) as conn:
         row = db.one(conn, Q.run_dataset, {"run_id": run_id})
     if row is None:
-        from allabel.core.errors import ConfigError
 
         raise ConfigError(f"no run {run_id}")
     return row["dataset"], row["splits"]

@@ -10,10 +10,10 @@ def get_backend(settings: Settings | None = None) -> LLMBackend:
     """``openai`` when an endpoint is configured (or forced), else the bundled ``local`` model."""
     s = settings or get_settings()
     if s.effective_llm_backend == "openai":
-        from allabel.llm.openai_backend import OpenAIBackend
+        from allabel.llm.openai_backend import OpenAIBackend  # deferred: imports openai (seconds), only for an endpoint
 
         return OpenAIBackend()
-    from allabel.llm.local import LocalBackend
+    from allabel.llm.local import LocalBackend  # deferred: imports ctranslate2/transformers, only for the local model
 
     return LocalBackend()
 

@@ -23,6 +23,7 @@ from psycopg.types.json import Jsonb
 
 from allabel.core.errors import LLMError
 from allabel.llm.base import Completion, LLMBackend, Message, complete_batch
+from allabel.llm.pricing import money_by_run
 from allabel.store import db
 from allabel.store.sqlfiles import queries
 
@@ -213,7 +214,6 @@ def usage(conn: psycopg.Connection, run_id: int | None = None) -> list[dict]:
     """Per run: requests, cache hits, calls, tokens, LLM seconds (sum of latencies), wall-clock
     seconds of the LLM work, share of answers with a known perplexity, and money (USD, from
     ``llm_prices``; None when a paid call's model has no price)."""
-    from allabel.llm.pricing import money_by_run
 
     money = money_by_run(conn.execute(Q.usage_by_model, {"run_id": run_id}).fetchall())
     out = []

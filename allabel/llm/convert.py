@@ -50,7 +50,11 @@ def _to_transformers(source: Path, out: Path) -> Path:
     """A GGUF file becomes a normal model folder (dequantised); a folder is used as it is."""
     if source.is_dir():
         return source
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+    from transformers import (  # deferred: transformers is heavy (seconds to import)
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        GgufConfig,
+    )
 
     model = AutoModelForCausalLM.from_pretrained(
         source.parent, gguf_file=source.name,
@@ -63,8 +67,8 @@ def _to_transformers(source: Path, out: Path) -> Path:
 
 def convert(source: Path, target: Path, quantization: str, digest: str) -> None:
     """Build the CTranslate2 folder in a temporary sibling, then rename it into ``target``."""
-    from ctranslate2.converters import TransformersConverter
-    from transformers import AutoTokenizer
+    from ctranslate2.converters import TransformersConverter  # deferred: ctranslate2 loads only with the local model
+    from transformers import AutoTokenizer  # deferred: transformers is heavy (seconds to import)
 
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))

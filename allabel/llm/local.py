@@ -73,9 +73,9 @@ class _Prompt:
 @lru_cache(maxsize=2)
 def _load(source: str, quantization: str, compute_type: str, threads: int) -> tuple[Any, Any]:
     apply_thread_limits(threads)
-    import ctranslate2
-    from transformers import AutoTokenizer
-    from transformers.utils import logging as hf_logging
+    import ctranslate2  # deferred: ctranslate2 loads only with the local model
+    from transformers import AutoTokenizer  # deferred: transformers is heavy (seconds to import)
+    from transformers.utils import logging as hf_logging  # deferred: transformers is heavy (seconds to import)
 
     hf_logging.disable_progress_bar()  # our own progress bar is the one users watch
     folder = ensure_ct2(Path(source), cache_dir(), quantization)

@@ -32,6 +32,8 @@ from allabel.core.errors import ConfigError, LLMError
 from allabel.core.secrets import mask_url
 from allabel.llm import get_backend
 from allabel.llm.cache import CachedLLM, cache_key
+from allabel.predict import labels as dataset_labels
+from allabel.predict import prepare_run
 from allabel.predict.step import Claimed, record_failure, store_answer
 from allabel.store import db
 from allabel.store.sqlfiles import queries
@@ -83,7 +85,7 @@ def _lines(client, file_id: str | None) -> list[dict]:
 
 
 def collect(conn: psycopg.Connection, run_id: int, backend, labels: dict, rep: BatchReport) -> None:
-    from openai.types.chat import ChatCompletion
+    from openai.types.chat import ChatCompletion  # deferred: openai takes seconds to import, only for an endpoint
 
     for ob in db.rows(conn, Q.open_batches, {"run_id": run_id}):
         if ob["status"] != "submitted":
@@ -145,8 +147,6 @@ def collect(conn: psycopg.Connection, run_id: int, backend, labels: dict, rep: B
 
 def submit(conn: psycopg.Connection, run_id: int, backend, pool, labels: dict, k: int,
            url: str | None, rep: BatchReport) -> None:
-    from allabel.predict.prompt import build_messages
-
     s = get_settings()
     # a batch recorded but not known to be submitted (crash): adopt it if the endpoint has it
     for ob in db.rows(conn, Q.open_batches, {"run_id": run_id}):
@@ -157,13 +157,12 @@ def submit(conn: psycopg.Connection, run_id: int, backend, pool, labels: dict, k
         return
     params = {"max_tokens": s.llm_max_tokens, "temperature": s.llm_temperature}
     key_params = {**params, **getattr(backend, "key_params", {})}
-    demo_lists = pool.retrieve_many(conn, [(r["text"], r["sentence_id"]) for r in rows], k)
+    asked = pool.prompts(conn, labels, [(r["text"], r["sentence_id"]) for r in rows], k)
     todo = []
     cached_llm = None
     try:
-        for r, demo_ids in zip(rows, demo_lists, strict=True):
+        for r, (demo_ids, msgs) in zip(rows, asked, strict=True):
             pid = r["id"]
-            msgs = build_messages(labels, [pool.demos[d] for d in demo_ids], r["text"])
             key = cache_key(backend.name, backend.model, msgs, key_params)
             if conn.execute(Q.call_by_key, {"key": key}).fetchone() is not None:
                 cached_llm = cached_llm or CachedLLM(backend, run_id, url, s.llm_max_tokens,
@@ -223,7 +222,7 @@ def _send(conn: psycopg.Connection, backend, bid: int, rep: BatchReport) -> None
                                           completion_window="24h",
                                           metadata={"allabel_batch": tag})
     except Exception as e:  # noqa: BLE001 - reported as an LLM error; the batch stays 'created'
-        from allabel.llm.openai_backend import _describe
+        from allabel.llm.openai_backend import _describe  # deferred: imports openai (seconds), only for an endpoint
 
         raise LLMError(f"LLM endpoint {backend.base_url}: batch {bid} not submitted "
                        f"({_describe(e)}); run the command again") from e
@@ -235,8 +234,6 @@ def _send(conn: psycopg.Connection, backend, bid: int, rep: BatchReport) -> None
 def predict_batch_api(dataset: str, split: str, demos: str, k: int = 4, limit: int | None = None,
                       url: str | None = None, new: bool = False) -> BatchReport:
     """Collect finished batches of this prediction run, then submit what is still pending."""
-    from allabel.predict import labels as dataset_labels
-    from allabel.predict import prepare_run
 
     backend = get_backend()
     if backend.name != "openai":

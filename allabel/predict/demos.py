@@ -16,7 +16,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from allabel.core.errors import ConfigError
-from allabel.predict.prompt import Demo
+from allabel.llm.base import Message
+from allabel.predict.prompt import Demo, build_messages
 from allabel.retrieval import bm25
 from allabel.store import db
 from allabel.store.sqlfiles import queries
@@ -107,6 +108,15 @@ class DemoPool:
                 hits += [i for i in self.ids if i != exclude and i not in hits][: k - len(hits)]
             out.append(list(reversed(hits)))
         return out
+
+    def prompts(self, conn: psycopg.Connection, labels: dict[str, str | None],
+                sentences: list[tuple[str, int]], k: int) -> list[tuple[list[int], list[Message]]]:
+        """The one prompt builder: (demonstration ids, messages) for each (text, sentence id),
+        the k demonstrations retrieved from this pool (prediction, the Batch API and every cost
+        estimate build their prompts here, so an estimate prices exactly what is asked)."""
+        demo_lists = self.retrieve_many(conn, sentences, k)
+        return [(ids, build_messages(labels, [self.demos[d] for d in ids], text))
+                for (text, _), ids in zip(sentences, demo_lists, strict=True)]
 
     def __getstate__(self) -> dict:  # worker processes rebuild the index themselves
         return {**self.__dict__, "index": None}

@@ -19,7 +19,7 @@ from allabel.predict.demos import DemoPool
 from allabel.predict.prompt import prompt_version
 from allabel.store import runs
 
-config_key = runs.config_key  # the one identity function (allabel.estimate uses this name)
+config_key = runs.config_key  # the one identity function, for the callers of this package
 
 
 def llm_identity(backend: Any) -> dict[str, Any]:

@@ -20,6 +20,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from allabel.predict.prompt import answer_format
+
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 _OBJ = re.compile(r'\{\s*"text"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"label"\s*:\s*"((?:[^"\\]|\\.)*)"\s*\}')
 
@@ -175,7 +177,6 @@ def _lines_wanted(answer: str) -> tuple[list[tuple[str, str, int]] | None, bool,
 def parse_answer(answer: str, sentence: str, labels: list[str],
                  tokens: list[str] | None = None,
                  logprobs: list[float] | None = None, fmt: str | None = None) -> Parsed:
-    from allabel.predict.prompt import answer_format
 
     reader = _lines_wanted if answer_format(fmt) == "lines" else _json_wanted
     items, repaired, dropped = reader(answer)

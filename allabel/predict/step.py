@@ -24,11 +24,10 @@ from typing import Any
 import psycopg
 
 from allabel.core.errors import LLMError
-from allabel.llm.base import Completion, Message
+from allabel.llm.base import Completion
 from allabel.llm.cache import CachedLLM
 from allabel.predict.demos import DemoPool
 from allabel.predict.parse import parse_answer, perplexity
-from allabel.predict.prompt import build_messages
 from allabel.store import db, runs
 from allabel.store.sqlfiles import queries
 
@@ -59,21 +58,14 @@ class PredictStats:
 
 def claim(conn: psycopg.Connection, run_id: int, limit: int) -> list[Claimed]:
     """Claim up to ``limit`` pending predictions (committed at once: ``conn`` is autocommit)."""
-    return [Claimed(*r) for r in conn.execute(Q.claim, {"run_id": run_id, "limit": limit})]
+    return [Claimed(r["id"], r["sentence_id"], r["text"])
+            for r in db.rows(conn, Q.claim, {"run_id": run_id, "limit": limit})]
 
 
 def release(conn: psycopg.Connection, items: list[Claimed]) -> None:
     """Give the claims back (a lost connection has given them back already)."""
     with contextlib.suppress(psycopg.Error):
         conn.execute(Q.release, {"ids": [it.id for it in items]})
-
-
-def prompts(conn: psycopg.Connection, pool: DemoPool, labels: dict[str, str | None], k: int,
-            items: list[Claimed]) -> list[tuple[list[int], list[Message]]]:
-    """(demonstration ids, messages) per claimed sentence."""
-    demo_lists = pool.retrieve_many(conn, [(it.text, it.sentence_id) for it in items], k)
-    return [(ids, build_messages(labels, [pool.demos[d] for d in ids], it.text))
-            for it, ids in zip(items, demo_lists, strict=True)]
 
 
 def store_answer(conn: psycopg.Connection, run_id: int, model: str, labels: dict[str, str | None],
@@ -123,7 +115,8 @@ class BatchStep:
         if not items:
             return 0
         try:
-            asked = prompts(conn, self.pool, self.labels, self.k, items)
+            asked = self.pool.prompts(conn, self.labels, [(it.text, it.sentence_id) for it in items],
+                                      self.k)
             results = self.llm.complete_many([m for _, m in asked])  # no transaction open
             done, failed = self._store(conn, items, asked, results)
         finally:

@@ -1,10 +1,12 @@
-"""Python face of the SQL BM25 search (``allabel.bm25_search``: allabel/sql/migrations/002_bm25.sql, postings and
-MaxScore in allabel/sql/migrations/012_bm25_postings.sql, ranking key in allabel/sql/migrations/017_bm25_tie_order.sql)."""
+"""Python face of the SQL BM25 search (``allabel.bm25_search`` in allabel/sql/schema/02_bm25.sql:
+impact postings, the MaxScore cut, and the float4 ranking key with ties by sentence id)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numpy as np
 import psycopg
 
 from allabel.core.config import get_settings
@@ -59,7 +61,6 @@ class PoolIndex:
     """
 
     def __init__(self, conn: psycopg.Connection, dataset_id: int, ids: list[int]):
-        import numpy as np
 
         s = get_settings()
         self.k1, self.b = s.bm25_k1, s.bm25_b
@@ -90,9 +91,6 @@ class PoolIndex:
 
     def search(self, lexemes: list[tuple[str, int]], k: int,
                exclude: int | None = None) -> list[tuple[int, float]]:
-        import math
-
-        import numpy as np
 
         if self.n == 0 or k <= 0:
             return []

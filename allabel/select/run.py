@@ -25,36 +25,19 @@ import psycopg
 from allabel.core.config import get_settings
 from allabel.core.errors import ConfigError
 from allabel.core.limits import check_names
+from allabel.llm import get_backend
+from allabel.llm.cache import usage
+from allabel.predict import llm_identity
 from allabel.select import stages
 from allabel.select.budget import parse_order, parse_ratio
+from allabel.select.params import SelectParams
 from allabel.select.stages.similarity import check_source
 from allabel.select.strategies import make_strategy
 from allabel.store import db, runs
+from allabel.store.locks import single
 from allabel.store.sqlfiles import queries
 
 Q = queries("select")
-
-
-@dataclass
-class SelectParams:
-    dataset: str
-    budget: str | None                 # None only for strategy full (everything)
-    strategy: str = "allabel"
-    similarity: str = "embedding"     # kNN of stage 2: embedding | bm25
-    ratio: str = "1:3:1"
-    order: str = "DSU"
-    seed: int = 0
-    oracle: bool = False
-    knn: int = 10                      # K of stage 2
-    k: int = 4                         # demonstrations per prompt in stage 3
-    uncertainty_candidates: str = "10x"        # all | <f>x (times the stage size) | a count
-    pool_splits: list[str] | None = None
-    # method options beyond the paper (defaults = the paper's method; see docs/selection.md)
-    length_floor: float = 0.0          # stages 1-2 skip sentences shorter than this pool quantile
-    uncertainty_score: str = "perplexity"  # stage 3: perplexity (mean) | total (summed NLL) | entities
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 @dataclass
@@ -78,8 +61,6 @@ def identity_params(p: SelectParams, dataset_id: int) -> dict[str, Any]:
             del params[name]
     out = {**params, "dataset_id": dataset_id, "model": get_settings().embed_model}
     if _uses_llm(p):
-        from allabel.llm import get_backend
-        from allabel.predict import llm_identity
 
         out["llm"] = llm_identity(get_backend())
     return out
@@ -115,12 +96,32 @@ def plan_of(p: SelectParams, pool_size: int) -> list[tuple[str, int]]:
     return plan
 
 
+def picks(conn: psycopg.Connection, run_id: int | None) -> list[dict[str, Any]]:
+    """The run's picks so far (sentence_id, stage), in rank order; none for a run not made yet."""
+    return db.rows(conn, Q.selected, {"run_id": run_id}) if run_id is not None else []
+
+
+def missing(plan: list[tuple[str, int]], chosen: list[dict[str, Any]]) -> list[tuple[stages.Stage, int]]:
+    """The stages of ``plan`` still short of their size, in order, with the picks each needs:
+    what a run has still to pick after ``chosen`` (its picks so far; a stage's picks are committed
+    together, so an interrupted run resumes at its first missing stage). The run and its cost
+    estimate (``allabel.select.estimate``) walk the plan with this one loop."""
+    out = []
+    for name, size in plan:
+        stage = stages.get(name)
+        have = sum(1 for r in chosen if r["stage"] == stage.name)
+        if have < size:
+            out.append((stage, size - have))
+    return out
+
+
 def _annotate_with_oracle(conn: psycopg.Connection, run_id: int) -> None:
     conn.execute(Q.oracle_entities, {"run_id": run_id})
     conn.execute(Q.oracle_annotations, {"run_id": run_id})
 
 
-def _unannotated(conn: psycopg.Connection, run_id: int) -> int:
+def unannotated(conn: psycopg.Connection, run_id: int) -> int:
+    """How many of the run's picks wait for an annotation."""
     return db.one(conn, Q.unannotated, {"run_id": run_id})["n"]
 
 
@@ -132,7 +133,6 @@ def select(p: SelectParams, url: str | None = None, show_progress: bool = True,
     changes the speed, never the picks, so it is not part of the run's identity."""
     check_names(dataset=p.dataset, splits=p.pool_splits)
     url = url or db.database_url()
-    from allabel.store.locks import single
 
     job = (f"selection {p.strategy}" + (f" budget {p.budget}" if p.budget is not None else "")
            + f" seed {p.seed} of dataset {p.dataset}"
@@ -171,20 +171,16 @@ def _select(p: SelectParams, url: str, show_progress: bool, run_id: int, plan: l
     with db.connect(url) as conn:
         ctx = stages.StageContext(conn, url, ds, run_id, pool, p, show_progress, workers)
         timings: dict[str, float] = {}
-        for name, size in plan:
+        for stage, need in missing(plan, picks(conn, run_id)):
             runs.check_stop()  # a stop request is honoured between stages
-            stage = stages.get(name)
-            chosen = db.rows(conn, Q.selected, {"run_id": run_id})
-            have = sum(1 for r in chosen if r["stage"] == stage.name)
-            if have >= size:
-                continue  # finished before an interruption
             if stage.needs_annotations and not _annotated(conn, run_id, p.oracle):
                 holder.finish("awaiting_annotation", {"timings": timings})
                 return _result(conn, run_id, "awaiting_annotation")
             t0 = time.perf_counter()
+            chosen = picks(conn, run_id)
             ctx.set_picked([r["sentence_id"] for r in chosen])
-            ids, scores = stage.pick(ctx, size - have)
-            _record(conn, run_id, stage.name, len(chosen), size - have, ids, scores)
+            ids, scores = stage.pick(ctx, need)
+            _record(conn, run_id, stage.name, len(chosen), need, ids, scores)
             timings[stage.name] = round(time.perf_counter() - t0, 3)
             conn.commit()
         return _finish(conn, p, run_id, holder, timings)
@@ -194,7 +190,7 @@ def _annotated(conn: psycopg.Connection, run_id: int, oracle: bool) -> bool:
     """Are the picks so far annotated? The oracle annotates them now; else a person must first."""
     if oracle:
         _annotate_with_oracle(conn, run_id)
-    waiting = 0 if oracle else _unannotated(conn, run_id)
+    waiting = 0 if oracle else unannotated(conn, run_id)
     conn.commit()
     return waiting == 0
 
@@ -215,11 +211,10 @@ def _record(conn: psycopg.Connection, run_id: int, stage: str, rank0: int, need:
 def _finish(conn: psycopg.Connection, p: SelectParams, run_id: int, holder: runs.Holder,
             timings: dict[str, float]) -> SelectResult:
     """Every pick chosen: ``done`` only once every pick is annotated, else a person is due."""
-    from allabel.llm.cache import usage
 
     if p.oracle:
         _annotate_with_oracle(conn, run_id)
-    final = "awaiting_annotation" if _unannotated(conn, run_id) else "done"
+    final = "awaiting_annotation" if unannotated(conn, run_id) else "done"
     u = usage(conn, run_id)[0]
     scored = db.one(conn, Q.count_scored, {"run_id": run_id})
     conn.commit()
@@ -264,7 +259,7 @@ def resume(run_id: int, url: str | None = None, show_progress: bool = True,
     with db.connection(url) as conn:
         if status == "done":
             return _result(conn, run_id, "done")
-        missing = _unannotated(conn, run_id)
+        missing = unannotated(conn, run_id)
     if missing and not p.oracle:
         raise ConfigError(f"run {run_id} still waits for {missing} annotations "
                           f"(allabel export {run_id} ... then allabel import FILE --run {run_id}; "

@@ -27,6 +27,7 @@ from typing import ClassVar
 from allabel.core.errors import ConfigError
 from allabel.select import stages
 from allabel.select.budget import STAGE_LETTERS, parse_budget, stage_sizes
+from allabel.select.variants import split_variant
 
 FULL = "full"        # the strategy that annotates the whole pool: every experiment's reference
 WHOLE_POOL = "full"  # the budget of an experiment cell whose strategy takes none (full's)
@@ -135,7 +136,6 @@ def canonical(name: str) -> str:
     """The one spelling of a strategy name (``Allabel:ds+long`` -> ``allabel:DS+long``); a clear
     error for anything else. Canonical names keep run and experiment keys stable. Method
     variants (``+long``, ``+total``, ``+entities``: allabel/select/variants.py) are checked and kept as given."""
-    from allabel.select.variants import split_variant
 
     base, *mods = name.strip().split("+")
     out = "+".join([_canonical_base(base), *(m.strip().lower() for m in mods)])

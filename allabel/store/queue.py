@@ -20,13 +20,17 @@ open while the LLM answers (``allabel.predict.step``).
 
 from __future__ import annotations
 
+import multiprocessing as mp
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
 from allabel.core.errors import AllabelError
+from allabel.core.progress import bar as progress_bar
 from allabel.store import db, runs
 
 Step = Callable[[psycopg.Connection], int]
@@ -71,7 +75,6 @@ def run_workers(main: Callable[[Any, Any], Any], args: Any, workers: int, *, tot
     (``workers`` <= 1), else in ``workers`` processes (``progress`` None); their results.
     ``main`` must be a module-level function (it is pickled for the spawned processes)."""
     if workers <= 1:
-        from allabel.core.progress import bar as progress_bar
 
         with progress_bar(total, desc=desc, unit="sent", show=show_progress) as bar:
             return [main(args, bar)]
@@ -87,9 +90,6 @@ def in_processes(main: Callable[[Any, Any], Any], args: Any, workers: int) -> li
     parent's SIGINT/SIGTERM reaches them through a shared event. A worker that dies (killed,
     crashed) fails the job with one line instead of hanging it (``multiprocessing.Pool`` would
     wait for its lost task for ever); what the other workers committed stays, a re-run continues."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
 
     ctx = mp.get_context("spawn")
     stop = ctx.Event()

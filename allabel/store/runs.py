@@ -67,6 +67,12 @@ def open_run(conn: psycopg.Connection, kind: str, dataset_id: int, params: dict[
     return RunRef(row["id"], row["status"])
 
 
+def find(conn: psycopg.Connection, kind: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    """The run these parameters identify (id, status), or None when none was made yet; the
+    cost estimates look runs up here, by the same key ``open_run`` gives them."""
+    return db.one(conn, Q.find, {"kind": kind, "config_key": config_key(params)})
+
+
 def get(conn: psycopg.Connection, run_id: int) -> dict[str, Any] | None:
     """The run's id, kind, dataset_id, params and status, or None."""
     return db.one(conn, Q.get, {"run_id": run_id})

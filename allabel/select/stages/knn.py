@@ -30,10 +30,12 @@ the exact neighbours in the exact path's order (tests).
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
-from allabel.core.config import get_settings
+from allabel.core.config import apply_thread_limits, get_settings
+from allabel.core.errors import ConfigError
 
 NLIST_PER_SQRT_N = 4     # lists = 4 sqrt(N) (faiss's rule of thumb); more lists move work from the
                          # list scans to the centroid pass and need more probes for the same recall
@@ -49,7 +51,6 @@ def use_approx(n: int, method: str | None = None) -> bool:
     s = get_settings()
     method = method or s.knn_method
     if method not in ("auto", "exact", "approx"):
-        from allabel.core.errors import ConfigError
 
         raise ConfigError(f"knn method is auto, exact or approx, not {method!r}")
     return method == "approx" or (method == "auto" and n > s.exact_max_pool)
@@ -61,7 +62,7 @@ def n_lists(n: int) -> int:
 
 def centroids(X: np.ndarray, nlist: int) -> np.ndarray:
     """Unit-length k-means centroids of a fixed sample of X (all of X when it is small)."""
-    import faiss
+    import faiss  # deferred: faiss loads only for approximate kNN of large pools
 
     n = X.shape[0]
     if nlist >= n:
@@ -76,7 +77,7 @@ def centroids(X: np.ndarray, nlist: int) -> np.ndarray:
 
 def probes(T, C, nprobe: int) -> np.ndarray:
     """[N, nprobe] int32: each row's most similar centroids, best first (column 0 = its list)."""
-    import torch
+    import torch  # deferred: torch is heavy (seconds to import)
 
     n = T.shape[0]
     out = np.empty((n, nprobe), np.int32)
@@ -91,12 +92,9 @@ def knn_approx(X: np.ndarray, k: int, nprobe: int | None = None,
     """[N, k] indices of each row's (approximately) k most similar other rows, best first (ties:
     lower index first); -1 pads a row when fewer than k were found (tiny pools). ``phases``, if
     given, receives the process CPU seconds of each phase (train, probes, scan) for benchmarks."""
-    import time
 
-    import faiss
-    import torch
-
-    from allabel.core.config import apply_thread_limits
+    import faiss  # deferred: faiss loads only for approximate kNN of large pools
+    import torch  # deferred: torch is heavy (seconds to import)
 
     n = X.shape[0]
     k = min(k, n - 1)

@@ -14,6 +14,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from allabel.core.errors import ConfigError
+from allabel.retrieval import bm25
+from allabel.select.stages import knn
 from allabel.select.stages.base import Picks, Q, Stage, StageContext
 
 KNN_SOURCES = ("embedding", "bm25")  # --similarity
@@ -26,9 +28,7 @@ def knn_embedding(X: np.ndarray, k: int, block: int = 2048, method: str | None =
     this N x N pass is nearly all of stage 2's time at N = 50,000. Large pools go to the
     approximate index of ``knn.py`` (``method`` / ``ALLABEL_KNN_METHOD``, see there).
     """
-    import torch
-
-    from allabel.select.stages import knn
+    import torch  # deferred: torch is heavy (seconds to import)
 
     if knn.use_approx(X.shape[0], method):
         return knn.knn_approx(X, k)
@@ -53,7 +53,7 @@ def top_k_rows(S, k: int) -> np.ndarray:
     several equal values it returns. Asking for k + 1 shows where that matters: a row whose k-th
     and (k+1)-th values are equal is redone with a stable sort.
     """
-    import torch
+    import torch  # deferred: torch is heavy (seconds to import)
 
     rows, cols = S.shape
     if k == 0:
@@ -88,7 +88,6 @@ def top_scored(score: np.ndarray, m: int, blocked: np.ndarray) -> tuple[list[int
 def knn_bm25(conn: psycopg.Connection, dataset_id: int, pool: list[int], k: int) -> list[list[int]]:
     """Each pool sentence's k BM25 nearest pool sentences (BM25 statistics over the pool), with
     the exact in-process pool index: one query per pool sentence."""
-    from allabel.retrieval import bm25
 
     index = {sid: i for i, sid in enumerate(pool)}
     with conn.cursor(row_factory=dict_row) as cur:

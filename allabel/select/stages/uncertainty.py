@@ -24,7 +24,11 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from allabel.core.config import get_settings
 from allabel.core.errors import ConfigError, LLMError
+from allabel.llm import get_backend
+from allabel.llm.endpoints import load
+from allabel.predict import DemoPool, predict_sentences
 from allabel.select.stages.base import Picks, Q, Stage, StageContext
 
 UNPARSEABLE = math.inf  # the uncertainty score of an answer that could not be parsed
@@ -112,8 +116,6 @@ class Uncertainty(Stage):
 def _answer(ctx: StageContext, cands: list[int]) -> list[dict]:
     """Ask the LLM for every candidate (cached, resumable, under the selection run) and return
     the answers; refuse to rank when too few carry a perplexity."""
-    from allabel.core.config import get_settings
-    from allabel.predict import DemoPool, predict_sentences
 
     conn, run_id = ctx.conn, ctx.run_id
     demos = DemoPool.from_run(conn, run_id)
@@ -141,8 +143,6 @@ def _answer(ctx: StageContext, cands: list[int]) -> list[dict]:
 def _unknown_uncertainty(conn: psycopg.Connection, run_id: int, cands: list[int], known: int,
                          minimum: float) -> str:
     """The refusal message: how many lack a perplexity, which endpoint, and why."""
-    from allabel.llm import get_backend
-    from allabel.llm.endpoints import load
 
     backend = get_backend()
     where = backend.name

@@ -147,3 +147,29 @@ SET status = CASE WHEN f.n > 0 THEN 'failed' ELSE 'done' END, finished_at = now(
 FROM (SELECT count(*) AS n FROM predictions WHERE run_id = %(run_id)s AND status = 'failed') f
 WHERE r.id = %(run_id)s
   AND NOT EXISTS (SELECT 1 FROM predictions p WHERE p.run_id = r.id AND p.status = 'pending');
+
+-- Of allabel/predict/estimate.py: what a prediction run would ask, without asking.
+
+-- name: pending_or_new
+-- The sentences a prediction run would ask about: its pending ones, then split sentences it has
+-- no prediction for (at most %(room)s).
+(SELECT p.sentence_id FROM predictions p
+ WHERE p.run_id = %(run_id)s AND p.status = 'pending' ORDER BY p.id)
+UNION ALL
+(SELECT s.id FROM sentences s
+ WHERE s.dataset_id = %(dataset_id)s AND s.split = %(split)s
+   AND NOT EXISTS (SELECT 1 FROM predictions p WHERE p.run_id = %(run_id)s AND p.sentence_id = s.id)
+ ORDER BY s.position LIMIT %(room)s);
+
+-- name: pending_or_new_worklist
+-- The same with --new: only sentences no prediction run has finished (predict_worklist, sql/016).
+(SELECT p.sentence_id FROM predictions p
+ WHERE p.run_id = %(run_id)s AND p.status = 'pending' ORDER BY p.id)
+UNION ALL
+(SELECT s.id FROM predict_worklist w JOIN sentences s ON s.id = w.sentence_id
+ WHERE w.dataset_id = %(dataset_id)s AND w.split = %(split)s
+   AND NOT EXISTS (SELECT 1 FROM predictions p WHERE p.run_id = %(run_id)s AND p.sentence_id = s.id)
+ ORDER BY s.position LIMIT %(room)s);
+
+-- name: texts
+SELECT id, text FROM sentences WHERE id = ANY (%(ids)s::bigint[]);

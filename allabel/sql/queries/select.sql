@@ -83,3 +83,8 @@ SELECT d.name, array_agg(DISTINCT s.split ORDER BY s.split) AS splits
 FROM runs r JOIN datasets d ON d.id = r.dataset_id JOIN sentences s ON s.dataset_id = d.id
 WHERE r.id = %(run_id)s
 GROUP BY d.name;
+
+-- Of allabel/select/estimate.py: the candidates a run has answered already.
+
+-- name: answered
+SELECT sentence_id FROM predictions WHERE run_id = %(run_id)s AND status = 'done';

@@ -1,4 +1,4 @@
-"""Runs allabel/sql/migrations/012_bm25_postings.sql: BM25 impact postings kept by ingest, searched with a MaxScore cut."""
+"""Runs allabel/sql/migrations/012_bm25_postings.sql: BM25 impact postings, searched with a MaxScore cut."""
 
 from allabel.store.migrate import run_sql_file
 

@@ -1,0 +1,31 @@
+"""The parameters of a selection (``allabel select``'s options): below the stages, which read
+them through their :class:`~allabel.select.stages.base.StageContext`, and the run that records
+them as its identity (``allabel.select.run.identity_params``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class SelectParams:
+    dataset: str
+    budget: str | None                 # None only for strategy full (everything)
+    strategy: str = "allabel"
+    similarity: str = "embedding"     # kNN of stage 2: embedding | bm25
+    ratio: str = "1:3:1"
+    order: str = "DSU"
+    seed: int = 0
+    oracle: bool = False
+    knn: int = 10                      # K of stage 2
+    k: int = 4                         # demonstrations per prompt in stage 3
+    uncertainty_candidates: str = "10x"        # all | <f>x (times the stage size) | a count
+    pool_splits: list[str] | None = None
+    # method options beyond the paper (defaults = the paper's method; see docs/selection.md)
+    length_floor: float = 0.0          # stages 1-2 skip sentences shorter than this pool quantile
+    uncertainty_score: str = "perplexity"  # stage 3: perplexity (mean) | total (summed NLL) | entities
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
