@@ -13,7 +13,7 @@ import pytest
 from allabel.store.sqlfiles import _NAME, SQL_DIR, queries
 
 PKG = Path(__file__).resolve().parent.parent / "allabel"
-LOADER = PKG / "sqlfiles.py"
+LOADER = PKG / "store" / "sqlfiles.py"
 DRIVER_CALLS = {"execute", "executemany", "copy", "SQL"}  # SQL: psycopg.sql.SQL("...") templates
 
 

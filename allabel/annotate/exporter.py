@@ -53,7 +53,7 @@ def _finish(writer: Writer, conn, dataset_id: int) -> ExportResult:
     st = writer.close()
     res = ExportResult(st.sentences, st.entities, st.skipped)
     if writer.label_config:
-        res.label_config = label_config(conn.execute(Q.dataset_labels, {"dataset_id": dataset_id}).fetchall())
+        res.label_config = label_config(db.rows(conn, Q.dataset_labels, {"dataset_id": dataset_id}))
     return res
 
 

@@ -9,10 +9,11 @@ from xml.sax.saxutils import quoteattr
 from allabel.formats.writers import FROM_NAME, TO_NAME
 
 
-def label_config(labels: list[tuple[str, str | None]]) -> str:
-    """``labels``: (name, description) pairs."""
+def label_config(labels: list[dict[str, str | None]]) -> str:
+    """``labels``: rows with the label's ``name`` and ``description`` (its hint)."""
     items = "\n".join(
-        f"    <Label value={quoteattr(name)}" + (f" hint={quoteattr(desc)}" if desc else "") + "/>"
-        for name, desc in labels)
+        f"    <Label value={quoteattr(lab['name'])}"
+        + (f" hint={quoteattr(lab['description'])}" if lab["description"] else "") + "/>"
+        for lab in labels)
     return (f"<View>\n  <Labels name=\"{FROM_NAME}\" toName=\"{TO_NAME}\">\n{items}\n  </Labels>\n"
             f"  <Text name=\"{TO_NAME}\" value=\"$text\"/>\n</View>\n")

@@ -95,7 +95,7 @@ def push(run_id: int, url: str | None = None, api_key: str | None = None) -> Pus
     with db.connection() as conn:
         dataset_id, dataset = _run(conn, run_id)
         records = list(run_records(conn, run_id, include_annotated=False, dataset=dataset))
-        config = label_config(conn.execute(Q.dataset_labels, {"dataset_id": dataset_id}).fetchall())
+        config = label_config(db.rows(conn, Q.dataset_labels, {"dataset_id": dataset_id}))
         project = _call("finding the project", find_project, ls, conn, run_id, url)
         created = project is None
         if created:
@@ -126,8 +126,7 @@ def _run(conn, run_id: int) -> tuple[int, str]:
 def dataset_config(dataset: str) -> str:
     """The labeling config for a dataset's labels (``allabel labelstudio config``)."""
     with db.connection() as conn:
-        return label_config(conn.execute(Q.dataset_labels,
-                                         {"dataset_id": db.dataset_id(conn, dataset)}).fetchall())
+        return label_config(db.rows(conn, Q.dataset_labels, {"dataset_id": db.dataset_id(conn, dataset)}))
 
 
 def pull(run_id: int, url: str | None = None, api_key: str | None = None,

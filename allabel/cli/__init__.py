@@ -1,5 +1,5 @@
 """The ``allabel`` command line. Each step of the data flow registers its commands from its own
-module (``db``, ``corpus``, ``llm``, ``selection``, ``evaluation``); ``main`` turns our errors
+module (``db``, ``ingest``, ``retrieval``, ``select``, ``predict``, ``experiments``, ...); ``main`` turns our errors
 into one ``error: ...`` line and a documented exit code (see README, "Exit codes").
 
 Usage mistakes (unknown command or option, missing argument, bad value) are one line and exit 3,
@@ -19,7 +19,7 @@ import psycopg
 import typer
 
 from allabel import __version__
-from allabel.cli import corpus, db, evaluation, labelstudio, llm, retrieval, runs, selection
+from allabel.cli import annotate, db, experiments, ingest, labelstudio, predict, retrieval, runs, select
 from allabel.core.errors import AllabelError
 from allabel.core.progress import silence_other_bars
 from allabel.core.secrets import mask
@@ -62,7 +62,7 @@ def _register() -> None:
     if _registered:
         return
 
-    for module in (db, corpus, retrieval, llm, selection, evaluation, labelstudio, runs):
+    for module in (db, ingest, retrieval, select, annotate, labelstudio, predict, experiments, runs):
         module.register(app)
     _registered = True
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
@@ -48,12 +49,19 @@ def compute(gold, pred, labels) -> list[LabelScore]:
     con.register("pred", pred)
     con.register("labels", labels)
     out = []
-    for label, tp, n_pred, n_gold, p, r, pp, pr in con.execute(DQ.metrics).fetchall():
-        out.append(LabelScore(label, int(tp), int(n_pred), int(n_gold), float(p), float(r),
-                              _f1(float(p), float(r)), float(pp), float(pr),
-                              _f1(float(pp), float(pr))))
+    for m in _named(con.execute(DQ.metrics)):
+        p, r = float(m["precision"]), float(m["recall"])
+        pp, pr = float(m["partial_precision"]), float(m["partial_recall"])
+        out.append(LabelScore(m["label"], int(m["tp"]), int(m["n_pred"]), int(m["n_gold"]), p, r,
+                              _f1(p, r), pp, pr, _f1(pp, pr)))
     con.close()
     return out
+
+
+def _named(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """A DuckDB result's rows keyed by column name (as ``db.rows`` reads Postgres)."""
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 def _run_tables(cur, run_id: int, with_done: bool = False) -> tuple:
@@ -146,9 +154,9 @@ def per_sentence(gold, pred, labels, sentences) -> dict[int, tuple[int, int, int
     con = duckdb.connect()
     for name, table in (("gold", gold), ("pred", pred), ("labels", labels), ("sentences", sentences)):
         con.register(name, table)
-    rows = con.execute(DQ.per_sentence).fetchall()
+    rows = _named(con.execute(DQ.per_sentence))
     con.close()
-    return {int(sid): (int(tp), int(fp), int(fn)) for sid, tp, fp, fn in rows}
+    return {int(r["sentence_id"]): (int(r["tp"]), int(r["fp"]), int(r["fn"])) for r in rows}
 
 
 def sentence_counts(run_ids: list[int], url: str | None = None) -> dict[int, dict[int, tuple[int, int, int]]]:

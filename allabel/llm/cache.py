@@ -215,7 +215,7 @@ def usage(conn: psycopg.Connection, run_id: int | None = None) -> list[dict]:
     seconds of the LLM work, share of answers with a known perplexity, and money (USD, from
     ``llm_prices``; None when a paid call's model has no price)."""
 
-    money = money_by_run(conn.execute(Q.usage_by_model, {"run_id": run_id}).fetchall())
+    money = money_by_run(db.rows(conn, Q.usage_by_model, {"run_id": run_id}))
     out = []
     for row in db.rows(conn, Q.usage, {"run_id": run_id}):
         row["llm_seconds"] = float(row["llm_seconds"])

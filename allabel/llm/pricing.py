@@ -8,6 +8,8 @@ never 0.
 
 from __future__ import annotations
 
+from typing import Any
+
 from allabel.core.config import get_settings
 
 
@@ -30,11 +32,11 @@ def cost(backend: str, model: str, prompt_tokens: int, completion_tokens: int,
     return usd * (get_settings().llm_batch_discount if via == "batch" else 1.0)
 
 
-def money_by_run(rows: list[tuple]) -> dict[int, float | None]:
-    """rows: (run, backend, model, via, prompt_tokens, completion_tokens) -> USD per run."""
+def money_by_run(rows: list[dict[str, Any]]) -> dict[int, float | None]:
+    """Rows of run_id, backend, model, via, prompt_tokens, completion_tokens -> USD per run."""
     out: dict[int, float | None] = {}
-    for run, backend, model, via, pt, ct in rows:
-        c = cost(backend, model, int(pt), int(ct), via)
-        prev = out.get(run, 0.0)
-        out[run] = None if c is None or prev is None else prev + c
+    for r in rows:
+        c = cost(r["backend"], r["model"], int(r["prompt_tokens"]), int(r["completion_tokens"]), r["via"])
+        prev = out.get(r["run_id"], 0.0)
+        out[r["run_id"]] = None if c is None or prev is None else prev + c
     return out

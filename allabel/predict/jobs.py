@@ -37,7 +37,7 @@ def enqueue(conn: psycopg.Connection, run_id: int, sentence_ids: list[int]) -> i
 
 def labels(conn: psycopg.Connection, dataset_id: int) -> dict[str, str | None]:
     """The dataset's entity labels and their descriptions (the prompt names them)."""
-    found = dict(conn.execute(Q.labels, {"dataset_id": dataset_id}).fetchall())
+    found = {r["name"]: r["description"] for r in db.rows(conn, Q.labels, {"dataset_id": dataset_id})}
     if not found:
         raise ConfigError("the dataset has no entity labels: ingest labelled data or --labels")
     return found

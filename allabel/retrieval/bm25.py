@@ -64,15 +64,16 @@ class PoolIndex:
 
         s = get_settings()
         self.k1, self.b = s.bm25_k1, s.bm25_b
-        rows = conn.execute(Q.pool_postings, {"ids": ids, "dataset_id": dataset_id}).fetchall()
-        self.ids = np.array(sorted({sid for sid, _lexeme, _tf in rows}), dtype=np.int64)
+        rows = db.rows(conn, Q.pool_postings, {"ids": ids, "dataset_id": dataset_id})
+        self.ids = np.array(sorted({r["sentence_id"] for r in rows}), dtype=np.int64)
         pos = {sid: i for i, sid in enumerate(self.ids.tolist())}
         dl = np.zeros(len(self.ids))
         postings: dict[str, tuple[list[int], list[int]]] = {}
-        for sid, lexeme, tf in rows:
+        for r in rows:
+            lexeme, tf = r["lexeme"], r["tf"]
             if lexeme is None:
                 continue
-            i = pos[sid]
+            i = pos[r["sentence_id"]]
             dl[i] += tf
             d, t = postings.setdefault(lexeme, ([], []))
             d.append(i)
@@ -85,8 +86,8 @@ class PoolIndex:
 
     def query_lexemes(self, conn: psycopg.Connection, texts: list[str]) -> list[list[tuple[str, int]]]:
         out: list[list[tuple[str, int]]] = [[] for _ in texts]
-        for i, lexeme, qtf in conn.execute(Q.query_lexemes, {"texts": texts}):
-            out[i - 1].append((lexeme, qtf))
+        for r in db.rows(conn, Q.query_lexemes, {"texts": texts}):
+            out[r["query"] - 1].append((r["lexeme"], r["qtf"]))
         return out
 
     def search(self, lexemes: list[tuple[str, int]], k: int,

@@ -21,6 +21,6 @@ WHERE s.id = ANY (%(ids)s::bigint[]) AND s.dataset_id = %(dataset_id)s;
 
 -- name: query_lexemes
 -- Lexemes (with their count) of several query texts at once, by 1-based query number.
-SELECT t.i, u.lexeme, coalesce(cardinality(u.positions), 1)
+SELECT t.i AS query, u.lexeme, coalesce(cardinality(u.positions), 1) AS qtf
 FROM unnest(%(texts)s::text[]) WITH ORDINALITY AS t(q, i)
 CROSS JOIN LATERAL unnest(bm25_lexemes(t.q)) u;

@@ -59,7 +59,8 @@ SET dropped_fields = coalesce(%(dropped)s::text[], llm_endpoints.dropped_fields)
 -- name: usage_by_model
 -- Tokens of the calls a run paid for (not cache hits), per model and way of calling, for money.
 SELECT q.run_id, c.backend, c.model, c.via,
-       coalesce(sum(c.prompt_tokens), 0), coalesce(sum(c.completion_tokens), 0)
+       coalesce(sum(c.prompt_tokens), 0) AS prompt_tokens,
+       coalesce(sum(c.completion_tokens), 0) AS completion_tokens
 FROM run_llm_requests q JOIN llm_calls c ON c.id = q.call_id
 WHERE NOT q.cache_hit AND (%(run_id)s::bigint IS NULL OR q.run_id = %(run_id)s::bigint)
 GROUP BY q.run_id, c.backend, c.model, c.via;
