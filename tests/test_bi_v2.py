@@ -86,7 +86,7 @@ def test_reader_can_search_bm25_and_read_new_views(conn, db_url):
         for v in ("sentences", "prediction_runs", "latest_llm_mentions", "entity_mentions"):
             r.execute(f"SELECT * FROM bi.{v}").fetchall()
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            r.execute("SELECT * FROM allabel.retrieval.bm25('toy', 'aspirin', 3)")
+            r.execute("SELECT * FROM allabel.bm25('toy', 'aspirin', 3)")
 
 
 def _doc_snippet(name: str) -> str:

@@ -10,8 +10,6 @@ import os
 import sys
 from typing import Any
 
-from tqdm import tqdm
-
 
 def bars_wanted(show: bool = True) -> bool:
     """True when a bar may be drawn: asked for, and stderr is an interactive terminal."""
@@ -25,6 +23,7 @@ def bars_wanted(show: bool = True) -> bool:
 
 def bar(total: int | None = None, *, show: bool = True, **kwargs: Any):
     """A ``tqdm`` bar (a no-op object when ``bars_wanted`` says no)."""
+    from tqdm import tqdm  # deferred: tqdm reads TQDM_DISABLE on import (silence_other_bars)
 
     return tqdm(total=total, disable=not bars_wanted(show), **kwargs)
 
@@ -37,6 +36,7 @@ def note(message: str, *, show: bool = True) -> None:
     above the bar instead of breaking it."""
     if not show:
         return
+    from tqdm import tqdm  # deferred: tqdm reads TQDM_DISABLE on import (silence_other_bars)
 
     tqdm.write(message, file=sys.stderr)
 
