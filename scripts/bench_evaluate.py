@@ -18,7 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.benchlib import DATA, scratch_database  # noqa: E402
+from scripts.benchlib import DATA, scratch_database, script_queries  # noqa: E402
+
+SQL = script_queries("bench_evaluate")
 
 
 def main() -> None:
@@ -32,13 +34,13 @@ def main() -> None:
     with scratch_database():
         ingest_path(DATA / "bc5cdr", "bc5cdr")
         conn = db.connect()
-        rows = conn.execute("SELECT id, text, tokens, token_starts FROM sentences ORDER BY id").fetchall()
+        rows = db.rows(conn, SQL.sentences)
         gold: dict[int, list] = {}
-        for sid, a, b, lab in conn.execute("SELECT sentence_id, start_char, end_char, label FROM entities"):
-            gold.setdefault(sid, []).append((a, b, lab))
-        run = conn.execute("INSERT INTO runs (kind, dataset_id) VALUES ('prediction', 1) RETURNING id").fetchone()[0]
+        for g in db.rows(conn, SQL.gold_entities):
+            gold.setdefault(g["sentence_id"], []).append((g["start_char"], g["end_char"], g["label"]))
+        run = db.scalar(conn, SQL.insert_prediction_run)
         rng = random.Random(0)
-        spans: dict[int, set] = {sid: set() for sid, *_ in rows}
+        spans: dict[int, set] = {r["id"]: set() for r in rows}
         for sid, spans_g in gold.items():
             for a, b, lab in spans_g:
                 if rng.random() < 0.1:
@@ -46,25 +48,24 @@ def main() -> None:
                 spans[sid].add((a, b, lab))
         total = sum(len(v) for v in spans.values())
         while total < args.n:
-            sid, text, toks, starts = rows[rng.randrange(len(rows))]
+            r = rows[rng.randrange(len(rows))]
+            sid, toks, starts = r["id"], r["tokens"], r["token_starts"]
             i = rng.randrange(len(toks))
             j = min(len(toks) - 1, i + rng.randrange(3))
             sp = (starts[i], starts[j] + len(toks[j]), rng.choice(["Chemical", "Disease"]))
             if sp not in spans[sid]:
                 spans[sid].add(sp)
                 total += 1
-        texts = {sid: text for sid, text, *_ in rows}
         with conn.cursor() as cur:
-            with cur.copy("COPY predictions (id, run_id, sentence_id, status) FROM STDIN") as cp:
-                for n, (sid, *_) in enumerate(rows, 1):
-                    cp.write_row((n, run, sid, "done"))
-            with cur.copy("COPY entities (sentence_id, start_char, end_char, label, text, source, run_id,"
-                          " prediction_id) FROM STDIN") as cp:
-                for n, (sid, *_) in enumerate(rows, 1):
-                    for a, b, lab in spans[sid]:
-                        cp.write_row((sid, a, b, lab, texts[sid][a:b], "llm", run, n))
+            with cur.copy(SQL.copy_predictions) as cp:
+                for n, r in enumerate(rows, 1):
+                    cp.write_row((n, run, r["id"], "done"))
+            with cur.copy(SQL.copy_entities) as cp:
+                for n, r in enumerate(rows, 1):
+                    for a, b, lab in spans[r["id"]]:
+                        cp.write_row((r["id"], a, b, lab, r["text"][a:b], "llm", run, n))
         conn.commit()
-        n_pred = conn.execute("SELECT count(*) FROM entities WHERE source = 'llm'").fetchone()[0]
+        n_pred = db.scalar(conn, SQL.count_predicted_entities)
         evaluate_run(run)  # warm up (imports, first ADBC connection)
         times = []
         for _ in range(3):

@@ -24,31 +24,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from allabel.core.config import apply_thread_limits
 from allabel.experiments.corpora import data_dir
 from allabel.store import db, migrate, server
-from scripts.bench_predict_new import Meter, bm25s_index  # noqa: E402
+from allabel.store.sqlfiles import queries
+from scripts.bench_predict_new import Meter, bm25s_index, query_tokens  # noqa: E402
+from scripts.benchlib import script_queries  # noqa: E402
 
 DATA = data_dir()  # the repository's data/ (or ALLABEL_DATA)
+SQL = script_queries("bench_foundation")
+INGEST_SQL = queries("ingest")
 
 
 def bench_embed(conn, url: str, n: int) -> None:
     from allabel.retrieval.embed import embed_worker, load_model
 
     model = load_model()
-    texts = [t for (t,) in conn.execute(
-        "SELECT text FROM sentences WHERE dataset_id = 1 ORDER BY id LIMIT %s", (n,))]
+    texts = [r["text"] for r in db.rows(conn, SQL.first_texts, {"dataset_id": 1, "limit": n})]
     model.encode(texts[:64])  # warm up
     t = time.perf_counter()
     model.encode(texts, batch_size=64, normalize_embeddings=True)
     direct = len(texts) / (time.perf_counter() - t)
-    conn.execute("CREATE TABLE bench_keep AS SELECT id FROM sentences WHERE dataset_id = 1 "
-                 "ORDER BY id LIMIT %s", (n,))
+    conn.execute(SQL.keep_first_sentences, {"dataset_id": 1, "limit": n})
     # only the first embed_n sentences of the dataset: a dataset holding just those
-    conn.execute("INSERT INTO datasets (name) VALUES ('embed_bench')")
-    conn.execute("INSERT INTO sentences (dataset_id, split, position, text) "
-                 "SELECT (SELECT id FROM datasets WHERE name='embed_bench'), 'x', "
-                 "row_number() OVER (ORDER BY id), text FROM sentences "
-                 "WHERE id IN (SELECT id FROM bench_keep)")
+    conn.execute(INGEST_SQL.insert_dataset, {"name": "embed_bench"})
+    conn.execute(SQL.copy_kept_sentences, {"name": "embed_bench"})
     conn.commit()
-    ds = conn.execute("SELECT id FROM datasets WHERE name='embed_bench'").fetchone()[0]
+    ds = db.dataset_id(conn, "embed_bench")
     st = embed_worker(ds, 256, url)
     ours = st.embedded / st.seconds
     print(f"embed: allabel embed {ours:,.0f} sentences/s | SentenceTransformer.encode "
@@ -59,8 +58,7 @@ def bench_embed(conn, url: str, n: int) -> None:
 def bench_bm25(conn, dataset_id: int, n_queries: int, label: str, pm: psutil.Process) -> None:
     from allabel.retrieval import bm25
 
-    texts = [t for (t,) in conn.execute(
-        "SELECT text FROM sentences WHERE dataset_id = %s ORDER BY id", (dataset_id,))]
+    texts = [r["text"] for r in db.rows(conn, SQL.dataset_texts, {"dataset_id": dataset_id})]
     qs = random.Random(1).sample(texts, n_queries)
     bm25.search(conn, dataset_id, qs[0])  # warm up
     m = Meter(pm)
@@ -69,9 +67,7 @@ def bench_bm25(conn, dataset_id: int, n_queries: int, label: str, pm: psutil.Pro
     ours_qps = n_queries / (time.perf_counter() - t)
     ours_cost = str(m)
     r, ids, vocab = bm25s_index(conn, dataset_id)
-    qtok = [[vocab[lx] for lx, c in conn.execute(
-        "SELECT lexeme, coalesce(cardinality(positions),1) FROM unnest(bm25_lexemes(%s))",
-        (q,)).fetchall() for _ in range(c) if lx in vocab] for q in qs]
+    qtok = query_tokens(conn, qs, vocab)
     t = time.perf_counter()
     ref = []
     for qt in qtok:
@@ -112,26 +108,21 @@ def main() -> None:
               f" (target >= 20,000/s)")
 
         conn = db.connect(url)
-        pm = psutil.Process(conn.execute("SELECT pg_backend_pid()").fetchone()[0]).parent()
+        pm = psutil.Process(conn.info.backend_pid).parent()
         if args.embed_n > 0:
             bench_embed(conn, url, args.embed_n)
 
         # ---- BM25 ----------------------------------------------------------------------
-        bc = conn.execute("SELECT id FROM datasets WHERE name = 'bc5cdr'").fetchone()[0]
-        conn.execute("INSERT INTO datasets (name) VALUES ('bm25_5k')")
-        conn.execute("INSERT INTO sentences (dataset_id, split, position, text) "
-                     "SELECT (SELECT id FROM datasets WHERE name='bm25_5k'), 'x', "
-                     "row_number() OVER (ORDER BY id), text FROM sentences WHERE dataset_id = %s "
-                     "ORDER BY id LIMIT 5000", (bc,))
-        conn.execute("ANALYZE sentences")
+        bc = db.dataset_id(conn, "bc5cdr")
+        conn.execute(INGEST_SQL.insert_dataset, {"name": "bm25_5k"})
+        conn.execute(SQL.copy_first_sentences, {"name": "bm25_5k", "dataset_id": bc, "limit": 5000})
+        conn.execute(SQL.analyze_sentences)
         conn.commit()
-        ds5 = conn.execute("SELECT id FROM datasets WHERE name='bm25_5k'").fetchone()[0]
+        ds5 = db.dataset_id(conn, "bm25_5k")
         bench_bm25(conn, ds5, args.queries, "5k", pm)
         # ~50k: every sentence of both corpora, plus perturbed copies (one random token
         # dropped and one random corpus word appended) until 50,000
-        base = [t for (t,) in conn.execute(
-            "SELECT text FROM sentences WHERE dataset_id IN (SELECT id FROM datasets "
-            "WHERE name IN ('bc5cdr', 'ncbi-disease')) ORDER BY id")]
+        base = [r["text"] for r in db.rows(conn, SQL.texts_of_datasets, {"names": ["bc5cdr", "ncbi-disease"]})]
         rng = random.Random(0)
         words = [w for t in base[:2000] for w in t.split()]
         out = list(base)
@@ -144,7 +135,7 @@ def main() -> None:
         f = home / "big.txt"
         f.write_text("\n".join(out) + "\n")
         ingest_path(f, "bm25_50k", "x", url=url)
-        ds50 = conn.execute("SELECT id FROM datasets WHERE name='bm25_50k'").fetchone()[0]
+        ds50 = db.dataset_id(conn, "bm25_50k")
         bench_bm25(conn, ds50, args.queries, "50k", pm)
         conn.close()
     finally:

@@ -88,7 +88,7 @@ def main() -> None:
         from allabel.store import db
 
         with db.connect(url) as conn:
-            pm = psutil.Process(conn.execute("SELECT pg_backend_pid()").fetchone()[0]).parent()
+            pm = psutil.Process(conn.info.backend_pid).parent()
         corpora = sorted(p for p in DATA.iterdir() if p.is_dir())
         for r in range(args.repeat):
             def run(r: int = r) -> int:

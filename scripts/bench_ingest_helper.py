@@ -31,20 +31,11 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scripts.bench_ingest import server_cpu  # noqa: E402
-from scripts.benchlib import DATA, scratch_database  # noqa: E402
+from scripts.benchlib import DATA, scratch_database, script_queries  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 AHEAD = 2  # chunks whose lexemes the helper computes while the writer sends earlier ones
-
-ALTER = """
-ALTER TABLE sentences ALTER COLUMN tsv DROP EXPRESSION;
-CREATE FUNCTION sentences_tsv() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN NEW.tsv := bm25_lexemes(NEW.text); RETURN NEW; END $$;
-CREATE TRIGGER sentences_tsv BEFORE INSERT ON sentences FOR EACH ROW EXECUTE FUNCTION sentences_tsv();
-"""
-LEXEMES = "SELECT allabel.bm25_lexemes(t)::text FROM unnest(%s::text[]) t"
-COPY = ("COPY sentences (dataset_id, split, doc_id, position, source_file_id, text, tokens, "
-        "token_starts, tsv) FROM STDIN")
+SQL = script_queries("bench_ingest_helper")
 
 
 def backend_cpu(pid: int) -> float:
@@ -66,7 +57,7 @@ def helper_copy_sentences(url: str):
         sentences: list = []
         with psycopg.connect(url, autocommit=True) as helper, ThreadPoolExecutor(1) as ex:
             def lexemes(chunk: list) -> list[str]:
-                return [r[0] for r in helper.execute(LEXEMES, ([s.text for s in chunk],)).fetchall()]
+                return [r["tsv"] for r in db.rows(helper, SQL.lexemes, {"texts": [s.text for s in chunk]})]
 
             def ahead() -> Iterator[tuple[list, list[str]]]:
                 pending: deque[tuple[list, Future]] = deque()
@@ -79,7 +70,8 @@ def helper_copy_sentences(url: str):
                     c, f = pending.popleft()
                     yield c, f.result()
 
-            with conn.cursor() as cur, writer.row_checks_off(conn, checks_off), cur.copy(COPY) as copy:
+            with conn.cursor() as cur, writer.row_checks_off(conn, checks_off), \
+                    cur.copy(SQL.copy_sentences_with_tsv) as copy:
                 prefix = f"{dataset_id}\t{writer._field(split)}\t"
                 for chunk, tsvs in ahead():
                     c = first + len(sentences)
@@ -106,9 +98,9 @@ def main() -> None:
         from allabel.store import db
 
         with db.connect(url) as conn:
-            pm = psutil.Process(conn.execute("SELECT pg_backend_pid()").fetchone()[0]).parent()
+            pm = psutil.Process(conn.info.backend_pid).parent()
             if args.mode == "helper":
-                conn.execute(ALTER)
+                conn.execute(SQL.tsv_filled_by_trigger)
                 conn.commit()
         if args.mode == "helper":
             ing.copy_sentences = helper_copy_sentences(url)
@@ -138,8 +130,7 @@ def main() -> None:
                   f"backend, the rest {rest:.2f} s) -> at most {n / max(writer_cpu[0], rest):,.0f}/s | load "
                   f"{os.getloadavg()[0]:.2f}", flush=True)
         with db.connect(url) as conn:
-            bad = conn.execute("SELECT count(*) FROM sentences WHERE tsv IS DISTINCT FROM bm25_lexemes(text)"
-                               ).fetchone()[0]
+            bad = db.scalar(conn, SQL.count_tsv_mismatches)
         print(f"sentences whose tsv differs from bm25_lexemes(text): {bad}")
 
 

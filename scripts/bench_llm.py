@@ -17,7 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.benchlib import DATA, scratch_database  # noqa: E402
+from allabel.store.sqlfiles import queries  # noqa: E402
+from scripts.benchlib import DATA, scratch_database, script_queries  # noqa: E402
+
+SQL = script_queries("bench_llm")
+PREDICT_SQL = queries("predict")
+EXPERIMENT_SQL = queries("experiment")
 
 
 def main() -> None:
@@ -58,7 +63,7 @@ def bench_cache_and_prompt_tokens() -> None:
     get_settings.cache_clear()
     predict_split("bc5cdr", "test", "train", k=4, limit=8, show_progress=False)
     with db.connection() as conn:
-        conn.execute("DELETE FROM predictions")
+        conn.execute(SQL.delete_predictions)
         conn.commit()
     t = time.perf_counter()
     st2 = predict_split("bc5cdr", "test", "train", k=4, limit=8, show_progress=False)
@@ -69,9 +74,9 @@ def bench_cache_and_prompt_tokens() -> None:
     with db.connection() as conn:
         ds = db.dataset_id(conn, "bc5cdr")
         pool = DemoPool.from_split(conn, ds, "train")
-        labels = dict(conn.execute("SELECT name, description FROM labels WHERE dataset_id=%s", (ds,)))
-        sents = conn.execute("SELECT id, text FROM sentences WHERE dataset_id=%s AND split='test' "
-                             "ORDER BY id LIMIT 30", (ds,)).fetchall()
+        labels = {r["name"]: r["description"] for r in db.rows(conn, PREDICT_SQL.labels, {"dataset_id": ds})}
+        sents = [(r["id"], r["text"]) for r in db.rows(conn, SQL.first_sentences,
+                                                       {"dataset_id": ds, "split": "test", "limit": 30})]
         for fmt in ("json", "lines"):
             for k in (1, 4, 7):
                 n = []
@@ -100,13 +105,11 @@ def bench_local(args: argparse.Namespace) -> None:
     with db.connection() as conn:
         ds = db.dataset_id(conn, "bc5cdr")
         pool = DemoPool.from_split(conn, ds, "train")
-        labels = dict(conn.execute("SELECT name, description FROM labels WHERE dataset_id=%s ORDER BY name",
-                                   (ds,)).fetchall())
-        rows = conn.execute("SELECT id, text FROM sentences WHERE dataset_id=%s AND split=%s "
-                            "ORDER BY md5(id::text) LIMIT %s", (ds, args.split, n)).fetchall()
-        gold_rows = conn.execute("SELECT sentence_id, start_char, end_char, label FROM entities "
-                                 "WHERE source='gold' AND sentence_id = ANY(%s)", ([r[0] for r in rows],))
-        gold = {tuple(g) for g in gold_rows}
+        labels = {r["name"]: r["description"] for r in db.rows(conn, PREDICT_SQL.labels, {"dataset_id": ds})}
+        rows = [(r["id"], r["text"]) for r in db.rows(conn, SQL.sample_sentences,
+                                                      {"dataset_id": ds, "split": args.split, "limit": n})]
+        gold = {(g["sentence_id"], g["start_char"], g["end_char"], g["label"])
+                for g in db.rows(conn, SQL.gold_entities, {"ids": [sid for sid, _ in rows]})}
         demo_ids = pool.retrieve_many(conn, [(t, sid) for sid, t in rows], 4)
 
     def prompts(fmt: str) -> list[list[dict]]:
@@ -214,8 +217,7 @@ def bench_endpoint_concurrency(args) -> None:
     with db.connection() as conn:
         ds = db.dataset_id(conn, "bc5cdr")
         pool = DemoPool.from_split(conn, ds, "train")
-        ids = [r[0] for r in conn.execute("SELECT id FROM sentences WHERE dataset_id=%s AND "
-                                          "split='devel' ORDER BY id", (ds,))]
+        ids = [r["id"] for r in db.rows(conn, EXPERIMENT_SQL.test_ids, {"dataset_id": ds, "split": "devel"})]
         pool.retrieve(conn, "warm up the pool index", 4, -1)
     with FakeOpenAIProcess(delay=args.delay) as srv:
         base = None

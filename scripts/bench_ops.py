@@ -16,7 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.benchlib import DATA, scratch_database  # noqa: E402
+from scripts.benchlib import DATA, scratch_database, script_queries  # noqa: E402
+
+SQL = script_queries("bench_ops")
 
 
 def main() -> None:
@@ -54,7 +56,7 @@ def main() -> None:
         st = predict_split("bc", "pool", "train", k=2, show_progress=False)
         secs = time.perf_counter() - t
         with db.connection() as conn:
-            total = conn.execute("SELECT count(*) FROM sentences WHERE split = 'pool'").fetchone()[0]
+            total = db.scalar(conn, SQL.count_split_sentences, {"split": "pool"})
         print(f"predict --new on {total:,} sentences of which 100 are new: {st.calls} LLM calls "
               f"({len(srv.requests) - n_before} requests reached the server), {secs:.2f} s (target: 100 calls)")
         t = time.perf_counter()

@@ -32,21 +32,17 @@ from pathlib import Path
 
 import numpy as np
 import psutil
+from psycopg.rows import dict_row
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from allabel.store import db  # noqa: E402
+from allabel.store.sqlfiles import queries  # noqa: E402
 from scripts.bench_ingest import server_cpu, synthetic_lines  # noqa: E402
-from scripts.benchlib import DATA, scratch_database  # noqa: E402
+from scripts.benchlib import DATA, scratch_database, script_queries  # noqa: E402
 
-# How --new found its sentences before the work list (allabel/sql/queries/predict.sql until sql/016): one
-# pass over the split, each sentence checked against the finished predictions of prediction runs.
-BEFORE = """
-SELECT s.id FROM sentences s
-WHERE s.dataset_id = %(dataset_id)s AND s.split = %(split)s
-  AND NOT EXISTS (SELECT 1 FROM predictions p WHERE p.run_id = %(run_id)s AND p.sentence_id = s.id)
-  AND NOT EXISTS (SELECT 1 FROM predictions q JOIN runs r ON r.id = q.run_id
-                  WHERE q.sentence_id = s.id AND q.status = 'done' AND r.kind = 'prediction')
-ORDER BY s.position
-LIMIT %(limit)s"""
+SQL = script_queries("bench_predict_new")
+BM25_SQL = queries("bm25")
+INGEST_SQL = queries("ingest")
 
 
 class StubBackend:
@@ -118,21 +114,27 @@ def bm25s_index(conn, dataset_id: int):
 
     vocab: dict[str, int] = {}
     ids, docs = [], []
-    with conn.cursor(name="bm25s_docs") as cur:
+    with conn.cursor(name="bm25s_docs", row_factory=dict_row) as cur:
         cur.itersize = 20_000
-        cur.execute(
-            "SELECT s.id, coalesce(array_agg(u.lexeme) FILTER (WHERE u.lexeme IS NOT NULL), '{}'),"
-            " coalesce(array_agg(coalesce(cardinality(u.positions),1)) FILTER (WHERE u.lexeme IS NOT NULL), '{}')"
-            " FROM sentences s LEFT JOIN LATERAL unnest(s.tsv) u ON true WHERE s.dataset_id = %s"
-            " GROUP BY s.id ORDER BY s.id", (dataset_id,))
-        for sid, lexemes, counts in cur:
-            ids.append(sid)
+        cur.execute(SQL.lexemes_per_sentence, {"dataset_id": dataset_id})
+        for doc in cur:
+            ids.append(doc["id"])
             docs.append([vocab.setdefault(lx, len(vocab))
-                         for lx, c in zip(lexemes, counts, strict=True) for _ in range(c)])
+                         for lx, c in zip(doc["lexemes"], doc["counts"], strict=True) for _ in range(c)])
     conn.commit()
     r = bm25s.BM25(method="lucene", k1=1.2, b=0.75)
     r.index(bm25s.tokenization.Tokenized(ids=docs, vocab=vocab), show_progress=False)
     return r, np.array(ids), vocab
+
+
+def query_tokens(conn, texts: list[str], vocab: dict[str, int]) -> list[list[int]]:
+    """The bm25s tokens of each query text: its lexemes that are in the vocabulary, each repeated
+    by its count in the query (the query side of ``bm25_search``)."""
+    tokens: list[list[int]] = [[] for _ in texts]
+    for r in db.rows(conn, BM25_SQL.query_lexemes, {"texts": texts}):
+        if r["lexeme"] in vocab:
+            tokens[r["query"] - 1] += [vocab[r["lexeme"]]] * r["qtf"]
+    return tokens
 
 
 def top5(scores: np.ndarray, ids: np.ndarray) -> list[tuple[int, float]]:
@@ -153,8 +155,7 @@ def _ties_aside(hits: list[tuple[int, float]]) -> list[tuple[float, int]]:
 def bench_bm25(conn, dataset_id: int, n_queries: int, label: str, pm: psutil.Process) -> None:
     from allabel.retrieval import bm25
 
-    texts = [t for (t,) in conn.execute(
-        "SELECT text FROM sentences WHERE dataset_id = %s ORDER BY id", (dataset_id,))]
+    texts = [r["text"] for r in db.rows(conn, SQL.dataset_texts, {"dataset_id": dataset_id})]
     qs = random.Random(1).sample(texts, n_queries)
     del texts
     bm25.search(conn, dataset_id, qs[0])  # warm up
@@ -166,9 +167,7 @@ def bench_bm25(conn, dataset_id: int, n_queries: int, label: str, pm: psutil.Pro
     m = Meter(pm)
     r, ids, vocab = bm25s_index(conn, dataset_id)
     print(f"(bm25s index of {len(ids):,} sentences: {m})", flush=True)
-    qtok = [[vocab[lx] for lx, c in conn.execute(
-        "SELECT lexeme, coalesce(cardinality(positions),1) FROM unnest(bm25_lexemes(%s))",
-        (q,)).fetchall() for _ in range(c) if lx in vocab] for q in qs]
+    qtok = query_tokens(conn, qs, vocab)
     t = time.perf_counter()
     for qt in qtok:
         sc = r.get_scores(qt)
@@ -217,7 +216,6 @@ def main() -> None:
     with scratch_database() as url:
         from allabel.ingest import ingest_path
         from allabel.predict import DemoPool, Q, predict_split, prediction_run
-        from allabel.store import db
 
         pm = _postmaster()
         tmp = Path(f"/tmp/allabel-bench-predict-{os.getpid()}")
@@ -237,28 +235,24 @@ def main() -> None:
             with db.connect(url) as conn:
                 ds = db.dataset_id(conn, "big")
                 # the ingest's work-list step alone, on the sentences just written (rolled back)
-                files, lo, hi = conn.execute(
-                    "SELECT array_agg(DISTINCT source_file_id), min(id), max(id) FROM sentences "
-                    "WHERE dataset_id = %s AND split = 'pool'", (ds,)).fetchone()
-                conn.execute("DELETE FROM predict_worklist WHERE dataset_id = %s AND split = 'pool'", (ds,))
+                written = db.one(conn, SQL.split_files_and_ids, {"dataset_id": ds, "split": "pool"})
+                conn.execute(SQL.clear_worklist, {"dataset_id": ds, "split": "pool"})
                 m = Meter(pm)
-                added = conn.execute("SELECT predict_worklist_add_sentences(%s, %s, %s, %s)",
-                                     (ds, files, lo, hi)).fetchone()[0]
+                added = db.scalar(conn, INGEST_SQL.predict_worklist_add_sentences, {"dataset_id": ds, **written})
                 print(f"(the ingest's work-list step alone, {added:,} sentences: {m})", flush=True)
                 conn.rollback()
                 pool = DemoPool.resolve(conn, ds, "train")
                 done_run = prediction_run(conn, ds, "pool", pool, 4, stub)
                 m = Meter(pm)
-                n_done = conn.execute(
-                    "INSERT INTO predictions (run_id, sentence_id, status) SELECT %s, id, 'done' "
-                    "FROM sentences WHERE dataset_id = %s AND split = 'pool'", (done_run, ds)).rowcount
+                n_done = conn.execute(SQL.finish_split, {"run_id": done_run, "dataset_id": ds,
+                                                         "split": "pool"}).rowcount
                 conn.commit()
                 print(f"(setup: {n_done:,} finished predictions inserted set-based, the work list "
                       f"emptied by its trigger - the benchmark's shortcut: {m})", flush=True)
                 conn.autocommit = True
-                conn.execute("VACUUM ANALYZE allabel.predictions")
-                conn.execute("VACUUM ANALYZE allabel.sentences")
-                conn.execute("VACUUM ANALYZE allabel.predict_worklist")
+                conn.execute(SQL.vacuum_predictions)
+                conn.execute(SQL.vacuum_sentences)
+                conn.execute(SQL.vacuum_worklist)
             m = Meter(pm)
             r = ingest_path(tmp / "new.txt", "big", "pool", url=url)
             print(f"(new text: ingested {r.sentences:,} sentences: {m})", flush=True)
@@ -272,25 +266,26 @@ def main() -> None:
                                    Q.new_sentences_without_prediction),
                                   ("split_sentences_without_prediction (without --new, the split)",
                                    Q.split_sentences_without_prediction),
-                                  ("the anti-join --new used before the work list", BEFORE)]:
+                                  ("the anti-join --new used before the work list",
+                                   SQL.new_sentences_before_worklist)]:
                     t = time.perf_counter()
-                    rows = conn.execute(sql, {"dataset_id": ds, "split": "pool", "run_id": run_id,
-                                              "limit": None}).fetchall()
-                    timings[name] = (time.perf_counter() - t, len(rows))
-                ids = [row[0] for row in conn.execute(Q.new_sentences_without_prediction, {
+                    n_rows = len(conn.execute(sql, {"dataset_id": ds, "split": "pool", "run_id": run_id,
+                                                    "limit": None}).fetchall())
+                    timings[name] = (time.perf_counter() - t, n_rows)
+                ids = [row["id"] for row in db.rows(conn, Q.new_sentences_without_prediction, {
                     "dataset_id": ds, "split": "pool", "run_id": run_id, "limit": None})]
                 t = time.perf_counter()
                 conn.execute(Q.enqueue, {"run_id": run_id, "ids": ids})
                 timings["enqueue"] = (time.perf_counter() - t, len(ids))
                 t = time.perf_counter()
-                claimed = conn.execute(Q.claim, {"run_id": run_id, "limit": 4}).fetchall()
-                timings["claim (one batch)"] = (time.perf_counter() - t, len(claimed))
+                n_claimed = len(conn.execute(Q.claim, {"run_id": run_id, "limit": 4}).fetchall())
+                timings["claim (one batch)"] = (time.perf_counter() - t, n_claimed)
                 if args.explain:
                     for sql, params in [(Q.new_sentences_without_prediction, {
                             "dataset_id": ds, "split": "pool", "run_id": run_id, "limit": None}),
                             (Q.claim, {"run_id": run_id, "limit": 4})]:
-                        plan = conn.execute(b"EXPLAIN (ANALYZE, BUFFERS) " + sql.encode(), params)
-                        print("\n".join(r[0] for r in plan), flush=True)
+                        plan = db.rows(conn, "\n".join((SQL.explain_analyze, sql)), params)
+                        print("\n".join(r["QUERY PLAN"] for r in plan), flush=True)
                 conn.rollback()
             print(f"queue queries at {args.n:,}, each alone: " + "; ".join(
                 f"{k} {v * 1000:.1f} ms ({n:,} rows)" for k, (v, n) in timings.items()), flush=True)
@@ -314,8 +309,7 @@ def main() -> None:
                   f"{finds.total:.3f} s; {m}", flush=True)
             if args.bm25:
                 with db.connect(url) as conn:
-                    n_ds = conn.execute("SELECT count(*) FROM sentences WHERE dataset_id = %s",
-                                        (ds,)).fetchone()[0]
+                    n_ds = db.scalar(conn, SQL.count_dataset_sentences, {"dataset_id": ds})
                     bench_bm25(conn, ds, args.bm25, f"{n_ds:,}", pm)
         finally:
             for f in tmp.glob("*"):
@@ -326,11 +320,8 @@ def main() -> None:
 
 def _postmaster() -> psutil.Process:
     """The scratch server's postmaster: the parent of this session's backend."""
-    from allabel.store import db
-
     with db.connect() as conn:
-        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-        return psutil.Process(pid).parent()  # while the backend lives
+        return psutil.Process(conn.info.backend_pid).parent()  # while the backend lives
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from scripts.benchlib import DATA  # noqa: E402
+from scripts.benchlib import DATA, script_queries  # noqa: E402
+
+SQL = script_queries("bench_scale")
 
 
 def source_vectors(cache: Path | None) -> np.ndarray:
@@ -249,24 +251,23 @@ def pgvector_knn(X, sample, truth, report) -> None:
     n = len(X)
     with scratch_database():
         conn = db.connect()
-        conn.execute("CREATE TABLE v (id bigint PRIMARY KEY, e vector(384))")
-        with conn.cursor() as cur, cur.copy("COPY v FROM STDIN WITH (FORMAT BINARY)") as copy:
+        conn.execute(SQL.create_vectors)
+        with conn.cursor() as cur, cur.copy(SQL.copy_vectors) as copy:
             copy.set_types(["int8", "vector"])
             for i, v in enumerate(X):
                 copy.write_row((i, Vector(v)))
         conn.commit()
-        conn.execute("SET maintenance_work_mem = '1GB'")
-        conn.execute("SET max_parallel_maintenance_workers = 0")
+        conn.execute(SQL.index_memory)
+        conn.execute(SQL.no_parallel_index_build)
         t = time.perf_counter()
-        conn.execute("CREATE INDEX ON v USING hnsw (e vector_ip_ops) WITH (m = 16, ef_construction = 80)")
+        conn.execute(SQL.create_hnsw_index)
         conn.commit()
         b = time.perf_counter() - t
-        conn.execute("SET hnsw.ef_search = 48")
+        conn.execute(SQL.hnsw_ef_search)
         found = []
         t = time.perf_counter()
         for q in sample:
-            found.append([r[0] for r in conn.execute(
-                "SELECT id FROM v ORDER BY e <#> (SELECT e FROM v WHERE id = %s) LIMIT 11", (int(q),))])
+            found.append([r["id"] for r in db.rows(conn, SQL.neighbours, {"id": int(q)})])
         per = (time.perf_counter() - t) / len(sample)
         conn.close()
     report("pgvector HNSW (M16 ef48)", b, per * n, found)
@@ -293,22 +294,19 @@ def predict_new(args: argparse.Namespace, n: int, new: int = 1000) -> None:
         t = time.perf_counter()
         # setup shortcut: the pool's BM25 postings play no part in predict (demonstrations come
         # from the train split), so the bulk insert skips the triggers
-        conn.execute("SET session_replication_role = replica")
-        conn.execute("INSERT INTO sentences (dataset_id, split, position, text) "
-                     "SELECT %s, 'pool', g, 'Sentence ' || g || ' reports toxicity of drug ' || (g %% 997) "
-                     "FROM generate_series(0, %s - 1) g", (ds, n))
+        conn.execute(SQL.triggers_off)
+        conn.execute(SQL.insert_pool_sentences, {"dataset_id": ds, "n": n})
         conn.commit()
         print(f"(setup: {n:,} pool sentences inserted in {time.perf_counter() - t:.0f} s)", flush=True)
         pool = DemoPool.from_split(conn, ds, "train")
         run_id = prediction_run(conn, ds, "pool", pool, 4, get_backend())
-        conn.execute("INSERT INTO predictions (run_id, sentence_id, status) SELECT %s, id, 'done' "
-                     "FROM sentences WHERE dataset_id = %s AND split = 'pool' AND position < %s",
-                     (run_id, ds, n - new))
-        conn.execute("RESET session_replication_role")
+        conn.execute(SQL.finish_old_sentences, {"run_id": run_id, "dataset_id": ds,
+                                                   "first_new": n - new})
+        conn.execute(SQL.triggers_on)
         conn.commit()
         conn.autocommit = True
-        conn.execute("VACUUM ANALYZE allabel.predictions")
-        conn.execute("VACUUM ANALYZE allabel.sentences")
+        conn.execute(SQL.vacuum_predictions)
+        conn.execute(SQL.vacuum_sentences)
         conn.autocommit = False
         timings = {}
         for name, sql, params in [
@@ -317,15 +315,15 @@ def predict_new(args: argparse.Namespace, n: int, new: int = 1000) -> None:
              {"dataset_id": ds, "split": "pool", "run_id": run_id, "limit": None, "new": False}),
         ]:
             t = time.perf_counter()
-            rows = conn.execute(sql, params).fetchall()
+            rows = db.rows(conn, sql, params)
             timings[name] = time.perf_counter() - t
-        ids = [r[0] for r in rows]
+        ids = [r["id"] for r in rows]
         assert len(ids) == new, len(ids)
         t = time.perf_counter()
         conn.execute(Q.enqueue, {"run_id": run_id, "ids": ids})
         timings["enqueue"] = time.perf_counter() - t
         t = time.perf_counter()
-        conn.execute(Q.claim, {"run_id": run_id, "limit": 32}).fetchall()
+        db.rows(conn, Q.claim, {"run_id": run_id, "limit": 32})
         timings["one claim of 32"] = time.perf_counter() - t
         conn.rollback()
         conn.close()

@@ -23,7 +23,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.benchlib import DATA, scratch_database  # noqa: E402
+from allabel.store import db  # noqa: E402
+from allabel.store.sqlfiles import queries  # noqa: E402
+from scripts.benchlib import DATA, scratch_database, script_queries  # noqa: E402
+
+SQL = script_queries("bench_select")
+EMBED_SQL = queries("embed")
 
 
 def make_dataset(conn, name: str, texts: list[str], X: np.ndarray, home: Path) -> None:
@@ -35,12 +40,9 @@ def make_dataset(conn, name: str, texts: list[str], X: np.ndarray, home: Path) -
     f = home / f"{name}.txt"
     f.write_text("\n".join(texts) + "\n")
     ingest_path(f, name, "train")
-    ids = [r[0] for r in conn.execute(
-        "SELECT s.id FROM sentences s JOIN datasets d ON d.id = s.dataset_id WHERE d.name = %s "
-        "ORDER BY s.position", (name,))]
+    ids = [r["id"] for r in db.rows(conn, SQL.sentence_ids_in_order, {"name": name})]
     model = get_settings().embed_model
-    with conn.cursor() as cur, cur.copy("COPY embeddings (sentence_id, model, embedding) FROM STDIN "
-                                        "WITH (FORMAT BINARY)") as copy:
+    with conn.cursor() as cur, cur.copy(EMBED_SQL.copy_embeddings) as copy:
         copy.set_types(["int8", "text", "vector"])
         for sid, v in zip(ids, X, strict=True):
             copy.write_row((sid, model, Vector(v)))
@@ -65,7 +67,6 @@ def main() -> None:
 
     from allabel.ingest import ingest_path
     from allabel.retrieval.embed import embed_dataset, load_vectors
-    from allabel.store import db
 
     home = Path(tempfile.mkdtemp(prefix="allabel-bench-select-"))
     with scratch_database():
@@ -76,7 +77,7 @@ def main() -> None:
         conn = db.connect()
         ds = db.dataset_id(conn, "bc5cdr_src")
         ids, X = load_vectors(conn, ds)
-        texts = dict(conn.execute("SELECT id, text FROM sentences WHERE dataset_id = %s", (ds,)).fetchall())
+        texts = {r["id"]: r["text"] for r in db.rows(conn, SQL.dataset_texts, {"dataset_id": ds})}
         base_texts = [texts[int(i)] for i in ids]
         rng = random.Random(0)
         nrng = np.random.default_rng(0)

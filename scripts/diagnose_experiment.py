@@ -15,6 +15,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from scripts.benchlib import script_queries  # noqa: E402
+
+SQL = script_queries("diagnose_experiment")
 
 
 def main() -> None:
@@ -25,13 +28,12 @@ def main() -> None:
         sys.exit("usage: diagnose_experiment.py EXPERIMENT_ID")
     exp_id = int(sys.argv[1])
     with db.connection() as conn:
-        row = conn.execute("SELECT dataset_id, params FROM experiments WHERE id = %s", (exp_id,)).fetchone()
-        if row is None:
+        exp = db.one(conn, SQL.experiment, {"experiment_id": exp_id})
+        if exp is None:
             sys.exit(f"no experiment {exp_id}")
-        dataset_id, params = row
-        splits = params.get("pool_splits") or [r[0] for r in conn.execute(
-            "SELECT DISTINCT split FROM sentences WHERE dataset_id = %s AND split <> %s",
-            (dataset_id, params.get("test_split", "test")))]
+        dataset_id, params = exp["dataset_id"], exp["params"]
+        splits = params.get("pool_splits") or [r["split"] for r in db.rows(conn, SQL.pool_splits, {
+            "dataset_id": dataset_id, "test_split": params.get("test_split", "test")})]
         print(diagnose.markdown(conn, exp_id, dataset_id, splits))
 
 
