@@ -1,4 +1,4 @@
-"""Prediction defects found by issue 14, each pinned by a test that failed before its fix:
+"""Prediction runs keep their promises:
 no transaction open while the LLM answers, an attempt limit (``failed``, never ``done``),
 ``--new`` with a meaning, explicit ``--demos``, evaluation refusing a selection run, ``created``
 runs, and a prediction run's identity unchanged by the refactor."""

@@ -1,4 +1,4 @@
-"""The promises of issue 16 that need no server kill: secrets masked everywhere, a selection's
+"""What holds without a server kill: secrets masked everywhere, a selection's
 identity includes the LLM, user errors are one line with a documented code, unparseable answers
 rank as most uncertain, one in-flight request per prompt, the DB retry policy's classification."""
 

@@ -1,4 +1,4 @@
-"""BI surface v2 (migration 0011): ids and sentence text in the views, column names that need no
+"""The BI views: ids and sentence text in every view, column names that need no
 quoting, the latest LLM run per dataset and split, a comment on every column, bi.bm25() for the
 reader role, and the documented DuckDB (ADBC -> Arrow) snippet run as written in the docs."""
 
