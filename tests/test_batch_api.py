@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from allabel.core.config import get_settings
-from allabel.ingest import ingest_path
 from allabel.llm.cache import usage
+from tests.cli_jobs import configure_toy
 from tests.fake_openai import FakeOpenAI
 
 DATA = Path(__file__).parent / "data"
@@ -23,16 +23,10 @@ POOL = ["Heparin was given .", "Warfarin too .", "Caffeine last .", "Lithium cau
 @pytest.fixture()
 def fake(db_url, monkeypatch, tmp_path):
     with FakeOpenAI() as srv:
-        for k, v in {"ALLABEL_LLM_BASE_URL": srv.url, "ALLABEL_LLM_MODEL": "fake-model",
-                     "ALLABEL_LLM_API_KEY": SECRET, "ALLABEL_HOME": str(tmp_path / "home"),
-                     "ALLABEL_LLM_MAX_RETRIES": "0",
-                     "ALLABEL_LLM_PRICES": json.dumps({"fake-model": {"prompt": 1, "completion": 1}}),
-                     }.items():
-            monkeypatch.setenv(k, v)
-        get_settings.cache_clear()
-        ingest_path(DATA / "small.tsv", "toy", "train")
-        (tmp_path / "t.txt").write_text("\n".join(POOL) + "\n")
-        ingest_path(tmp_path / "t.txt", "toy", "test")
+        configure_toy(srv, monkeypatch, tmp_path, {
+            "ALLABEL_LLM_MODEL": "fake-model", "ALLABEL_LLM_API_KEY": SECRET,
+            "ALLABEL_HOME": str(tmp_path / "home"), "ALLABEL_LLM_MAX_RETRIES": "0",
+            "ALLABEL_LLM_PRICES": json.dumps({"fake-model": {"prompt": 1, "completion": 1}})}, POOL)
         yield srv
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from allabel.core.config import get_settings
 from allabel.ingest import ingest_path
+from tests.cli_jobs import configure_toy
 from tests.conftest import REPO
 from tests.fake_openai import FakeOpenAI
 
@@ -35,14 +36,9 @@ def _pool(tmp_path: Path, n: int = 24) -> Path:
 @pytest.fixture()
 def fake(db_url, monkeypatch, tmp_path):
     with FakeOpenAI() as srv:
-        for k, v in {"ALLABEL_LLM_BASE_URL": srv.url, "ALLABEL_LLM_MODEL": "fake",
-                     "ALLABEL_LLM_CONCURRENCY": "1", "ALLABEL_LLM_BACKOFF": "0.01",
-                     "ALLABEL_LLM_MAX_RETRIES": "1"}.items():
-            monkeypatch.setenv(k, v)
-        get_settings.cache_clear()
-        ingest_path(DATA / "small.tsv", "toy", "train")
-        (tmp_path / "t.txt").write_text("".join(f"Drug{i} was given .\n" for i in range(6)))
-        ingest_path(tmp_path / "t.txt", "toy", "test")
+        configure_toy(srv, monkeypatch, tmp_path, {
+            "ALLABEL_LLM_MODEL": "fake", "ALLABEL_LLM_CONCURRENCY": "1", "ALLABEL_LLM_BACKOFF": "0.01",
+            "ALLABEL_LLM_MAX_RETRIES": "1"}, [f"Drug{i} was given ." for i in range(6)])
         yield srv
     get_settings.cache_clear()
 
