@@ -9,6 +9,7 @@ the CLI prints about an error goes through :func:`mask`.
 from __future__ import annotations
 
 import re
+import threading
 
 _USERINFO = re.compile(r"(?P<pre>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)[^@\s]*@")
 _QUERY = re.compile(r"(?i)(?P<pre>[?&;](?:password|passwd|pwd|api[_-]?key|key|token|access_token|"
@@ -16,6 +17,7 @@ _QUERY = re.compile(r"(?i)(?P<pre>[?&;](?:password|passwd|pwd|api[_-]?key|key|to
 _BEARER = re.compile(r"(?i)(?P<pre>\bbearer\s+)[A-Za-z0-9._~+/=\-]+")
 _KV = re.compile(r"(?i)(?P<pre>\b(?:password|passwd|api_key)\s*=\s*)'?[^\s'&]+'?")
 MASK = "***"
+_reading = threading.local()  # set while the settings are read: their own errors are masked too
 
 
 def _configured_secrets() -> list[str]:
@@ -24,10 +26,15 @@ def _configured_secrets() -> list[str]:
 
     from allabel.config import get_settings
 
+    if getattr(_reading, "active", False):  # a settings error being made: no settings to read
+        return []
+    _reading.active = True
     try:
         s = get_settings()
     except Exception:  # noqa: BLE001 - a broken config must not break error reporting
         return []
+    finally:
+        _reading.active = False
     out = []
     try:
         key = s.api_key()
