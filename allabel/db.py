@@ -19,7 +19,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_afte
 from allabel import server
 from allabel.config import Settings, get_settings
 from allabel.errors import DatabaseError, DatabaseUnavailable
-from allabel.secrets import mask
+from allabel.secrets import mask_url
 from allabel.sqlfiles import queries
 
 Q = queries("db")
@@ -37,8 +37,9 @@ _PERMANENT_CONNECT = ("password authentication failed", "does not exist", "no pg
 
 
 def redact(url: str) -> str:
-    """The URL with any password replaced, for messages."""
-    return mask(url) or url
+    """The URL with any password replaced, for messages (``secrets.mask_url``, the one masking
+    of every URL allabel shows)."""
+    return mask_url(url) or url
 
 
 def is_transient(e: BaseException) -> bool:

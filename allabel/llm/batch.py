@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import openai
 import psycopg
 from psycopg.types.json import Jsonb
 
@@ -32,6 +33,7 @@ from allabel.config import get_settings
 from allabel.errors import ConfigError, LLMError
 from allabel.llm import get_backend
 from allabel.llm.cache import CachedLLM, cache_key
+from allabel.llm.openai_backend import _describe
 from allabel.predict.step import Claimed, record_failure, store_answer
 from allabel.secrets import mask_url
 from allabel.sqlfiles import queries
@@ -223,8 +225,6 @@ def _send(conn: psycopg.Connection, backend, bid: int, rep: BatchReport) -> None
                                           completion_window="24h",
                                           metadata={"allabel_batch": tag})
     except Exception as e:  # noqa: BLE001 - reported as an LLM error; the batch stays 'created'
-        from allabel.llm.openai_backend import _describe
-
         raise LLMError(f"LLM endpoint {backend.base_url}: batch {bid} not submitted "
                        f"({_describe(e)}); run the command again") from e
     conn.execute(Q.submitted, {"batch_id": bid, "remote_id": b.id, "file_id": up.id})
@@ -247,8 +247,12 @@ def predict_batch_api(dataset: str, split: str, demos: str, k: int = 4, limit: i
         run_id = run.id
         labels = dataset_labels(conn, pool.dataset_id)
         rep = BatchReport(run_id)
-        collect(conn, run_id, backend, labels, rep)
-        submit(conn, run_id, backend, pool, labels, k, url, rep)
+        try:
+            collect(conn, run_id, backend, labels, rep)
+            submit(conn, run_id, backend, pool, labels, k, url, rep)
+        except openai.OpenAIError as e:  # what is committed stays; the next run continues
+            raise LLMError(f"LLM endpoint {backend.base_url}: the Batch API failed "
+                           f"({_describe(e)}); run the command again") from e
         conn.execute(PQ.finish_if_complete, {"run_id": run_id})
         conn.commit()
     return rep
