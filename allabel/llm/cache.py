@@ -57,14 +57,20 @@ class CachedLLM:
 
     def _execute(self, query: str, params: dict) -> list[dict[str, Any]]:
         """Run on the cache connection under the database retry policy; returns the rows (dicts
-        by column name)."""
-        def run(conn: psycopg.Connection) -> list[dict[str, Any]]:
-            with conn.cursor(row_factory=dict_row) as cur:
-                cur.execute(query, params)
-                return cur.fetchall() if cur.description else []
+        by column name). The lock covers one attempt, not the retry's waits."""
+        def attempt() -> list[dict[str, Any]]:
+            with self._lock:  # one statement at a time on the shared connection ...
+                with self._link.get().cursor(row_factory=dict_row) as cur:
+                    cur.execute(query, params)
+                    return cur.fetchall() if cur.description else []
 
-        with self._lock:
-            return self._link.run(run)
+        def reset() -> None:
+            with self._lock:
+                self._link.reset()
+
+        # ... but never held while a retry waits: the request threads wait out one outage
+        # together (the budget is the process's, db.retrying), not one full budget each in turn
+        return db.retrying(attempt, on_retry=reset)
 
     def _claim(self, key: str) -> bool:
         return self._execute(Q.try_claim, {"key": key})[0]["claimed"]
