@@ -42,6 +42,7 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 KEEP_FILE = "server.keep"  # in $ALLABEL_HOME, beside pgdata (initdb wants an empty pgdata)
 LISTEN_FILE = "server.listen"  # HOST:PORT of `db start --listen`
 PASSWORD_FILE = "server.password"  # the postgres role's password for TCP clients (mode 0600)
+READER_PASSWORD_FILE = "reader.password"  # allabel_reader's password for TCP clients (mode 0600)
 DEFAULT_PORT = 5432
 _server = None  # the PostgresServer handle this process holds
 
@@ -319,11 +320,16 @@ def password(home: Path) -> str | None:
     return f.read_text().strip() if f.exists() else None
 
 
-def _ensure_password(home: Path) -> str:
-    """The TCP password: generated once, written owner-only (0600) before anything is in it."""
+def reader_password(home: Path) -> str | None:
+    f = home / READER_PASSWORD_FILE
+    return f.read_text().strip() if f.exists() else None
+
+
+def _ensure_password(home: Path, name: str = PASSWORD_FILE) -> str:
+    """A TCP password: generated once, written owner-only (0600) before anything is in it."""
     import secrets
 
-    f = home / PASSWORD_FILE
+    f = home / name
     if not f.exists():
         fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
@@ -366,10 +372,16 @@ def listen(home: Path, host: str, port: int) -> str:
 
     acquire(home, keep=True)  # initdb'd and running, so the password can be set
     pw = _ensure_password(home)
+    reader_pw = _ensure_password(home, READER_PASSWORD_FILE)
     with psycopg.connect(uri(home), autocommit=True) as conn:
         q = queries("server")
         conn.execute(q.scram_passwords)
         conn.execute(sql.SQL(q.set_password).format(sql.Literal(pw)))
+        # the BI role reads over TCP too: the role (the 0007 migration makes it the same way;
+        # roles belong to the server, so this also covers databases not migrated yet) and its
+        # own generated password
+        conn.execute(q.ensure_reader_role)
+        conn.execute(sql.SQL(q.set_reader_password).format(sql.Literal(reader_pw)))
     pgdata = datadir(home)
     (pgdata / "pg_hba.conf").write_text(HBA)
     (home / LISTEN_FILE).write_text(f"{host}:{port}\n")
@@ -420,8 +432,9 @@ def _restart(home: Path, host: str | None, port: int | None) -> None:
         _server._postmaster_info = PostmasterInfo.read_from_pgdata(pgdata)
 
 
-def tcp_uri(home: Path, host: str | None = None) -> str | None:
-    """postgresql://postgres:PASSWORD@HOST:PORT/postgres when the server listens on TCP.
+def tcp_uri(home: Path, host: str | None = None, *, reader: bool = False) -> str | None:
+    """postgresql://postgres:PASSWORD@HOST:PORT/postgres when the server listens on TCP
+    (``reader``: as allabel_reader, with its password).
 
     A wildcard listen address (0.0.0.0, ::, *) is replaced by this machine's host name, which
     is what a client on another machine needs."""
@@ -429,7 +442,7 @@ def tcp_uri(home: Path, host: str | None = None) -> str | None:
     from urllib.parse import quote
 
     addr = listen_address(home)
-    pw = password(home)
+    pw = reader_password(home) if reader else password(home)
     if addr is None or pw is None:
         return None
     h, port = addr
@@ -437,4 +450,5 @@ def tcp_uri(home: Path, host: str | None = None) -> str | None:
         host = socket.getfqdn() if h in ("0.0.0.0", "::", "*", "") else h
     if ":" in host:
         host = f"[{host}]"
-    return f"postgresql://postgres:{quote(pw, safe='')}@{host}:{port}/postgres"
+    user = "allabel_reader" if reader else "postgres"
+    return f"postgresql://{user}:{quote(pw, safe='')}@{host}:{port}/postgres"
