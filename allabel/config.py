@@ -9,6 +9,7 @@ file only and are never printed: ``SecretStr`` keeps them out of reprs and logs.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +20,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -220,6 +222,11 @@ def get_settings() -> Settings:
         raise settings_error(e) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{_config_file()}: not valid TOML: {e}") from None
+    except SettingsError as e:  # a JSON-valued setting (llm_prices) that is not JSON
+        found = re.search(r'field "(\w+)"', str(e))
+        name = found.group(1) if found else "?"
+        cause = f": {e.__cause__}" if e.__cause__ else ""
+        raise ConfigError(f"setting {name} ({_source(name)}) is not valid JSON{cause}") from None
 
 
 def apply_thread_limits(threads: int | None = None) -> None:

@@ -55,6 +55,7 @@ def test_malformed_setting_is_one_line_naming_it_and_its_source_exit_3(tmp_path)
              ({"ALLABEL_EMBED_BATCH_SIZE": "1; DROP TABLE x"}, ["embed", "--dataset", "x"],
               "ALLABEL_EMBED_BATCH_SIZE"),
              ({"ALLABEL_DB_RETRY_SECONDS": "soon"}, ["datasets"], "ALLABEL_DB_RETRY_SECONDS")]
+    cases.append(({"ALLABEL_LLM_PRICES": "{bad"}, ["usage"], "ALLABEL_LLM_PRICES"))
     toml = tmp_path / "bad.toml"
     toml.write_text('bm25_b = "0.75; DROP"\n')
     cases.append(({"ALLABEL_CONFIG": str(toml)}, ["datasets"], f"{toml} key bm25_b"))
