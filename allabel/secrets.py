@@ -13,7 +13,8 @@ import threading
 
 _USERINFO = re.compile(r"(?P<pre>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)[^@\s]*@")
 _QUERY = re.compile(r"(?i)(?P<pre>[?&;](?:password|passwd|pwd|api[_-]?key|key|token|access_token|"
-                    r"secret|sig|signature|auth)=)[^&\s#]+")
+                    r"secret|sig|signature|auth)=)[^&\s#]+?(?=$|[&\s#]|:(?:\s|$))")
+# (the lazy match stops before a ": " that follows the URL in a message, "URL: reason")
 _BEARER = re.compile(r"(?i)(?P<pre>\bbearer\s+)[A-Za-z0-9._~+/=\-]+")
 _KV = re.compile(r"(?i)(?P<pre>\b(?:password|passwd|api_key)\s*=\s*)'?[^\s'&]+'?")
 MASK = "***"

@@ -58,11 +58,21 @@ def test_planted_secrets_never_in_any_output_or_table(planted, cli, conn, monkey
     def run(*args: str) -> int:
         code, out, err = cli(*args)
         outputs.append((args, code, out + err))
+        for secret in SECRETS:  # checked at once: the first leak is the one reported
+            assert secret not in out + err, (args, code, out + err)
         return code
 
+    with FakeOpenAI() as gone:
+        dead = _planted(gone.url)
+    monkeypatch.setenv("ALLABEL_LLM_BASE_URL", dead)  # nothing listens there now
+    get_settings.cache_clear()
+    assert run("llm", "check") == 5  # unreachable: the first line is the endpoint's URL
+    assert run(*predict, "--limit", "1") == 5
+    monkeypatch.setenv("ALLABEL_LLM_BASE_URL", _planted(fake.url))
+    get_settings.cache_clear()
     assert run("llm", "check") == 0  # reachable: every line, the endpoint line first
     assert run(*predict, "--estimate") == 0
-    assert run(*predict, "--limit", "1") == 0
+    assert run(*predict, "--limit", "1", "--retry-failed") == 0
     fake.default = "500"
     assert run(*predict) == 5  # a failing endpoint: the error line and the stored error
     assert run("llm", "check") == 5
@@ -74,11 +84,9 @@ def test_planted_secrets_never_in_any_output_or_table(planted, cli, conn, monkey
                  ("select", "--dataset", "toy", "--strategy", "random", "--budget", "1"),
                  ("labelstudio", "push", "3"), ("search", "--dataset", "nope", "x")):
         run(*args)
-    with FakeOpenAI() as gone:
-        dead = _planted(gone.url)
-    monkeypatch.setenv("ALLABEL_LLM_BASE_URL", dead)  # nothing listens there now
+    monkeypatch.setenv("ALLABEL_LLM_BASE_URL", dead)
     get_settings.cache_clear()
-    assert run("llm", "check") == 5  # unreachable: the first line is the endpoint's URL
+    assert run("llm", "check") == 5
     assert run(*predict, "--retry-failed") == 5
     assert run(*predict, "--batch-api") == 5
     monkeypatch.setenv("DATABASE_URL", f"postgresql://u:{DB_PW}@127.0.0.1:9/x?password={DB_PW}")
@@ -92,7 +100,7 @@ def test_planted_secrets_never_in_any_output_or_table(planted, cli, conn, monkey
         for secret in SECRETS:
             assert secret not in text, (args, code, text)
     checks = [text for args, _code, text in outputs if args == ("llm", "check")]
-    assert len(checks) == 3 and all(t.startswith("endpoint     http://plant:***@127.0.0.1:")
+    assert len(checks) == 4 and all(t.startswith("endpoint     http://plant:***@127.0.0.1:")
                                     and "token=***" in t.splitlines()[0] for t in checks), checks
     stored = conn.execute(
         "SELECT concat_ws(' ', (SELECT string_agg(r::text, ' ') FROM runs r), "
