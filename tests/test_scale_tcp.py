@@ -117,6 +117,12 @@ def test_reader_uri_over_tcp_works_and_reads_only_bi(tcp_server):
     with pytest.raises(psycopg.OperationalError, match="password"):
         psycopg.connect(f"postgresql://allabel_reader:wrong@127.0.0.1:{port}/postgres",
                         connect_timeout=10)
+    # a server that listened before the reader had a password: `db url --reader` gives it one
+    pw_file.unlink()
+    url2 = run(cmd("db", "url", "--reader"), env).strip()
+    assert url2 != url and url2.startswith("postgresql://allabel_reader:")
+    with psycopg.connect(url2, connect_timeout=10) as r:
+        assert r.execute("SELECT count(*) FROM bi.label_counts").fetchone()[0] >= 1
 
 
 def _wait_for(conn, sql: str, at_least: int, timeout: float = 600) -> int:

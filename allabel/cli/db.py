@@ -102,7 +102,7 @@ def url(
         from allabel.roles import reader_url
 
         # the TCP URI of `db start --listen` carries the reader's generated password
-        tcp = None if s.database_url else server.tcp_uri(s.home, reader=True)
+        tcp = None if s.database_url else server.reader_tcp_uri(s.home)
         u = tcp or reader_url(u)
     typer.echo(u)
 
