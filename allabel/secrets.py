@@ -22,7 +22,8 @@ _reading = threading.local()  # set while the settings are read: their own error
 
 
 def _configured_secrets() -> list[str]:
-    """The literal secret values of the current configuration (key, URL passwords)."""
+    """The literal secret values of the current configuration (key, URL passwords, the
+    embedded server's generated TCP passwords)."""
     from urllib.parse import urlsplit
 
     from allabel.config import get_settings
@@ -43,6 +44,11 @@ def _configured_secrets() -> list[str]:
         key = None
     if key:
         out.append(key)
+    for name in ("server.password", "reader.password"):  # the embedded server's TCP passwords
+        try:
+            out.append((s.home / name).read_text().strip())
+        except OSError:
+            pass
     for url in (s.database_url, s.llm_base_url):
         if url:
             try:
