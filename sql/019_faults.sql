@@ -13,4 +13,11 @@ BEGIN
     -- Postgres < 15 lets PUBLIC create in schema public; the reader must not
     REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 END $$;
-COMMENT ON ROLE allabel_reader IS 'Read-only BI role: SELECT on the bi views and EXECUTE on bi.bm25(); no rights on schema allabel, no temporary tables, no CREATE anywhere.';
+-- a role is the server's: commenting on it needs CREATEROLE, which a migrating role on an
+-- external server may lack (then the comment is left out; the rights above are what matter)
+DO $$
+BEGIN
+    COMMENT ON ROLE allabel_reader IS 'Read-only BI role: SELECT on the bi views and EXECUTE on bi.bm25(); no rights on schema allabel, no temporary tables, no CREATE anywhere.';
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE NOTICE 'allabel_reader keeps its comment: no right to comment on roles';
+END $$;
