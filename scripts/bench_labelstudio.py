@@ -32,10 +32,10 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200, help="sentences selected and pushed")
     ap.add_argument("--fresh", action="store_true", help="start from an empty data dir (migrations)")
     args = ap.parse_args()
+    from allabel.config import get_settings
     from label_studio_sdk import LabelStudio
 
-    from allabel.annotation.labelstudio import pull, push
-    from allabel.config import get_settings
+    from allabel.annotate.labelstudio import pull, push
     from allabel.ingest import ingest_path
     from allabel.select.run import SelectParams, select
     from tests.labelstudio_server import TEMPLATE, running_labelstudio

@@ -35,7 +35,8 @@ def source_vectors(cache: Path | None) -> np.ndarray:
         return np.load(cache)
     from allabel.config import apply_thread_limits
     from allabel.embed import load_model
-    from allabel.ingest.formats import parse_file
+
+    from allabel.formats.corpus import parse_file
 
     apply_thread_limits()
     texts = [s.text for f in sorted((DATA / "bc5cdr").glob("*.tsv")) for s in parse_file(f, "conll")]
@@ -61,6 +62,7 @@ def run_stages(X: np.ndarray, mode: str) -> dict:
     IVF kNN). Wall and CPU seconds (this process, all threads) per phase; peak RSS of the
     process before the recall check below adds its own buffers."""
     from allabel.config import apply_thread_limits
+
     from allabel.select.stages import diversity, farthest, similarity
 
     apply_thread_limits()
@@ -242,7 +244,7 @@ def pgvector_knn(X, sample, truth, report) -> None:
     (timed on the 2,000 sampled sentences and extrapolated to all)."""
     from pgvector import Vector
 
-    from allabel import db
+    from allabel.store import db
     from scripts.benchlib import scratch_database
 
     n = len(X)
@@ -274,11 +276,12 @@ def pgvector_knn(X, sample, truth, report) -> None:
 def predict_new(args: argparse.Namespace, n: int, new: int = 1000) -> None:
     """n sentences of which n - new are already predicted in the run: `predict --new` must ask
     exactly `new` questions; the time spent outside the LLM calls is the claim overhead."""
-    from allabel import db
     from allabel.config import get_settings
+
     from allabel.ingest import ingest_path
     from allabel.llm import get_backend
     from allabel.predict import DemoPool, Q, predict_split, prediction_run
+    from allabel.store import db
     from scripts.benchlib import scratch_database
     from tests.fake_openai import FakeOpenAI
 

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 from allabel.config import get_settings
+
 from tests.fake_openai import FakeOpenAI
 
 DATA = Path(__file__).parent / "data"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from allabel.embed import embed_dataset
+
 from allabel.ingest import ingest_path
 from tests.conftest import BC5CDR
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from allabel.annotation import export_run, import_file
 from allabel.errors import InputError
+
+from allabel.annotate import export_run, import_file
 from allabel.select.run import SelectParams, select
 from tests.select_fixtures import small_corpus
 

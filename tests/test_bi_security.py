@@ -12,12 +12,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
 from allabel.config import get_settings
 from allabel.errors import DatabaseError, InputError
-from allabel.ingest import ingest_path
 from allabel.migrate import require_extension
 from allabel.roles import reader_url
+
+from allabel.ingest import ingest_path
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parent.parent

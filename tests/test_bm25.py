@@ -9,8 +9,8 @@ import bm25s
 import numpy as np
 import pytest
 
-from allabel import bm25
 from allabel.ingest import ingest_path
+from allabel.retrieval import bm25
 from tests.conftest import BC5CDR
 
 N_TRAIN = 600

@@ -57,7 +57,7 @@ def test_random_sigkills_end_with_exact_rows_and_no_stale_run(conn, monkeypatch,
 
 def _one_annotated_sentence(conn, tmp_path):
     """A selection run of 4 sentences whose first one has one human entity (its first word)."""
-    from allabel.annotation import import_file
+    from allabel.annotate import import_file
     from allabel.select.run import SelectParams, select
     from tests.select_fixtures import small_corpus
 

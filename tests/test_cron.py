@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from allabel.locks import single
+
 from allabel.select.run import SelectParams
 from tests.conftest import REPO
 from tests.select_fixtures import small_corpus

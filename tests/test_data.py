@@ -12,10 +12,10 @@ import subprocess
 import sys
 
 import pytest
-
 from allabel.config import get_settings
 from allabel.corpora import corpus, data_dir
 from allabel.errors import ConfigError
+
 from tests.conftest import DATA, REPO
 
 

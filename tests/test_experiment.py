@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-
 from allabel.config import get_settings
 from allabel.db import connection as db_connection
 from allabel.experiment import ExperimentParams, results, run_experiment
 from allabel.experiment import test_sample as fixed_test_sample
 from allabel.report import cell_counts, intervals, summarise, write_report
+
 from tests.select_fixtures import small_corpus
 
 PARAMS = ExperimentParams(dataset="bc", budgets=["3", "6"], strategies=["random", "coreset", "full"],

@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from allabel import migrate
+from allabel.store import migrate
 from tests.cli_jobs import (
     DONE,
     PREDICT,
@@ -189,6 +189,7 @@ def test_select_survives_postmaster_restart(fdb, fault_server, fake, tmp_path):
     on a copy of the same database does."""
     home, url = fdb
     from allabel.embed import embed_dataset
+
     from allabel.ingest import ingest_path
 
     fake.delay = 0.15

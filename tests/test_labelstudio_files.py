@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from allabel.annotation import import_file
+from allabel.annotate import import_file
 from allabel.select.run import SelectParams, select
 from tests.select_fixtures import small_corpus
 

@@ -4,8 +4,8 @@ entity rows and perplexities are written; the cached re-run makes no LLM call.""
 from __future__ import annotations
 
 import pytest
-
 from allabel.config import get_settings
+
 from allabel.ingest import ingest_path
 from tests.conftest import BC5CDR
 

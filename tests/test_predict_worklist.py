@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-
-from allabel import migrate
 from allabel.config import get_settings
+
 from allabel.ingest import ingest_path
+from allabel.store import migrate
 from tests.cli_jobs import TOY_TEST, configure_toy
 from tests.conftest import fresh_empty_db
 from tests.fake_openai import FakeOpenAI

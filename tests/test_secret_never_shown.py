@@ -12,8 +12,8 @@ import json
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-
 from allabel.config import get_settings
+
 from tests.cli_jobs import TOY_TEST, configure_toy
 from tests.fake_openai import FakeOpenAI
 

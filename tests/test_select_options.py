@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 import pytest
-
 from allabel.errors import ConfigError
+
 from allabel.select.run import SelectParams, select
 from allabel.select.stages import uncertainty
 from allabel.select.variants import split_variant

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from allabel.config import get_settings
 from allabel.errors import ConfigError
 from allabel.runs import config_key
+
 from allabel.select import run as srun
 from allabel.select import stages
 from allabel.select.run import SelectParams, identity_params

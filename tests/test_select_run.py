@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from allabel.errors import ConfigError
+
 from allabel.select.run import SelectParams, select
 
 

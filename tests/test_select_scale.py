@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from allabel.config import get_settings
+
 from allabel.select.stages import diversity, farthest, knn, similarity
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from allabel.evaluate import compute, per_sentence
 from allabel.stats import f1_interval, micro_f1, paired_difference
+
 from tests.test_evaluate import tables
 
 

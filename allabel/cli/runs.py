@@ -7,7 +7,7 @@ import json
 
 import typer
 
-from allabel import db
+from allabel.store import db
 
 
 def register(app: typer.Typer) -> None:

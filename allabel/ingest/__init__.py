@@ -16,9 +16,8 @@ from pathlib import Path
 
 import psycopg
 
-from allabel import db
 from allabel.errors import ConfigError, InputError
-from allabel.ingest.formats import EXTENSIONS, ParsedSentence
+from allabel.formats.corpus import EXTENSIONS, ParsedSentence
 from allabel.ingest.labels import read_labels
 from allabel.ingest.stream import Chunk, Event, FileEnd, FileStart, ParsedStream
 from allabel.ingest.writer import (
@@ -35,6 +34,7 @@ from allabel.ingest.writer import (
     upsert_labels,
 )
 from allabel.limits import MAX_SPLIT, check_names
+from allabel.store import db
 
 
 @dataclass

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from allabel.errors import InputError
-from allabel.ingest.formats import decode_lines
+from allabel.formats.corpus import decode_lines
 from allabel.limits import check_label_name
 
 

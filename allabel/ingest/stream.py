@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from allabel.errors import InputError
-from allabel.ingest.formats import ParsedSentence, detect_format, iter_file
+from allabel.formats.corpus import ParsedSentence, detect_format, iter_file
 from allabel.limits import MAX_LABEL, check_sentence_size
 
 CHUNK = 1_000     # sentences per chunk handed to the writer (one COPY write)

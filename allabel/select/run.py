@@ -22,7 +22,6 @@ from typing import Any
 
 import psycopg
 
-from allabel import db, runs
 from allabel.config import get_settings
 from allabel.errors import ConfigError
 from allabel.limits import check_names
@@ -31,6 +30,7 @@ from allabel.select.budget import parse_order, parse_ratio
 from allabel.select.stages.similarity import check_source
 from allabel.select.strategies import make_strategy
 from allabel.sqlfiles import queries
+from allabel.store import db, runs
 
 Q = queries("select")
 
@@ -69,7 +69,7 @@ class SelectResult:
 
 
 def identity_params(p: SelectParams, dataset_id: int) -> dict[str, Any]:
-    """Everything that changes a selection's result (its identity, see allabel.runs): the
+    """Everything that changes a selection's result (its identity, see allabel.store.runs): the
     parameters, the embedding model, and, when a stage asks the LLM (uncertainty), the LLM's
     backend, model, endpoint (masked) and prompt version — another model is another run."""
     params = p.as_dict()
