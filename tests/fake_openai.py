@@ -70,14 +70,15 @@ class FakeOpenAI:
 
             def do_GET(self):
                 outer.paths.append(("GET", self.path))
-                got = outer.batch_get(self.path)
+                path = self.path.split("?")[0]  # routed without the query string
+                got = outer.batch_get(path)
                 if got is not None:
                     if isinstance(got, bytes):
                         self._raw(200, got)
                     else:
                         self._send(*got)
                     return
-                if self.path.rstrip("/").endswith("/models"):
+                if path.rstrip("/").endswith("/models"):
                     self._send(200, {"object": "list", "data": [
                         {"id": m, "object": "model", "created": 0, "owned_by": "fake"}
                         for m in (outer.models or ["fake-model"])]})
@@ -87,10 +88,14 @@ class FakeOpenAI:
             def do_POST(self):
                 raw = self.rfile.read(int(self.headers["Content-Length"]))
                 outer.paths.append(("POST", self.path))
-                if self.path.endswith("/files") or self.path.endswith("/batches"):
+                path = self.path.split("?")[0]  # routed without the query string
+                if path.endswith("/files") or path.endswith("/batches"):
                     with outer._lock:
                         outer.headers.append(dict(self.headers))
-                        self._send(*outer.batch_post(self.path, raw, self.headers))
+                        self._send(*outer.batch_post(path, raw, self.headers))
+                    return
+                if not path.rstrip("/").endswith("/chat/completions"):
+                    self._send(404, {"error": {"message": f"no route {path}"}})
                     return
                 body = json.loads(raw)
                 with outer._lock:

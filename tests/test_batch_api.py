@@ -130,3 +130,34 @@ def test_crash_between_submit_and_record_adopts_the_batch(conn, fake, cli):
     fake.complete_batches()
     code, out, _ = cli(*ARGS, "--batch-api")
     assert "6 answers stored" in out and _status(conn) == {"done": 6}
+
+
+def test_endpoint_url_with_a_query_string_keeps_it_out_of_the_path(conn, fake, cli, monkeypatch):
+    """Some gateways (Azure's api-version, a proxy's token) want a query string on every
+    request: it is sent as query parameters of each request, never glued into the path."""
+    monkeypatch.setenv("ALLABEL_LLM_BASE_URL", fake.url + "?api-version=2024-10&token=QTOKEN99")
+    get_settings.cache_clear()
+    code, out, err = cli(*ARGS, "--batch-api")
+    assert code == 0 and "submitted batch 1 with 6 requests" in out, err
+    fake.complete_batches()
+    code, out, err = cli(*ARGS, "--batch-api")
+    assert code == 0 and "6 answers stored" in out and _status(conn) == {"done": 6}, err
+    code, out, err = cli(*ARGS, "--limit", "1", "--retry-failed")  # the synchronous client too
+    assert code == 0, err
+    code, out, err = cli("llm", "check")
+    assert code == 0 and "QTOKEN99" not in out + err, out
+    assert fake.paths and all(p.split("?")[0].startswith("/v1/") and "token" not in p.split("?")[0]
+                              and "api-version=2024-10&token=QTOKEN99" in p.split("?")[1]
+                              for _, p in fake.paths), fake.paths
+
+
+def test_batch_api_endpoint_failure_is_one_line_exit_5(conn, fake, cli, monkeypatch):
+    with FakeOpenAI() as other:
+        gone = other.url
+    monkeypatch.setenv("ALLABEL_LLM_BASE_URL", gone)  # nothing listens there any more
+    get_settings.cache_clear()
+    code, out, err = cli(*ARGS, "--batch-api")
+    lines = err.strip().splitlines()
+    assert code == 5 and len(lines) == 1 and lines[0].startswith("error: LLM endpoint"), err
+    assert "connection failed" in lines[0]
+    assert conn.execute("SELECT count(*) FROM llm_batches WHERE status <> 'created'").fetchone()[0] == 0

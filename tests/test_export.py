@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -235,3 +236,19 @@ def test_ingest_accepts_comment_lines_and_hash_tokens(conn, tmp_path):
     ingest_path(f, "c", "train")
     rows = conn.execute("SELECT text, doc_id FROM sentences ORDER BY position").fetchall()
     assert rows == [("# x", "PMID1"), ("y", "PMID1")]
+
+
+def test_unwritable_out_is_one_line_exit_3(cli, world, tmp_path):
+    """--out (or --label-config) naming a directory, a folder that does not exist or a place
+    that cannot be written: a usage error (exit 3) naming the option and path, no traceback."""
+    args = ("export", "--dataset", "bc", "--source", "gold")
+    for out, reason in ((Path("/proc/nope/x.jsonl"), "cannot write it"),
+                        (tmp_path, "is a directory"),
+                        (tmp_path / "missing" / "x.jsonl", "No such file or directory")):
+        code, stdout, err = cli(*args, "--out", out)
+        lines = err.strip().splitlines()
+        assert code == 3 and len(lines) == 1 and lines[0].startswith(f"error: --out {out}: "), err
+        assert reason in lines[0] and "Traceback" not in err and stdout == ""
+    code, _, err = cli(*args, "--format", "labelstudio", "--out", tmp_path / "t.json",
+                       "--label-config", tmp_path)
+    assert code == 3 and err.strip().splitlines()[-1].startswith(f"error: --label-config {tmp_path}")

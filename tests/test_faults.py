@@ -289,3 +289,35 @@ def test_database_gone_for_good_is_one_line_and_marked_on_next_command(fdb, fake
     r = run(PREDICT)
     assert r.returncode == 0, r.stderr
     assert q(url, "SELECT status FROM runs") == [("done",)]
+
+
+def test_outage_beyond_budget_ends_the_job_within_the_budget_with_8_requests_in_flight(fdb, fake):
+    """The database goes away for good while 8 request threads are in flight: every thread's
+    store waits in the same outage (one budget for the process, not one each in turn), so the
+    job exits 4 with one line within ALLABEL_DB_RETRY_SECONDS + 10 s of the kill."""
+    home, url = fdb
+    budget = 10
+    fake.delay = 0.5  # requests stay in flight while the server dies
+    env = {"ALLABEL_DB_RETRY_SECONDS": str(budget), "ALLABEL_DB_RETRIES": "1000",
+           "ALLABEL_LLM_CONCURRENCY": "8"}
+    p = start(PREDICT, env)
+    try:
+        def in_flight() -> int:  # asked and not yet stored, once answers are being stored
+            stored = q(url, "SELECT count(*) FROM llm_calls")[0][0]
+            return len(fake.requests) - stored if stored else 0
+
+        busy = wait_until(in_flight, 8, p, what="8 requests in flight")
+        kill_postmaster(home)
+        t0 = time.monotonic()
+        out, err = p.communicate(timeout=budget + 300)
+        elapsed = time.monotonic() - t0
+    finally:
+        if p.poll() is None:
+            p.kill()
+        restart_after(home, 0)
+    assert p.returncode == 4, err
+    lines = [ln for ln in err.splitlines() if ln.strip() and "%|" not in ln and "it/s" not in ln
+             and "sent/s" not in ln]
+    assert len(lines) == 1 and lines[0].startswith("error: the database did not answer"), err
+    assert busy >= 8  # the 8 request threads were all waiting for an answer at the kill
+    assert elapsed <= budget + 10, f"gave up {elapsed:.0f} s after the kill (budget {budget} s)"

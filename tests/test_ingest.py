@@ -171,3 +171,60 @@ def test_real_bc5cdr_test_split(conn):
                        "WHERE substr(s.text, e.start_char + 1, e.end_char - e.start_char) <> e.text"
                        ).fetchone()[0]
     assert bad == 0
+
+
+@pytest.mark.parametrize("fmt", ["tsv", "json"])
+def test_a_too_long_label_name_in_labels_file_is_exit_2_naming_the_file(cli, conn, tmp_path, fmt):
+    """A 10,000-character label in --labels: exit 2 naming the labels file and the reason,
+    checked before anything is written (not exit 4 with a raw check-constraint message)."""
+    ingest_path(DATA / "small.tsv", "toy", "train")
+    before = counts(conn)
+    long = "L" * 10_000
+    lab = tmp_path / f"labels.{fmt}"
+    lab.write_text(f"Chemical\tdrugs\n{long}\tx\n" if fmt == "tsv"
+                   else json.dumps({"Chemical": "drugs", long: "x"}))
+    (tmp_path / "t.txt").write_text("Aspirin helps .\n")
+    code, out, err = cli("ingest", tmp_path / "t.txt", "--dataset", "toy", "--split", "pool",
+                         "--labels", lab)
+    line = 2 if fmt == "tsv" else 1
+    assert code == 2 and err.startswith(f"error: {lab}:{line}: label name 'LLLL"), err
+    assert "10,000 characters, at most 200 allowed" in err and len(err.strip().splitlines()) == 1
+    assert counts(conn) == before
+
+
+def test_size_limits_of_a_sentence_and_a_token_at_ingest(cli, conn, tmp_path):
+    """A sentence over a million characters, or a 5 MB single token, is exit 2 naming file,
+    line and limit; the database is unchanged. At the limits it ingests."""
+    from allabel.core.limits import MAX_SENTENCE, MAX_TOKEN
+
+    ingest_path(DATA / "small.tsv", "toy", "train")
+    before = counts(conn)
+    cases = {"five_mb.txt": ("ok .\n" + "x" * 5_000_000 + "\n", 2,
+                             "sentence of 5,000,000 characters, at most 1,000,000 allowed"),
+             "sentence.txt": ("ok .\n" + "ab " * (MAX_SENTENCE // 3 + 1) + "\n", 2,
+                              "sentence of 1,000,001 characters, at most 1,000,000 allowed"),
+             "token.txt": ("ok .\n" + "x" * 500_000 + "\n", 2,
+                           "a token of 500,000 characters, at most 2,000 allowed"),
+             "token.tsv": ("Aspirin\tO\n" + "y" * (MAX_TOKEN + 1) + "\tO\n", 1,
+                           "a token of 2,001 characters, at most 2,000 allowed")}
+    for name, (content, line, reason) in cases.items():
+        p = tmp_path / name
+        p.write_text(content)
+        code, _, err = cli("ingest", p, "--dataset", "toy", "--split", "big")
+        assert code == 2 and err.strip() == f"error: {p}:{line}: {reason}", err[:300]
+        assert counts(conn) == before
+    ok = tmp_path / "at_limit.txt"
+    ok.write_text("z" * MAX_TOKEN + " ok .\n")
+    assert cli("ingest", ok, "--dataset", "toy", "--split", "big")[0] == 0
+
+
+def test_usage_errors_of_ingest_exit_3(cli, conn, tmp_path):
+    """A missing --split for a single file and a blank --dataset are usage errors (exit 3),
+    not bad input (2); nothing is written."""
+    (tmp_path / "t.txt").write_text("Aspirin helps .\n")
+    code, _, err = cli("ingest", tmp_path / "t.txt", "--dataset", "toy")
+    assert code == 3 and err.startswith("error: --split is required"), err
+    for blank in ("", "   "):
+        code, _, err = cli("ingest", tmp_path / "t.txt", "--dataset", blank, "--split", "x")
+        assert code == 3 and "--dataset: must not be empty" in err, err
+    assert counts(conn)["datasets"] == 0

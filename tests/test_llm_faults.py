@@ -76,9 +76,18 @@ def test_timeout_is_a_clear_error(conn, fake):
 
 def test_malformed_body_is_a_clear_error(conn, fake):
     fake.default = "garbage"
-    with pytest.raises(LLMError, match="LLM endpoint"):
+    with pytest.raises(LLMError, match="failed after 3 attempts: a malformed body"):
         predict_split("toy", "test", "train", k=1, limit=1, show_progress=False)
     assert rows(conn)[0][0] == "pending"
+    assert len(fake.requests) == 3  # retried like a 5xx (llm_max_retries = 2)
+
+
+def test_malformed_body_once_is_retried_like_a_5xx(conn, fake):
+    fake.script = ["garbage", "ok", "garbage", "ok", "ok"]
+    st = predict_split("toy", "test", "train", k=1, show_progress=False)
+    assert st.processed == 3 and [r[0] for r in rows(conn)] == ["done"] * 3
+    assert len(fake.requests) == 5
+    assert conn.execute("SELECT sum(retries) FROM run_llm_requests").fetchone()[0] == 2
 
 
 def test_answer_without_logprobs_has_unknown_perplexity(conn, fake):

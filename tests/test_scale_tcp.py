@@ -89,6 +89,42 @@ def test_listen_requires_the_generated_password(tcp_server):
         assert conn.execute("SELECT 1").fetchone()[0] == 1
 
 
+def test_reader_uri_over_tcp_works_and_reads_only_bi(tcp_server):
+    """`db url --reader` of a listening server prints a URI with the reader's own generated
+    password (owner-only file, never in `db start`'s output); over TCP it reads the bi views and
+    nothing else: no allabel table, no temporary table, no table anywhere."""
+    home, port, env = tcp_server
+    out = run(cmd("db", "start", "--listen", f"127.0.0.1:{port}"), env)
+    run(cmd("init"), env)
+    run(cmd("ingest", str(DATA / "small.tsv"), "--dataset", "toy", "--split", "train"), env)
+    url = run(cmd("db", "url", "--reader"), env).strip()
+    pw_file = home / "reader.password"
+    pw = pw_file.read_text().strip()
+    assert url == f"postgresql://allabel_reader:{pw}@127.0.0.1:{port}/postgres"
+    assert stat.S_IMODE(pw_file.stat().st_mode) == 0o600 and len(pw) >= 24
+    assert pw not in out and (home / "server.password").read_text().strip() not in out
+    with psycopg.connect(url, connect_timeout=10) as r:
+        assert r.execute("SELECT current_user, inet_server_port()").fetchone() == ("allabel_reader", port)
+        assert r.execute("SELECT count(*) FROM bi.entity_mentions").fetchone()[0] == 2
+        assert r.execute("SELECT count(*) FROM bi.bm25('toy', 'aspirin', 5)").fetchone()[0] >= 1
+        for forbidden in ("SELECT * FROM allabel.sentences", "SELECT * FROM allabel.llm_calls",
+                          "CREATE TEMP TABLE t (i int)", "CREATE TABLE public.t (i int)",
+                          "CREATE TABLE bi.t (i int)", "DELETE FROM bi.entity_mentions"):
+            with pytest.raises((psycopg.errors.InsufficientPrivilege,
+                                psycopg.errors.ObjectNotInPrerequisiteState)):
+                r.execute(forbidden)
+            r.rollback()
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(f"postgresql://allabel_reader:wrong@127.0.0.1:{port}/postgres",
+                        connect_timeout=10)
+    # a server that listened before the reader had a password: `db url --reader` gives it one
+    pw_file.unlink()
+    url2 = run(cmd("db", "url", "--reader"), env).strip()
+    assert url2 != url and url2.startswith("postgresql://allabel_reader:")
+    with psycopg.connect(url2, connect_timeout=10) as r:
+        assert r.execute("SELECT count(*) FROM bi.label_counts").fetchone()[0] >= 1
+
+
 def _wait_for(conn, sql: str, at_least: int, timeout: float = 600) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

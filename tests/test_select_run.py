@@ -186,3 +186,28 @@ def test_cli_ablation_names_and_full_without_a_budget(conn, cli, corpus):
     assert code != 0 and "bad strategy 'allabel:DX'" in err
     code, out, err = cli("select", "--dataset", "bc", "--strategy", "random")
     assert code != 0 and "--budget are required" in err
+
+
+def test_next_line_never_predicts_the_pool_with_itself(conn, cli, tmp_path):
+    """A dataset with only `train`: the next step is to ingest what to label, not to predict
+    the pool with its own picks as demonstrations; with --pool-splits the split left out is
+    the one to predict."""
+    from tests.conftest import BC5CDR
+
+    blocks = (BC5CDR / "train.tsv").read_text().split("\n\n")
+    (tmp_path / "train.tsv").write_text("\n\n".join(blocks[:12]) + "\n")
+    (tmp_path / "devel.tsv").write_text("\n\n".join(blocks[12:20]) + "\n")
+    assert cli("ingest", tmp_path / "train.tsv", "--dataset", "only", "--split", "train")[0] == 0
+    code, out, err = cli("select", "--dataset", "only", "--budget", "2", "--strategy", "random",
+                         "--oracle")
+    assert code == 0, err
+    run_id = int(out.split()[1].rstrip(":"))
+    assert out.splitlines()[-1] == (
+        "next: ingest the sentences to label as a split of their own (allabel ingest FILE "
+        f"--dataset only --split new), then allabel predict --dataset only --split new --demos {run_id}")
+    assert cli("ingest", tmp_path / "devel.tsv", "--dataset", "only", "--split", "devel")[0] == 0
+    code, out, err = cli("select", "--dataset", "only", "--budget", "2", "--strategy", "random",
+                         "--oracle", "--pool-splits", "train")
+    run_id = int(out.split()[1].rstrip(":"))
+    assert code == 0 and out.splitlines()[-1] == (
+        f"next: allabel predict --dataset only --split devel --demos {run_id}"), out

@@ -13,6 +13,7 @@ from pathlib import Path
 from allabel.core.errors import ConfigError, InputError
 from allabel.formats.corpus import decode_lines, json_lines
 from allabel.formats.spans import SpanError, check_spans, read_conll, spans_of_json, tokens_of
+from allabel.formats.writers import FROM_NAME
 from allabel.store import db
 from allabel.store.sqlfiles import queries
 
@@ -43,7 +44,13 @@ def _detect(path: Path, lines: list[str]) -> str:
         return "labelstudio"
     if head.startswith("{"):
         return "jsonl"
-    return "conll"
+    try:  # a JSON string, number, true/false/null is no annotation file (and no CoNLL either)
+        value = json.loads("\n".join(lines))
+    except json.JSONDecodeError:
+        return "conll"
+    raise InputError(str(path), 1, f"the file holds a JSON {type(value).__name__} "
+                     f"({json.dumps(value)[:40]}), not annotations: expected a Label Studio JSON "
+                     f"list of tasks, JSONL or CoNLL")
 
 
 # Keys of a Label Studio JSON-MIN record that are not controls: our task data and LS metadata.
@@ -95,12 +102,23 @@ def _export_task(t: dict, n: int, path: str, ignored: dict[str, int]) -> Item | 
     sid = data.get("sentence_id")
     if not isinstance(sid, int):
         raise InputError(path, None, f"task {n}: data.sentence_id missing (was it exported by allabel?)")
-    anns = [a for a in t.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")]
+    anns = t.get("annotations", [])
+    if not isinstance(anns, list):
+        raise InputError(path, None, f"task {n}: \"annotations\" must be a list, not "
+                         f"{type(anns).__name__}")
+    if not all(isinstance(a, dict) for a in anns):
+        raise InputError(path, None, f"task {n}: every annotation must be a JSON object")
+    anns = [a for a in anns if not a.get("was_cancelled")]
     if not anns:
         return None
     ann = anns[-1]
+    result = ann.get("result")
+    if not isinstance(result, list):  # an empty annotation is said explicitly: "result": []
+        raise InputError(path, None, f"task {n}: annotation without a \"result\" list "
+                         f"({'missing' if 'result' not in ann else json.dumps(result)[:40]}); "
+                         f"an annotation with no entities has \"result\": []")
     spans = []
-    for r in ann.get("result") or []:
+    for r in result:
         span = _span_of(r.get("value")) if isinstance(r, dict) and r.get("type") == "labels" else None
         if span is None:
             if isinstance(r, dict) and r.get("type") == "labels":
@@ -112,26 +130,39 @@ def _export_task(t: dict, n: int, path: str, ignored: dict[str, int]) -> Item | 
     return Item(n, sid, data.get("text"), spans, _who(ann.get("completed_by")))
 
 
-def _min_record(t: dict, n: int, path: str, ignored: dict[str, int]) -> Item:
+def _min_record(t: dict, n: int, path: str, ignored: dict[str, int]) -> Item | None:
     """One record of Label Studio's JSON-MIN export: data fields and one key per control."""
     sid = t.get("sentence_id")
     if not isinstance(sid, int):
         raise InputError(path, None, f"task {n}: sentence_id missing (neither a Label Studio "
                          f"JSON task with data.sentence_id nor a JSON-MIN record with sentence_id)")
     spans = []
+    if FROM_NAME in t and not (isinstance(t[FROM_NAME], list)
+                               and all(_span_of(v) is not None for v in t[FROM_NAME])):
+        raise InputError(path, None, f"task {n}: {FROM_NAME!r} must be a list of spans "
+                         f"({{\"start\", \"end\", \"labels\"}}; [] for none), got "
+                         f"{json.dumps(t[FROM_NAME])[:60]}")
+    controls = False  # does the record carry a span-labels control (maybe empty)?
     for key, value in t.items():
         if key in _MIN_DATA:
             continue
+        if key == FROM_NAME:
+            controls = True
         vals = value if isinstance(value, list) else [value]
         if not vals:
             continue
         found = [_span_of(v) for v in vals]
         if all(f is not None for f in found):
             spans.extend(found)
+            controls = True
         elif any(isinstance(v, dict) and "labels" in v for v in vals):
             raise InputError(path, None, f"task {n}: malformed {key!r} value {value!r}"[:200])
         else:
             ignored[key] = ignored.get(key, 0) + 1
+    if not controls and "annotation_id" not in t:
+        return None  # neither spans nor an annotation: a task not annotated (never an erasure)
+    # Label Studio writes an annotation with no spans as a record without the control's key but
+    # with its annotation_id: that, or "label": [], is an explicit empty annotation
     return Item(n, sid, t.get("text"), spans, _who(t.get("annotator")))
 
 
@@ -149,7 +180,9 @@ def parse_tasks(tasks: list, path: str, warnings: list[str]) -> list[Item]:
                 items.append(item)
         else:
             min_records.add(n)
-            items.append(_min_record(t, n, str(path), ignored))
+            item = _min_record(t, n, str(path), ignored)
+            if item is not None:
+                items.append(item)
     if ignored:
         what = ", ".join(f"{k} x{v}" for k, v in sorted(ignored.items()))
         warnings.append(f"{path}: ignored results of controls other than span labels: {what}")
@@ -164,8 +197,11 @@ def _jsonl(path: Path, lines: list[str], texts: dict[int, RunSentence], warnings
     for ln, o in json_lines(path, lines):
         if not isinstance(o.get("sentence_id"), int):
             raise InputError(str(path), ln, '"sentence_id" missing')
+        if not isinstance(o.get("entities"), list):  # no entities is said explicitly: []
+            raise InputError(str(path), ln, '"entities" must be a list ([] for none), got '
+                             f"{json.dumps(o.get('entities'))[:40] if 'entities' in o else 'none'}")
         try:
-            spans = spans_of_json(o.get("entities", []))
+            spans = spans_of_json(o["entities"])
         except SpanError as e:
             raise InputError(str(path), ln, str(e)) from None
         items.append(Item(ln, o["sentence_id"], o.get("text"), spans, o.get("annotator")))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import typer
 
@@ -53,7 +54,7 @@ def export(
         res = go(sys.stdout)
         sys.stdout.flush()
     else:
-        with out.open("w", encoding="utf-8") as f:
+        with _open_for_writing(out, "--out") as f:
             res = go(f)
     what = f"run {run}" if run is not None else f"dataset {dataset}" + (f" ({split})" if split else "")
     msg = f"exported {res.sentences} sentences, {res.entities} entities of {what}"
@@ -66,9 +67,25 @@ def export(
             print("labeling config not written (stdout export): add --label-config FILE or --out FILE",
                   file=sys.stderr)
         else:
-            write_label_config(res, target)
+            try:
+                write_label_config(res, target)
+            except OSError as e:
+                raise ConfigError(f"--label-config {target}: cannot write it "
+                                  f"({e.strerror or type(e).__name__})") from None
             print(f"labeling config: {target} (paste it under Settings > Labeling Interface > Code)",
                   file=sys.stderr)
+
+
+def _open_for_writing(path: Path, option: str) -> TextIO:
+    """``path`` opened for the export, or a usage error (exit 3) naming the option: the path is
+    an argument the user typed (a directory, a folder that does not exist, no permission), not
+    bad input data."""
+    if path.is_dir():
+        raise ConfigError(f"{option} {path}: is a directory; give a file name")
+    try:
+        return path.open("w", encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{option} {path}: cannot write it ({e.strerror or type(e).__name__})") from None
 
 
 def import_(

@@ -59,7 +59,8 @@ def start(
     if listen is not None:
         host, port = server.parse_listen(listen)
         tcp = server.listen(home, host, port)
-        typer.echo(f"listening on {host}:{port} (password in {home / server.PASSWORD_FILE}): "
+        typer.echo(f"listening on {host}:{port} (passwords in {home / server.PASSWORD_FILE} and "
+                   f"{home / server.READER_PASSWORD_FILE}; `db url [--reader]` prints the URIs): "
                    f"{dbmod.redact(tcp or '')}")
         return
     url, started = server.ensure_running(home)
@@ -100,7 +101,9 @@ def url(
         raise DatabaseError("the embedded server is not running; run `allabel db start` first")
     if reader:
 
-        u = reader_url(u)
+        # the TCP URI of `db start --listen` carries the reader's generated password
+        tcp = None if s.database_url else server.reader_tcp_uri(s.home)
+        u = tcp or reader_url(u)
     typer.echo(u)
 
 

@@ -93,5 +93,13 @@ def next_step(run_id: int, status: str) -> str:
                 f"allabel import FILE --run {run_id}; allabel select --resume {run_id}")
 
     name, splits = run_dataset(run_id)
-    split = "test" if "test" in splits else splits[0]
-    return f"next: allabel predict --dataset {name} --split {split} --demos {run_id}"
+    pool = run_params(run_id).pool_splits or [sp for sp in splits if sp != "test"]
+    # a split outside the pool: predicting the pool would label the very sentences the
+    # demonstrations come from (and stands for no evaluation)
+    outside = sorted((sp for sp in splits if sp not in pool), key=lambda sp: (sp != "test", sp))
+    if not outside:
+        return (f"next: ingest the sentences to label as a split of their own (allabel ingest "
+                f"FILE --dataset {name} --split new), then allabel predict --dataset {name} "
+                f"--split new --demos {run_id}")
+    return f"next: allabel predict --dataset {name} --split {outside[0]} --demos {run_id}"
+

@@ -9,17 +9,24 @@ file only and are never printed: ``SecretStr`` keeps them out of reprs and logs.
 from __future__ import annotations
 
 import os
+import re
+import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
+
+from allabel.core import secrets
+from allabel.core.errors import ConfigError
 
 
 def _config_file() -> Path:
@@ -178,10 +185,68 @@ class Settings(BaseSettings):
         return None
 
 
+def _env_names(name: str) -> list[str]:
+    """The environment variables that set field ``name`` (its aliases, or ALLABEL_<NAME>)."""
+    field = Settings.model_fields.get(name)
+    alias = field.validation_alias if field is not None else None
+    if isinstance(alias, AliasChoices):
+        return [a for a in alias.choices if isinstance(a, str) and a.isupper()]
+    return [f"ALLABEL_{name.upper()}"]
+
+
+def _source(name: str) -> str:
+    """Where the value of setting ``name`` came from: its environment variable or the file."""
+    for var in _env_names(name):
+        if var in os.environ:
+            return f"environment variable {var}"
+    return f"{_config_file()} key {name}"
+
+
+def settings_error(e: ValidationError) -> ConfigError:
+    """One line per bad setting, naming it and its source (the value shortened, never a
+    traceback): ``ALLABEL_BM25_K1='1.2); DROP …'`` is a configuration error like any other."""
+    parts = []
+    for err in e.errors():
+        name = str(err["loc"][0]) if err.get("loc") else "?"
+        value = repr(err.get("input"))
+        value = value if len(value) <= 60 else value[:57] + "..."
+        parts.append(f"setting {name} ({_source(name)}) = {value}: {err['msg']}")
+    return ConfigError("; ".join(parts))
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
-    return Settings()
+    """Process-wide settings (cached; tests call ``get_settings.cache_clear()``). A malformed
+    value or TOML file is a ``ConfigError`` naming the setting and where it was set (exit 3)."""
+    try:
+        s = Settings()
+    except ValidationError as e:
+        raise settings_error(e) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{_config_file()}: not valid TOML: {e}") from None
+    except SettingsError as e:  # a JSON-valued setting (llm_prices) that is not JSON
+        found = re.search(r'field "(\w+)"', str(e))
+        name = found.group(1) if found else "?"
+        cause = f": {e.__cause__}" if e.__cause__ else ""
+        raise ConfigError(f"setting {name} ({_source(name)}) is not valid JSON{cause}") from None
+    _remember_secrets(s)
+    return s
+
+
+def _remember_secrets(s: Settings) -> None:
+    """The secrets this configuration holds (the API key, the passwords in the database and
+    endpoint URLs), masked in everything allabel prints or stores from now on."""
+    try:
+        key = s.api_key()
+    except OSError:
+        key = None
+    passwords = []
+    for url in (s.database_url, s.llm_base_url):
+        try:
+            passwords.append(urlsplit(url).password if url else None)
+        except ValueError:
+            pass
+    secrets.remember(key, *passwords)
 
 
 def apply_thread_limits(threads: int | None = None) -> None:

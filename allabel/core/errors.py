@@ -1,15 +1,14 @@
-from allabel.core.secrets import mask
-
 """Errors a user sees. The CLI prints ``error: <message>`` and exits non-zero, no traceback.
 
 Every message is masked (``allabel.core.secrets.mask``) when the error is made, so a URL password or
 an API key never reaches the terminal, a log or a stored ``error`` column through an error.
 """
 
+from allabel.core.secrets import mask
+
 
 def _mask(msg: object) -> object:
     if isinstance(msg, str):
-
         return mask(msg)
     return msg
 

@@ -9,41 +9,33 @@ the CLI prints about an error goes through :func:`mask`.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
-
-from allabel.core.config import get_settings
+import threading
 
 _USERINFO = re.compile(r"(?P<pre>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)[^@\s]*@")
 _QUERY = re.compile(r"(?i)(?P<pre>[?&;](?:password|passwd|pwd|api[_-]?key|key|token|access_token|"
-                    r"secret|sig|signature|auth)=)[^&\s#]+")
+                    r"secret|sig|signature|auth)=)[^&\s#]+?(?=$|[&\s#]|:(?:\s|$))")
+# (the lazy match stops before a ": " that follows the URL in a message, "URL: reason")
 _BEARER = re.compile(r"(?i)(?P<pre>\bbearer\s+)[A-Za-z0-9._~+/=\-]+")
 _KV = re.compile(r"(?i)(?P<pre>\b(?:password|passwd|api_key)\s*=\s*)'?[^\s'&]+'?")
 MASK = "***"
+_known: set[str] = set()
+_lock = threading.Lock()
+
+
+def remember(*values: str | None) -> None:
+    """Secret values to mask from now on, wherever they appear: the configuration registers the
+    API key and URL passwords it reads (``allabel.core.config.get_settings``), the embedded server
+    the TCP passwords it generates or reads. A registry rather than a lookup of the settings, so
+    that this module needs nothing of allabel (every error is masked through it)."""
+    with _lock:
+        _known.update(v for v in values if v and len(v) >= 4)
 
 
 def _configured_secrets() -> list[str]:
-    """The literal secret values of the current configuration (key, URL passwords)."""
-
-    try:
-        s = get_settings()
-    except Exception:  # noqa: BLE001 - a broken config must not break error reporting
-        return []
-    out = []
-    try:
-        key = s.api_key()
-    except OSError:
-        key = None
-    if key:
-        out.append(key)
-    for url in (s.database_url, s.llm_base_url):
-        if url:
-            try:
-                pw = urlsplit(url).password
-            except ValueError:
-                pw = None
-            if pw:
-                out.append(pw)
-    return [x for x in out if len(x) >= 4]
+    """The secret values registered so far, longest first (a key that contains another is
+    masked whole)."""
+    with _lock:
+        return sorted(_known, key=len, reverse=True)
 
 
 def mask(text: str | None) -> str | None:

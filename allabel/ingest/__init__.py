@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 
-from allabel.core.errors import InputError
+from allabel.core.errors import ConfigError, InputError
 from allabel.core.limits import MAX_SPLIT, check_names
 from allabel.formats.corpus import EXTENSIONS, ParsedSentence
 from allabel.ingest.labels import read_labels
@@ -75,8 +75,8 @@ def _collect(path: Path, split: str | None) -> list[tuple[Path, str]]:
             raise InputError(str(path), None, "directory holds no data files "
                              f"({', '.join(sorted(EXTENSIONS))})")
         return [(p, split or p.stem) for p in files]
-    if split is None:
-        raise InputError(str(path), None, "--split is required for a single file")
+    if split is None:  # a usage error (exit 3), like any missing option
+        raise ConfigError(f"--split is required when PATH is a single file ({path})")
     return [(path, split)]
 
 
@@ -141,9 +141,7 @@ def ingest_path(
 ) -> IngestResult:
     """Ingest a file (or every data file of a directory, split = file stem) into ``dataset``."""
     t0 = time.perf_counter()
-    if not dataset or not dataset.strip():
-        raise InputError(str(path), None, "dataset name must not be empty")
-    check_names(dataset=dataset, split=split)
+    check_names(dataset=dataset or "", split=split)  # a blank --dataset is a usage error (exit 3)
     targets = _collect(Path(path), split)
     described = _check_targets(targets, labels_file)
     result = IngestResult(dataset)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from allabel.core.errors import InputError
+from allabel.core.limits import check_label_name
 from allabel.formats.corpus import decode_lines
 
 
@@ -25,8 +26,9 @@ def read_labels(path: Path) -> dict[str, str | None]:
         if not isinstance(obj, dict) or not all(isinstance(k, str) and k.strip() for k in obj):
             raise InputError(str(path), 1, 'expected an object {"Label": "description", ...}')
         for k, v in obj.items():
+            check_label_name(str(path), 1, k.strip())
             if v is not None and not isinstance(v, str):
-                raise InputError(str(path), 1, f"description of {k!r} must be a string")
+                raise InputError(str(path), 1, f"description of {k[:40]!r} must be a string")
         return {k.strip(): v for k, v in obj.items()}
     out: dict[str, str | None] = {}
     for ln, raw in enumerate(lines, start=1):
@@ -36,6 +38,7 @@ def read_labels(path: Path) -> dict[str, str | None]:
         name = name.strip()
         if not name:
             raise InputError(str(path), ln, "missing label name")
+        check_label_name(str(path), ln, name)
         if name in out:
             raise InputError(str(path), ln, f"label {name!r} listed twice")
         out[name] = desc.strip() or None

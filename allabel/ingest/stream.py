@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from allabel.core.errors import InputError
-from allabel.core.limits import MAX_LABEL
+from allabel.core.limits import MAX_LABEL, check_sentence_size
 from allabel.formats.corpus import ParsedSentence, detect_format, iter_file
 
 CHUNK = 1_000     # sentences per chunk handed to the writer (one COPY write)
@@ -101,6 +101,7 @@ class ParsedStream:
         labels: set[str] = set()
         buf: list[ParsedSentence] = []
         for s in iter_file(path, fmt, data):
+            check_sentence_size(str(path), s.line, s.text, s.tokens)
             for e in s.entities:
                 if self._described is not None and e.label not in self._described:
                     raise InputError(str(path), s.line, f"label {e.label!r} is not in the labels "

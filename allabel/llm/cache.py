@@ -51,27 +51,54 @@ class CachedLLM:
                  max_tokens: int = 128, temperature: float = 0.0):
         self.backend, self.run_id = backend, run_id
         self.params = {"max_tokens": max_tokens, "temperature": temperature}
-        self._link = db.Link(url, autocommit=True, vector=False)
-        self._lock = threading.Lock()  # one connection shared by the request threads
+        self._url = url
+        self._conn: psycopg.Connection | None = None  # one connection shared by the threads
+        self._lock = threading.Lock()  # held for one statement on it, never while waiting
         self._keys_lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
 
     def _execute(self, query: str, params: dict) -> list[dict[str, Any]]:
         """Run on the cache connection under the database retry policy; returns the rows (dicts
-        by column name)."""
-        def run(conn: psycopg.Connection) -> list[dict[str, Any]]:
-            with conn.cursor(row_factory=dict_row) as cur:
-                cur.execute(query, params)
-                return cur.fetchall() if cur.description else []
+        by column name). The lock covers one attempt, not the retry's waits."""
+        def attempt() -> list[dict[str, Any]]:
+            conn = self._open()
+            with self._lock:  # one statement at a time on the shared connection ...
+                with conn.cursor(row_factory=dict_row) as cur:
+                    cur.execute(query, params)
+                    return cur.fetchall() if cur.description else []
 
+        # ... but never held while a retry waits or a connect times out: the request threads
+        # wait out one outage together (the budget is the process's, db.retrying), not one
+        # full budget each in turn
+        return db.retrying(attempt, on_retry=self._reset)
+
+    def _open(self) -> psycopg.Connection:
+        """The shared connection; a new one is opened outside the lock (a connect to a server
+        that does not answer may take its whole timeout)."""
         with self._lock:
-            return self._link.run(run)
+            if self._conn is not None and not self._conn.closed:
+                return self._conn
+        new = db.connect(self._url, autocommit=True, vector=False)
+        with self._lock:
+            if self._conn is None or self._conn.closed:
+                self._conn = new
+                return new
+            mine = self._conn  # another thread connected meanwhile: use that one
+        new.close()
+        return mine
+
+    def _reset(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # a broken connection may fail to close
+                conn.close()
 
     def _claim(self, key: str) -> bool:
         return self._execute(Q.try_claim, {"key": key})[0]["claimed"]
 
     def close(self) -> None:
-        self._link.close()
+        self._reset()
 
     def key(self, messages: list[Message]) -> str:
         # backends may add parameters that change the answer (structured output) to the key

@@ -18,6 +18,7 @@ import threading
 import time
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import openai
 from tenacity import (
@@ -58,10 +59,26 @@ ANSWER_SCHEMA = {
 }
 
 
+class MalformedBody(Exception):
+    """A 200 answer whose body is not the API's JSON (a proxy's HTML page, a truncated body):
+    retried like a 5xx, since the next answer is usually fine."""
+
+
 def _retryable(e: BaseException) -> bool:
     if isinstance(e, openai.APIStatusError):
         return e.status_code == 429 or e.status_code >= 500
-    return isinstance(e, openai.APIConnectionError | openai.APITimeoutError)
+    return isinstance(e, openai.APIConnectionError | openai.APITimeoutError | MalformedBody)
+
+
+def split_query(base_url: str) -> tuple[str, dict[str, str]]:
+    """``http://h/v1?token=T`` -> (``http://h/v1``, ``{"token": "T"}``).
+
+    The openai client appends each path (``/chat/completions``, ``/files``, ``/batches``) to its
+    base URL's path, so a query string there would end up inside the path (a 404). It is sent
+    instead as the client's default query parameters, on every request; a fragment is dropped."""
+    parts = urlsplit(base_url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    return urlunsplit(parts._replace(query="", fragment="")), query
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -155,8 +172,10 @@ class OpenAIBackend:
         # part of the cache key only when it changes the answer (structured output)
         self.key_params: dict[str, Any] = (
             {} if self.response_format == "none" else {"response_format": self.response_format})
-        self.client = openai.OpenAI(base_url=s.llm_base_url, api_key=s.api_key() or "none",
-                                    timeout=s.llm_timeout, max_retries=0)
+        url, query = split_query(s.llm_base_url)
+        self.client = openai.OpenAI(base_url=url, api_key=s.api_key() or "none",
+                                    default_query=query or None, timeout=s.llm_timeout,
+                                    max_retries=0)
         self._endpoint = (self.base_url, self.model)
         self._gate_lock = threading.Lock()
         self._not_before = 0.0  # monotonic time before which no request is sent (rate limits)
@@ -240,7 +259,12 @@ class OpenAIBackend:
             pause = exhausted_wait(raw.headers)
             if pause:
                 self._pause(pause)
-            return raw.parse()
+            try:
+                resp = raw.parse()
+                resp.choices[0].message  # noqa: B018 - the one field every answer must have
+            except (ValueError, TypeError, AttributeError, IndexError) as e:
+                raise MalformedBody(type(e).__name__) from e
+            return resp
 
     def complete(self, messages: list[Message], max_tokens: int,
                  temperature: float) -> Completion:
@@ -259,9 +283,9 @@ class OpenAIBackend:
         except RetryError as e:
             last = e.last_attempt.exception()
             raise LLMError(f"LLM endpoint {self.base_url} failed after {attempts} attempts: "
-                           f"{_describe(last)}") from last
+                           f"{describe_error(last)}") from last
         except openai.OpenAIError as e:
-            raise LLMError(f"LLM endpoint {self.base_url}: {_describe(e)}") from e
+            raise LLMError(f"LLM endpoint {self.base_url}: {describe_error(e)}") from e
         except (ValueError, TypeError, AttributeError) as e:  # body that is not the API's JSON
             raise LLMError(f"LLM endpoint {self.base_url} returned a malformed body "
                            f"({type(e).__name__})") from e
@@ -294,14 +318,18 @@ class OpenAIBackend:
         try:
             return [m.id for m in self.client.models.list()]
         except openai.OpenAIError as e:
-            raise LLMError(f"LLM endpoint {self.base_url}: {_describe(e)}") from e
+            raise LLMError(f"LLM endpoint {self.base_url}: {describe_error(e)}") from e
 
 
-def _describe(e: BaseException | None) -> str:
+def describe_error(e: BaseException | None) -> str:
+    """One line for an error of the openai client: its status or kind, never a secret (the
+    Batch API reports its errors with it too)."""
     if isinstance(e, openai.APIStatusError):
         return f"HTTP {e.status_code}"
     if isinstance(e, openai.APITimeoutError):
         return "timed out"
     if isinstance(e, openai.APIConnectionError):
         return "connection failed (is the endpoint reachable?)"
+    if isinstance(e, MalformedBody):
+        return f"a malformed body ({e}; not the API's JSON)"
     return type(e).__name__ if e else "unknown error"

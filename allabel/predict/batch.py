@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import openai
 import psycopg
 from psycopg.types.json import Jsonb
 
@@ -32,6 +33,7 @@ from allabel.core.errors import ConfigError, LLMError
 from allabel.core.secrets import mask_url
 from allabel.llm import get_backend
 from allabel.llm.cache import CachedLLM, cache_key
+from allabel.llm.openai_backend import describe_error
 from allabel.predict import labels as dataset_labels
 from allabel.predict import prepare_run
 from allabel.predict.step import Claimed, record_failure, store_answer
@@ -222,10 +224,9 @@ def _send(conn: psycopg.Connection, backend, bid: int, rep: BatchReport) -> None
                                           completion_window="24h",
                                           metadata={"allabel_batch": tag})
     except Exception as e:  # noqa: BLE001 - reported as an LLM error; the batch stays 'created'
-        from allabel.llm.openai_backend import _describe  # deferred: imports openai (seconds), only for an endpoint
 
         raise LLMError(f"LLM endpoint {backend.base_url}: batch {bid} not submitted "
-                       f"({_describe(e)}); run the command again") from e
+                       f"({describe_error(e)}); run the command again") from e
     conn.execute(Q.submitted, {"batch_id": bid, "remote_id": b.id, "file_id": up.id})
     conn.commit()
     rep.submitted_batch, rep.submitted_requests, rep.input_file = bid, len(items), path
@@ -244,8 +245,12 @@ def predict_batch_api(dataset: str, split: str, demos: str, k: int = 4, limit: i
         run_id = run.id
         labels = dataset_labels(conn, pool.dataset_id)
         rep = BatchReport(run_id)
-        collect(conn, run_id, backend, labels, rep)
-        submit(conn, run_id, backend, pool, labels, k, url, rep)
+        try:
+            collect(conn, run_id, backend, labels, rep)
+            submit(conn, run_id, backend, pool, labels, k, url, rep)
+        except openai.OpenAIError as e:  # what is committed stays; the next run continues
+            raise LLMError(f"LLM endpoint {backend.base_url}: the Batch API failed "
+                           f"({describe_error(e)}); run the command again") from e
         conn.execute(PQ.finish_if_complete, {"run_id": run_id})
         conn.commit()
     return rep

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from allabel.core.config import get_settings
 from allabel.core.errors import AllabelError
+from allabel.core.secrets import mask, mask_url
 from allabel.llm import get_backend
 from allabel.predict.parse import parse_answer
 from allabel.predict.prompt import Demo, build_messages
@@ -27,7 +28,8 @@ class CheckResult:
     reachable: bool = False
 
     def add(self, what: str, detail: str) -> None:
-        self.lines.append((what, detail))
+        """Every line is masked: it may quote the endpoint URL or an error that does."""
+        self.lines.append((what, mask(detail) or ""))
 
 
 def check() -> CheckResult:
@@ -35,7 +37,7 @@ def check() -> CheckResult:
     res = CheckResult()
     backend = get_backend()
     if backend.name == "openai":
-        res.add("endpoint", f"{backend.base_url} (openai backend, model {backend.model})")
+        res.add("endpoint", f"{mask_url(backend.base_url)} (openai backend, model {backend.model})")
         try:
             models = backend.list_models()
             res.reachable = True

@@ -7,6 +7,7 @@ the ``vector`` extension in ``public``) and pgvector's type adapters.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -14,11 +15,11 @@ from typing import Any, TypeVar
 import psycopg
 from pgvector.psycopg import register_vector
 from psycopg.rows import dict_row
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential
+from tenacity import Retrying, retry_if_exception, wait_exponential
 
 from allabel.core.config import Settings, get_settings
 from allabel.core.errors import DatabaseError, DatabaseUnavailable
-from allabel.core.secrets import mask
+from allabel.core.secrets import mask_url
 from allabel.store import server
 from allabel.store.sqlfiles import queries
 
@@ -37,8 +38,9 @@ _PERMANENT_CONNECT = ("password authentication failed", "does not exist", "no pg
 
 
 def redact(url: str) -> str:
-    """The URL with any password replaced, for messages."""
-    return mask(url) or url
+    """The URL with any password replaced, for messages (``secrets.mask_url``, the one masking
+    of every URL allabel shows)."""
+    return mask_url(url) or url
 
 
 def is_transient(e: BaseException) -> bool:
@@ -58,6 +60,34 @@ def _first_line(e: BaseException) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
+class _Outage:
+    """When the database stopped answering, for the whole process.
+
+    Why process-wide: a job runs many units of work, several at once (a prediction job's request
+    threads each store their answer on the cache connection). If each of them timed its own
+    retries, the job would wait a full budget per unit, one after another — minutes instead of
+    ``db_retry_seconds``. Every retry counts from the first failure of the current outage; the
+    first success ends it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.since: float | None = None
+
+    def started(self) -> float:
+        with self._lock:
+            if self.since is None:
+                self.since = time.monotonic()
+            return self.since
+
+    def over(self) -> None:
+        if self.since is not None:
+            with self._lock:
+                self.since = None
+
+
+OUTAGE = _Outage()
+
+
 def retrying(fn: Callable[[], T], on_retry: Callable[[], Any] | None = None,
              what: str = "the job") -> T:
     """Run ``fn`` under the one database retry policy of allabel.
@@ -66,11 +96,17 @@ def retrying(fn: Callable[[], T], on_retry: Callable[[], Any] | None = None,
     back, a connection attempt, a stage that re-reads what is committed). While the server is
     unreachable, restarting or starting up, ``on_retry`` is called (drop broken connections) and
     ``fn`` is run again after an exponential backoff, up to ``db_retries`` attempts and
-    ``db_retry_seconds`` in total. Final failure: ``DatabaseError`` with one line (exit code 4).
+    ``db_retry_seconds`` counted from the start of the outage (``_Outage``: one budget for the
+    whole process, however many threads wait in it). Final failure: ``DatabaseError`` with one
+    line (exit code 4).
     """
     s = get_settings()
-    t0 = time.monotonic()
     attempts = 0
+    backoff = wait_exponential(multiplier=s.db_retry_backoff, max=5)
+
+    def left() -> float:
+        since = OUTAGE.since
+        return s.db_retry_seconds - (time.monotonic() - since) if since is not None else s.db_retry_seconds
 
     def before_sleep(_state: Any) -> None:
         if on_retry is not None:
@@ -79,20 +115,31 @@ def retrying(fn: Callable[[], T], on_retry: Callable[[], Any] | None = None,
     def call() -> T:
         nonlocal attempts
         attempts += 1
-        return fn()
+        try:
+            out = fn()
+        except BaseException as e:
+            if is_transient(e):
+                OUTAGE.started()
+            raise
+        OUTAGE.over()
+        return out
+
+    def stop(state: Any) -> bool:
+        return state.attempt_number >= s.db_retries + 1 or left() <= 0
 
     try:
-        return Retrying(retry=retry_if_exception(is_transient),
-                        stop=stop_after_attempt(s.db_retries + 1) | stop_after_delay(s.db_retry_seconds),
-                        wait=wait_exponential(multiplier=s.db_retry_backoff, max=5),
+        return Retrying(retry=retry_if_exception(is_transient), stop=stop,
+                        wait=lambda state: max(0.0, min(backoff(state), left())),
                         before_sleep=before_sleep, reraise=True)(call)
     except (psycopg.OperationalError, psycopg.InterfaceError, DatabaseUnavailable) as e:
         if not is_transient(e):
             raise
         if on_retry is not None:
             on_retry()
-        raise DatabaseError(f"the database did not answer: gave up after {attempts} attempts in "
-                            f"{time.monotonic() - t0:.0f} s ({_first_line(e)}); work finished so "
+        since = OUTAGE.since
+        lasted = time.monotonic() - since if since is not None else 0.0
+        raise DatabaseError(f"the database did not answer: gave up after {attempts} attempts, "
+                            f"{lasted:.0f} s into the outage ({_first_line(e)}); work finished so "
                             f"far is saved, run the same command again to continue") from None
 
 

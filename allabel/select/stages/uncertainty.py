@@ -26,6 +26,7 @@ from psycopg.types.json import Jsonb
 
 from allabel.core.config import get_settings
 from allabel.core.errors import ConfigError, LLMError
+from allabel.core.secrets import mask_url
 from allabel.llm import get_backend
 from allabel.llm.endpoints import load
 from allabel.predict import DemoPool, predict_sentences
@@ -148,7 +149,7 @@ def _unknown_uncertainty(conn: psycopg.Connection, run_id: int, cands: list[int]
     where = backend.name
     dropped: set[str] = set()
     if backend.name == "openai":
-        where = f"endpoint {backend.base_url} (model {backend.model})"
+        where = f"endpoint {mask_url(backend.base_url)} (model {backend.model})"
         dropped = load(backend.base_url, backend.model)[0]
     with conn.cursor(row_factory=dict_row) as cur:
         gaps = cur.execute(Q.perplexity_gaps, {"run_id": run_id, "ids": cands}).fetchone()
