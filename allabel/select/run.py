@@ -30,6 +30,7 @@ from allabel.select import stages
 from allabel.select.budget import parse_order, parse_ratio
 from allabel.select.stages.similarity import check_source
 from allabel.select.strategies import make_strategy
+from allabel.select.variants import variant_name
 from allabel.sqlfiles import queries
 
 Q = queries("select")
@@ -134,7 +135,9 @@ def select(p: SelectParams, url: str | None = None, show_progress: bool = True,
     url = url or db.database_url()
     from allabel.locks import single
 
-    job = (f"selection {p.strategy}" + (f" budget {p.budget}" if p.budget is not None else "")
+    name = variant_name(p.strategy, {"length_floor": p.length_floor,
+                                     "uncertainty_score": p.uncertainty_score})
+    job = (f"selection {name}" + (f" budget {p.budget}" if p.budget is not None else "")
            + f" seed {p.seed} of dataset {p.dataset}"
            + (f" (run {resume_run})" if resume_run is not None else ""))
     with single(f"allabel.select:{p.dataset}:{json.dumps(p.as_dict(), sort_keys=True)}", url, job):

@@ -118,3 +118,10 @@ SELECT project_id FROM labelstudio_projects WHERE run_id = %(run_id)s AND url = 
 -- name: ls_project_save
 INSERT INTO labelstudio_projects (run_id, url, project_id) VALUES (%(run_id)s, %(url)s, %(project_id)s)
 ON CONFLICT (run_id, url) DO UPDATE SET project_id = EXCLUDED.project_id, created_at = now();
+
+-- name: run_progress
+-- A selection run's picks, how many are annotated, and its status (labelstudio pull's next line).
+SELECT r.status,
+       (SELECT count(*) FROM selections s WHERE s.run_id = r.id) AS selected,
+       (SELECT count(*) FROM annotations a WHERE a.run_id = r.id) AS annotated
+FROM runs r WHERE r.id = %(run_id)s;
