@@ -35,9 +35,8 @@ from allabel.experiment import ExperimentParams, run_experiment
 from allabel.ingest import ingest_path
 from allabel.predict import predict_split
 from allabel.report import write_report
-from allabel.select.run import SelectParams
+from allabel.select.run import SelectParams, select
 from allabel.select.run import resume as resume_selection
-from allabel.select.run import select
 from allabel.sqlfiles import queries
 
 Q = queries("demo")

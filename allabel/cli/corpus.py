@@ -8,7 +8,6 @@ from pathlib import Path
 
 import typer
 
-
 datasets_app = typer.Typer(invoke_without_command=True)
 
 
