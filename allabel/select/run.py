@@ -270,6 +270,7 @@ def resume(run_id: int, url: str | None = None, show_progress: bool = True,
         missing = _unannotated(conn, run_id)
     if missing and not p.oracle:
         raise ConfigError(f"run {run_id} still waits for {missing} annotations "
-                          f"(allabel export {run_id} ... then allabel import FILE --run {run_id}; "
-                          f"the view annotation_queue lists them)")
+                          f"(allabel labelstudio push {run_id}, annotate, allabel labelstudio pull "
+                          f"{run_id}; or allabel export {run_id} ... then allabel import FILE --run "
+                          f"{run_id}; the view annotation_queue lists them)")
     return select(p, url, show_progress, resume_run=run_id, workers=workers)
