@@ -151,13 +151,17 @@ def running(data: Path, creds: Credentials, port: int | None = None, timeout: fl
             _stop(proc)
 
 
+# the server is on 127.0.0.1: never ask a proxy of the environment (HTTP_PROXY) for it
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def _wait_healthy(proc: subprocess.Popen, url: str, log_path: Path, t0: float, timeout: float) -> None:
     while True:
         if proc.poll() is not None:
             tail = log_path.read_text(errors="replace")[-2000:]
             raise ConfigError(f"Label Studio exited with {proc.returncode} (log {log_path}):\n{tail}")
         try:
-            with urllib.request.urlopen(url + "/health", timeout=2) as r:
+            with _DIRECT.open(url + "/health", timeout=2) as r:
                 if r.status == 200:
                     return
         except OSError:
