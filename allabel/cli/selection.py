@@ -18,6 +18,10 @@ def register(app: typer.Typer) -> None:
     app.command("import")(import_)
 
 
+FLOOR_HELP = ("Stages 1-2 skip sentences shorter than this pool quantile [default: 0.5 with the default "
+              "allabel+long (its +long), 0.0 with any strategy without +long].")
+
+
 def select(
     dataset: str | None = typer.Option(None, "--dataset"),
     budget: str | None = typer.Option(None, "--budget",
@@ -38,10 +42,7 @@ def select(
         "10x", "--uncertainty-candidates",
         help="Sentences stage 3 scores with the LLM: all | 10x (times the stage size) | a count."),
     pool_splits: str | None = typer.Option(None, "--pool-splits", help="e.g. train,devel (never test)."),
-    length_floor: float | None = typer.Option(
-        None, "--length-floor", min=0.0, max=1.0, show_default=False,
-        help="Stages 1-2 skip sentences shorter than this pool quantile [default: 0.5 with the "
-             "default allabel+long (its +long), 0.0 with any strategy without +long]."),
+    length_floor: float | None = typer.Option(None, "--length-floor", min=0.0, max=1.0, help=FLOOR_HELP),
     uncertainty_score: str = typer.Option("perplexity", "--uncertainty-score",
                                           help="Stage 3 ranks by perplexity (paper) | total (summed NLL) | "
                                                "entities (perplexity, answers naming an entity first)."),
@@ -70,9 +71,8 @@ def select(
                          uncertainty_candidates,
                          pool_splits.split(",") if pool_splits else None,
                          uncertainty_score=uncertainty_score)
-        p = replace(p, **variant)  # +long: floor 0.5, unless --length-floor says otherwise
-        if length_floor is not None:
-            p = replace(p, length_floor=length_floor)
+        # +long: floor 0.5, unless --length-floor says otherwise
+        p = replace(p, **{**variant, **({} if length_floor is None else {"length_floor": length_floor})})
     if estimate:
         from allabel.estimate import estimate_select
         from allabel.select.run import run_params
