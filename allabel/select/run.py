@@ -173,7 +173,9 @@ def _select(p: SelectParams, url: str, show_progress: bool, run_id: int, plan: l
     finish: ``done`` once every pick is annotated, else ``awaiting_annotation``."""
     with db.connect(url) as conn:
         ctx = stages.StageContext(conn, url, ds, run_id, pool, p, show_progress, workers)
-        timings: dict[str, float] = {}
+        # seconds per stage, kept across the commands of a run (a stage runs once): usage's wall s
+        timings: dict[str, float] = dict((db.one(conn, Q.run_stats, {"run_id": run_id})["stats"]
+                                          or {}).get("timings", {}))
         for name, size in plan:
             runs.check_stop()  # a stop request is honoured between stages
             stage = stages.get(name)
