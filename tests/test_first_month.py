@@ -8,6 +8,7 @@ that reports no height."""
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import pty
@@ -20,6 +21,7 @@ import numpy as np
 import psycopg
 import pytest
 
+from allabel.annotation.exporter import export_entities
 from allabel.config import get_settings
 from allabel.select.run import SelectParams, select
 from tests.conftest import REPO, fresh_empty_db
@@ -209,9 +211,16 @@ def test_bi_names_the_default_and_never_counts_stage_3_scratch_answers(conn, tmp
     pred = conn.execute("INSERT INTO runs (kind, dataset_id, status) VALUES ('prediction', %s, 'done') "
                         "RETURNING id", (ds,)).fetchone()[0]
     for run in (default, pred):
+        conn.execute("INSERT INTO predictions (run_id, sentence_id, status) VALUES (%s, %s, 'done')", (run, sid))
         conn.execute("INSERT INTO entities (sentence_id, start_char, end_char, label, text, source, run_id, "
                      "model) VALUES (%s, 0, %s, 'Chemical', %s, 'llm', %s, 'm')", (sid, len(w), w, run))
     conn.commit()
+    # the selection run's answer is the newer one; export --source llm still takes the prediction run's
+    conn.execute("UPDATE predictions SET updated_at = now() + interval '1 hour' WHERE run_id = %s", (default,))
+    conn.commit()
+    out = io.StringIO()
+    export_entities("llm", "jsonl", out, dataset="bc")
+    assert [json.loads(x)["run_id"] for x in out.getvalue().splitlines()] == [pred]
     llm = conn.execute("SELECT run, mentions FROM bi.label_counts WHERE source = 'llm'").fetchall()
     assert llm == [(pred, 1)]
     assert conn.execute("SELECT array_agg(DISTINCT run) FROM bi.entity_mentions WHERE source = 'llm'"
