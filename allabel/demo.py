@@ -175,8 +175,8 @@ def run_demo(data: Path | None = None, params: DemoParams = DEMO) -> None:
     say(f"  run {res.run_id}: {res.status}; {res.selected} sentences selected and annotated "
         f"({stages}); {clock.lap()}")
 
-    say(f"predict entities in {params.test_sample} test sentences with the bundled LLM "
-        f"(SmolLM2-135M), demonstrations from run {res.run_id}, k = {params.k}")
+    say(f"predict entities in {params.test_sample} test sentences with the LLM (by default the "
+        f"bundled SmolLM2-135M), demonstrations from run {res.run_id}, k = {params.k}")
     pred = predict_split(DATASET, "test", f"run:{res.run_id}", params.k, params.test_sample)
     scores, _ = evaluate_run(pred.run_id)
     micro = next(s for s in scores if s.label == "*")
