@@ -1,7 +1,7 @@
 """Start a real Label Studio from .venv-labelstudio (made by ./scripts/setup) for the tests and
 scripts/bench_labelstudio.py: a throw-away data directory, a preset user with a fixed legacy
 token, a free port on 127.0.0.1, and no update check, analytics or error reporting (nothing goes
-to the network). The start itself is allabel's (``allabel.annotation.labelstudio_server``, the
+to the network). The start itself is allabel's (``allabel.annotate.labelstudio_server``, the
 one ``allabel labelstudio serve`` uses); only the fixed test credentials live here."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from allabel.annotation import labelstudio_server as lss
-from allabel.errors import ConfigError
+from allabel.annotate import labelstudio_server as lss
+from allabel.core.errors import ConfigError
 
 LABELSTUDIO = lss.executable()
 TEMPLATE = lss.template()

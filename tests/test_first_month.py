@@ -21,8 +21,8 @@ import numpy as np
 import psycopg
 import pytest
 
-from allabel.annotation.exporter import export_entities
-from allabel.config import get_settings
+from allabel.annotate.exporter import export_entities
+from allabel.core.config import get_settings
 from allabel.select.run import SelectParams, select
 from tests.conftest import REPO, fresh_empty_db
 from tests.select_fixtures import BC5CDR, small_corpus
@@ -58,7 +58,7 @@ def test_lone_text_file_goes_to_pool_warns_without_labels_and_says_labels_added(
     r = select(SelectParams("papers", "2", "random"), show_progress=False)
     assert r.selected == 2
     assert r.status == "awaiting_annotation"
-    from allabel.cli.selection import next_step
+    from allabel.cli.select import next_step
 
     hint = next_step(r.run_id, r.status)  # what `select` prints after its summary
     assert f"allabel labelstudio pull {r.run_id}" in hint and f"allabel select --resume {r.run_id}" in hint
@@ -181,7 +181,7 @@ def test_datasets_drop_removes_everything_of_the_dataset_in_one_transaction(cli,
 
 
 def test_drop_refuses_while_a_live_job_holds_a_run(cli, conn, tmp_path, db_url):
-    from allabel import runs
+    from allabel.store import runs
 
     small_corpus(tmp_path, sizes=(("train", 10),), embed=False)
     run = select(SelectParams("bc", "2", "random"), show_progress=False).run_id
@@ -287,7 +287,7 @@ def test_explicit_length_floor_wins_over_the_variant(cli, conn, tmp_path):
 
 
 def test_report_cells_say_how_many_gold_mentions_the_f1_rests_on():
-    from allabel.report import intervals, intervals_table
+    from allabel.experiments.report import intervals, intervals_table
 
     counts = {("random", "5", 0): np.array([[1, 0, 1], [0, 1, 2], [2, 0, 0]]),
               ("allabel+long", "5", 0): np.array([[2, 0, 0], [1, 0, 1], [1, 1, 1]])}
@@ -298,14 +298,14 @@ def test_report_cells_say_how_many_gold_mentions_the_f1_rests_on():
     assert all(line.rstrip().endswith("| 6 |") for line in table.splitlines()[2:])
 
 
-BAR = "import time\nfrom allabel.progress import bar\nwith bar(3, desc='job') as b:\n" \
+BAR = "import time\nfrom allabel.core.progress import bar\nwith bar(3, desc='job') as b:\n" \
       "    for _ in range(3):\n        time.sleep(0.05)\n        b.update(1)\n"
 
 
 @pytest.mark.parametrize("rows", [0, 40])
 def test_bars_are_drawn_on_a_terminal_whatever_height_it_reports(rows):
     """A pty that reports 0 rows (script, docker exec -t, some CI consoles) used to make tqdm
-    draw nothing at all; every job's bar goes through allabel.progress.bar."""
+    draw nothing at all; every job's bar goes through allabel.core.progress.bar."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, 120, 0, 0))
     env = {**os.environ, "PYTHONPATH": str(REPO)}

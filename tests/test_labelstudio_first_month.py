@@ -17,9 +17,9 @@ import urllib.request
 import pytest
 from label_studio_sdk import LabelStudio
 
-from allabel.annotation import import_file
-from allabel.annotation import labelstudio_server as lss
-from allabel.config import get_settings
+from allabel.annotate import import_file
+from allabel.annotate import labelstudio_server as lss
+from allabel.core.config import get_settings
 from allabel.select.run import SelectParams, select
 from tests.conftest import REPO
 from tests.select_fixtures import small_corpus

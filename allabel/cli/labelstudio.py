@@ -28,7 +28,7 @@ def serve(
 ) -> None:
     """Start the Label Studio installed by ./scripts/setup, offline, on 127.0.0.1, in the
     foreground (Ctrl-C stops it); prints the URL and the settings push and pull need."""
-    from allabel.annotation import labelstudio_server as lss
+    from allabel.annotate import labelstudio_server as lss
 
     folder = lss.serve_folder(data)
     creds = lss.credentials(folder)
@@ -51,7 +51,7 @@ def serve(
 def push(run: int = typer.Argument(..., help="Selection run id."), url: str | None = URL) -> None:
     """Create (or find) the run's project and add the sentences still to annotate, pre-annotated
     by the LLM; pushing again adds only what the project lacks."""
-    from allabel.annotation.labelstudio import push as do_push
+    from allabel.annotate.labelstudio import push as do_push
 
     r = do_push(run, url)
     what = "created" if r.created_project else "found"
@@ -71,7 +71,7 @@ def pull(
                                          help="Who annotated, when Label Studio gives no e-mail."),
 ) -> None:
     """Store the project's annotations for the run (validated, one transaction; idempotent)."""
-    from allabel.annotation.labelstudio import pull as do_pull
+    from allabel.annotate.labelstudio import pull as do_pull
 
     r = do_pull(run, url, annotator=annotator)
     for w in r.warnings:
@@ -82,8 +82,8 @@ def pull(
 
 def after_pull(run: int) -> str:
     """The next line after a pull: more to annotate, resume the selection, or predict."""
-    from allabel.annotation.labelstudio import run_progress
-    from allabel.cli.selection import next_step
+    from allabel.annotate.labelstudio import run_progress
+    from allabel.cli.select import next_step
 
     p = run_progress(run)
     todo = p["selected"] - p["annotated"]
@@ -98,6 +98,6 @@ def after_pull(run: int) -> str:
 @ls_app.command("config")
 def config(dataset: str = typer.Option(..., "--dataset")) -> None:
     """Print the labeling config for a dataset's labels (Settings > Labeling Interface > Code)."""
-    from allabel.annotation.labelstudio import dataset_config
+    from allabel.annotate.labelstudio import dataset_config
 
     typer.echo(dataset_config(dataset), nl=False)

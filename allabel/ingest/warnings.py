@@ -10,8 +10,8 @@ from pathlib import Path
 
 import psycopg
 
-from allabel import db
-from allabel.sqlfiles import queries
+from allabel.store import db
+from allabel.store.sqlfiles import queries
 
 Q = queries("ingest")
 DEFAULT_SPLIT = "pool"  # a lone file without --split: sentences to select from (docs/ingest.md)
