@@ -107,3 +107,21 @@ def test_embed_draws_no_bar_into_a_log(db_url, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "12" in r.stdout
     assert "\r" not in r.stderr and "sent/s" not in r.stderr and "%|" not in r.stderr
+
+
+def test_logs_go_under_allabel_home_by_default_and_busy_names_the_default_strategy(db_url, tmp_path, cli):
+    """Without ALLABEL_LOG_DIR the wrapper logs into $ALLABEL_HOME/logs (not the checkout), and
+    the default selection is `allabel+long` in its busy line (it is stored as allabel with a
+    length floor of 0.5)."""
+    small_corpus(tmp_path, embed=True)
+    env = wrapper_env(db_url, tmp_path / "unused")
+    del env["ALLABEL_LOG_DIR"]
+    env["ALLABEL_HOME"] = str(tmp_path / "home")
+    args = ["select", "--dataset", "bc", "--budget", "3"]
+    p = SelectParams("bc", "3", "allabel", length_floor=0.5)
+    with single(select_lock_key(p), db_url):
+        r = subprocess.run([WRAPPER, *args], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    log = (tmp_path / "home" / "logs" / "allabel-select.log").read_text()
+    assert "busy: selection allabel+long budget 3 seed 0 of dataset bc is already running" in log
+    assert not (tmp_path / "unused").exists()

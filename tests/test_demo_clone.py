@@ -1,4 +1,5 @@
-"""A fresh checkout is self-contained: a shortened `allabel demo` runs from an empty working
+"""A fresh checkout is self-contained: a shortened `allabel demo` (the main job: ingest, embed,
+select with the default, gold standing in for a person, predict, BI counts) runs from an empty working
 directory in a copy of the repository that has no folders beside it, and reads nothing from the
 original working tree (bar its virtual environment) or from any folder beside it.
 
@@ -65,27 +66,38 @@ def test_shortened_demo_from_an_empty_directory_of_a_lone_checkout(tmp_path):
     env.update(PYTHONPATH=str(clone), ALLABEL_HOME=str(tmp_path / "home"),
                ALLABEL_MODEL_CACHE=os.environ["ALLABEL_MODEL_CACHE"], ALLABEL_LLM_MAX_TOKENS="32")
     opened = tmp_path / "opened.txt"
-    r = subprocess.run([sys.executable, "-c", AUDITED_RUN, str(opened), "demo", "--strategies", "random",
-                        "--budgets", "4", "--test-sample", "3", "--k", "1"],
+    r = subprocess.run([sys.executable, "-c", AUDITED_RUN, str(opened), "demo", "--pool", "200",
+                        "--budget", "5", "--test-sample", "3", "--k", "1"],
                        cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
     assert r.returncode == 0, r.stderr[-3000:]
     assert f"[demo] ingest {clone / 'data' / 'bc5cdr'}" in r.stderr
-    report = tmp_path / "home" / "reports" / "experiment-1" / "report.md"
-    assert "random" in r.stdout and f"report: {report}" in r.stdout
-    assert report.is_file()
+    # the main job, step by step: selection with the default, gold standing in for a person
+    assert "with the default strategy allabel+long" in r.stderr
+    assert "gold annotations standing in for a person" in r.stderr
+    assert "5 sentences selected and annotated" in r.stderr
+    assert "prediction run 2: F1 " in r.stdout and "(bi.label_counts)" in r.stdout
+    counts = r.stdout.split("(bi.label_counts):", 1)[1]
+    assert " gold " in counts and " human " in counts  # the corpus and the annotations
+    # the LLM's mentions are there exactly when it found some (3 sentences, 32 answer tokens)
+    assert (" llm " in counts) == ("      -> " in r.stdout.split("(bi.label_counts):", 1)[0])
+    assert "docs/results.md" in r.stdout and "allabel demo --experiment" in r.stdout
+    assert (tmp_path / "home" / "demo" / "bc5cdr-demo" / "pool.tsv").is_file()  # the slice: under ALLABEL_HOME
     assert list(cwd.iterdir()) == []  # nothing written into the working directory
     assert "\r" not in r.stderr and "it/s" not in r.stderr, r.stderr[-2000:]  # no bars in a pipe
 
     paths = opened.read_text().splitlines()
     assert str(clone / "data" / "bc5cdr" / "train.tsv") in paths
     assert any(p.startswith(str(clone / "allabel") + "/") for p in paths)  # the copy's code ran
-    venv = str(Path(sys.prefix).resolve())
+    # the venv by its resolved path and, when the checkout's .venv is a symlink to it (a git
+    # worktree sharing one venv), by the link's path too
+    venvs = {str(Path(sys.prefix).resolve()), str(REPO / ".venv")}
     repo = str(REPO.resolve())
     outside = [p for p in paths
-               if (p == repo or p.startswith(repo + "/")) and not (p == venv or p.startswith(venv + "/"))]
+               if (p == repo or p.startswith(repo + "/")) and not any(p == v or p.startswith(v + "/") for v in venvs)]
     assert outside == []
     beside = str(REPO.resolve().parent) + "/"
-    assert [p for p in paths if p.endswith(".tsv") and not p.startswith(str(clone) + "/")] == []
+    slice_dir = str(tmp_path / "home" / "demo") + "/"  # the demo's slice, written from the copy's data
+    assert [p for p in paths if p.endswith(".tsv") and not p.startswith((str(clone) + "/", slice_dir))] == []
     assert [p for p in paths if p.startswith(beside + "shared")] == []  # the corpora no longer live beside the checkout
     # nothing else beside the checkout either; temporary files and the machine's model cache are
     # not "beside" it even when the checkout itself lies in the temporary directory (as in CI)

@@ -117,7 +117,8 @@ def test_two_rounds_with_a_person(conn, cli, corpus, tmp_path):
     code, out, err = cli("select", "--resume", str(run_id))
     # stage 3 picked its sentence, which nobody has annotated yet: not done
     assert code == 0 and out.startswith(f"run {run_id}: awaiting_annotation; 5 sentences"), err
-    assert f"next: allabel export {run_id}" in out and f"allabel select --resume {run_id}" in out
+    assert f"next: annotate run {run_id}: allabel labelstudio push {run_id}" in out  # or export/import
+    assert f"allabel export {run_id}" in out and f"allabel select --resume {run_id}" in out
     rows = picks(conn, run_id)
     assert len(rows) == 5 and rows[-1][1] == "uncertainty"
     assert queued(conn, run_id) == 1

@@ -296,10 +296,14 @@ def validate(items: list[Item], texts: dict[int, RunSentence], labels: set[str],
             raise InputError(where, line, f"{pre}{e}") from None
 
 
-def store(conn, run_id: int, items: list[Item], texts: dict[int, RunSentence], annotator: str | None) -> int:
+def store(conn, run_id: int, items: list[Item], texts: dict[int, RunSentence], annotator: str | None,
+          same_spans_kept: bool = False) -> int:
     """Write the items in one transaction: each sentence's annotation replaces the previous one;
     a sentence whose annotator and spans are already stored is left alone (re-importing the same
-    file, or pulling twice, writes nothing). The annotator is the file's e-mail when it names one,
+    file, or pulling twice, writes nothing); with ``same_spans_kept`` (``labelstudio pull``) the
+    same spans under another annotator are left alone too: push copies an imported annotation
+    into Label Studio, where it carries the token's user, and pulling it back must not rename
+    who made it. The annotator is the file's e-mail when it names one,
     else ``annotator``, else the file's user id, else "unknown". Returns sentences written."""
     current = {r["sentence_id"]: (r["annotator"], {(int(a), int(b), lab) for a, b, lab in r["spans"]})
                for r in db.rows(conn, Q.current_annotations, {"run_id": run_id})}
@@ -308,7 +312,9 @@ def store(conn, run_id: int, items: list[Item], texts: dict[int, RunSentence], a
         for it in items:
             named = it.annotator if it.annotator and not it.annotator.startswith("labelstudio-user:") else None
             who = named or annotator or it.annotator or "unknown"
-            if current.get(it.sentence_id) == (who, {(a, b, lab) for a, b, lab, _ in it.spans}):
+            spans = {(a, b, lab) for a, b, lab, _ in it.spans}
+            stored = current.get(it.sentence_id)
+            if stored == (who, spans) or (same_spans_kept and stored is not None and stored[1] == spans):
                 continue
             written += 1
             conn.execute(Q.clear_sentence, {"run_id": run_id, "sentence_id": it.sentence_id})

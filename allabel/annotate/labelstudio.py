@@ -3,13 +3,17 @@ Studio, by its API (label-studio-sdk) instead of files.
 
 push: creates the run's project on first use (title ``allabel run N: DATASET``, labeling config
 from the dataset's labels; its id is kept in ``labelstudio_projects`` per run and server, so two
-allabel databases never share a project), and adds a task for every selected sentence still to annotate that the
-project does not have yet, with the latest LLM prediction as a pre-annotation. Pushing again adds
-only what is missing.
+allabel databases never share a project), and adds a task for every selected sentence the
+project does not have yet: a sentence still to annotate with the latest LLM prediction as a
+pre-annotation, a sentence already annotated (``allabel import`` of a file) with that annotation,
+so Label Studio counts it done and nobody annotates it twice. A task that is still open in Label
+Studio although its sentence was annotated by import since gets that annotation too (it is
+marked done). Pushing again adds only what is missing.
 
 pull: reads the project's annotated tasks and stores them exactly as ``allabel import`` stores a
 file (validated as a whole, one transaction, the annotator's e-mail from Label Studio's users);
-a sentence whose stored annotation is already the same is not written again, so pulling twice
+a sentence whose stored annotation has the same spans is not written again (whoever Label
+Studio names: an annotation push copied from an import keeps its importer), so pulling twice
 changes nothing."""
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from allabel.annotate.importer import ImportResult, parse_tasks, run_context, st
 from allabel.annotate.labelconfig import label_config
 from allabel.core.config import get_settings
 from allabel.core.errors import ConfigError
-from allabel.formats.writers import task_of
+from allabel.formats.writers import ls_results, task_of
 from allabel.store import db
 from allabel.store.sqlfiles import queries
 
@@ -36,6 +40,8 @@ class PushResult:
     created_project: bool
     added: int        # tasks created now
     present: int      # sentences the project already had
+    added_done: int = 0   # of the added: sentences annotated already (added with their annotation)
+    marked_done: int = 0  # open tasks given the annotation an import stored since
 
 
 def connect(url: str | None = None, api_key: str | None = None) -> Any:
@@ -85,8 +91,13 @@ def _call(what: str, fn, *args, **kw):
         raise ConfigError(f"Label Studio: {what} failed: {body or e}"[:400]) from None
 
 
-def _project_sentences(ls: Any, project_id: int) -> set[int]:
-    return {t.data.get("sentence_id") for t in ls.tasks.list(project=project_id, fields="all", page_size=1000)}
+def _project_tasks(ls: Any, project_id: int) -> dict[int, tuple[int, int]]:
+    """sentence id -> (task id, annotations) of the project's tasks."""
+    out = {}
+    for t in ls.tasks.list(project=project_id, fields="all", page_size=1000):
+        n = len(t.annotations or []) if t.annotations is not None else (t.total_annotations or 0)
+        out[t.data.get("sentence_id")] = (t.id, n)
+    return out
 
 
 def push(run_id: int, url: str | None = None, api_key: str | None = None) -> PushResult:
@@ -94,7 +105,7 @@ def push(run_id: int, url: str | None = None, api_key: str | None = None) -> Pus
     url = _server(url)
     with db.connection() as conn:
         dataset_id, dataset = _run(conn, run_id)
-        records = list(run_records(conn, run_id, include_annotated=False, dataset=dataset))
+        records = list(run_records(conn, run_id, include_annotated=True, dataset=dataset))
         config = label_config(db.rows(conn, Q.dataset_labels, {"dataset_id": dataset_id}))
         project = _call("finding the project", find_project, ls, conn, run_id, url)
         created = project is None
@@ -106,11 +117,25 @@ def push(run_id: int, url: str | None = None, api_key: str | None = None) -> Pus
             conn.commit()
         elif project.label_config != config:
             _call("updating the labeling config", ls.projects.update, id=project.id, label_config=config)
-    have = _call("listing tasks", _project_sentences, ls, project.id)
-    todo = [task_of(r) for r in records if r.sentence_id not in have]
+    have = _call("listing tasks", _project_tasks, ls, project.id)
+    new = [r for r in records if r.sentence_id not in have]
+    todo = [task_of(r) for r in new]
     for i in range(0, len(todo), BATCH):
         _call("importing tasks", ls.projects.import_tasks, id=project.id, request=todo[i:i + BATCH])
-    return PushResult(project.id, created, len(todo), len(records) - len(todo))
+    # open tasks whose sentence an import annotated since: give them that annotation (done)
+    stale = [(have[r.sentence_id][0], r) for r in records
+             if r.source == "human" and r.sentence_id in have and have[r.sentence_id][1] == 0]
+    for task_id, r in stale:
+        _call("marking a task done", ls.annotations.create, id=task_id,
+              result=ls_results(r.entities, False))
+    return PushResult(project.id, created, len(todo), len(records) - len(todo),
+                      added_done=sum(1 for r in new if r.source == "human"), marked_done=len(stale))
+
+
+def run_progress(run_id: int) -> dict[str, Any]:
+    """Selected and annotated sentences and the status of a selection run (``pull``'s next line)."""
+    with db.connection() as conn:
+        return db.one(conn, Q.run_progress, {"run_id": run_id})
 
 
 def _run(conn, run_id: int) -> tuple[int, str]:
@@ -155,5 +180,5 @@ def pull(run_id: int, url: str | None = None, api_key: str | None = None,
     with db.connection() as conn:
         texts, labels = run_context(conn, run_id)
         validate(items, texts, labels, run_id, where, by_line=False)
-        written = store(conn, run_id, items, texts, annotator)
+        written = store(conn, run_id, items, texts, annotator, same_spans_kept=True)
     return ImportResult(len(items), written, warnings)

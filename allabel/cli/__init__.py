@@ -88,6 +88,11 @@ def main(argv: list[str] | None = None) -> None:
     except AllabelError as e:
         print(f"{e.prefix}: {mask(str(e))}", file=sys.stderr)
         sys.exit(e.exit_code)
+    except psycopg.errors.UndefinedTable as e:  # no schema yet (or an older one): say what to run
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"error: database: the allabel schema is missing or too old ({mask(first)})\n"
+              f"next: allabel init", file=sys.stderr)
+        sys.exit(4)
     except psycopg.Error as e:  # a database error no job turned into ours: still one line, exit 4
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"error: database: {mask(first)}", file=sys.stderr)

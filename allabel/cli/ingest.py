@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import typer
 
+from allabel.core.errors import ConfigError
 from allabel.ingest import ingest_path
+from allabel.ingest.drop import contents, drop_dataset
 from allabel.ingest.inventory import inventory
+
+datasets_app = typer.Typer(invoke_without_command=True)
 
 
 def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest)
-    app.command("datasets")(datasets)
+    app.add_typer(datasets_app, name="datasets")
 
 
 def ingest(
@@ -26,20 +31,33 @@ def ingest(
     """Load sentences (and gold entities) into a dataset split. Bad input changes nothing."""
 
     r = ingest_path(path, dataset, split, fmt, labels)
+    if r.default_split:
+        typer.echo("no --split: into split 'pool' (a lone file's sentences to select from and label)")
     for f in r.files:
         name = Path(f.path).name
         if f.skipped:
-            typer.echo(f"already ingested: {name} ({dataset}/{f.split}), nothing to do")
+            rest = (f"labels added: {', '.join(r.labels_added)}" if r.labels_added
+                    else "nothing to do")
+            typer.echo(f"already ingested: {name} ({dataset}/{f.split}), {rest}")
         else:
             typer.echo(f"ingested {f.sentences:,} sentences, {f.entities:,} entities from {name} "
                        f"into {dataset}/{f.split}")
     if r.sentences:
         typer.echo(f"{r.sentences:,} sentences in {r.seconds:.2f} s "
                    f"({r.sentences / max(r.seconds, 1e-9):,.0f}/s)")
+        if r.labels_added:
+            typer.echo(f"labels added: {', '.join(r.labels_added)}")
+    for w in r.warnings:
+        print(f"warning: {w}", file=sys.stderr)
 
 
-def datasets(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Each dataset: sentences, tokens, embedded sentences and gold entities per split and label."""
+@datasets_app.callback()
+def datasets(ctx: typer.Context,
+             as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Each dataset: sentences, tokens, embedded sentences and gold entities per split and label
+    (``allabel datasets drop NAME`` removes one)."""
+    if ctx.invoked_subcommand is not None:
+        return
 
     out = inventory()
     if as_json:
@@ -55,3 +73,24 @@ def datasets(as_json: bool = typer.Option(False, "--json", help="Machine-readabl
             ents = ", ".join(f"{k} {v:,}" for k, v in st["entities"].items()) or "-"
             typer.echo(f"  {split:<10} {st['sentences']:>10,} {st['tokens']:>10,} "
                        f"{st['embedded']:>9,}  {ents}")
+
+
+@datasets_app.command("drop")
+def drop(
+    name: str = typer.Argument(..., help="The dataset to remove."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
+) -> None:
+    """Remove a dataset and everything made from it (sentences, entities, embeddings, runs,
+    annotations, predictions, LLM request links, Label Studio project links, experiments) in
+    one transaction. The shared LLM cache stays."""
+
+    c = contents(name)
+    what = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in c.items())
+    if not yes:
+        if not sys.stdin.isatty():
+            raise ConfigError(f"dataset {name!r} holds {what}; pass --yes to drop it without asking")
+        if not typer.confirm(f"drop dataset {name!r} ({what})?", default=False):
+            typer.echo("nothing dropped")
+            return
+    gone = drop_dataset(name)
+    typer.echo(f"dropped dataset {name}: " + ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in gone.items()))

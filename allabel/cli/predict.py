@@ -7,6 +7,7 @@ import json
 import typer
 
 from allabel.llm.cache import usage as usage_rows
+from allabel.llm.cache import usage_total
 from allabel.predict import predict_split, run_summary
 from allabel.predict.batch import predict_batch_api
 from allabel.predict.check import check as run_check
@@ -109,3 +110,13 @@ def usage(
                    f"{r['requests']:>8} {r['cache_hits']:>6} {r['calls']:>6} "
                    f"{r['prompt_tokens']:>10} {r['completion_tokens']:>10} {r['llm_seconds']:>7.1f} "
                    f"{wall:>7} {known:>9} {usd:>9}")
+    if not rows:
+        typer.echo("no runs yet")
+        return
+    t = usage_total(rows)
+    wall = f"{t['wall_seconds']:.1f}" if t["wall_seconds"] is not None else "-"
+    usd = f"{t['money']:.4f}" if t["money"] is not None else "no price"
+    runs_n = f"{t['runs']} runs"
+    typer.echo(f"{'total':>4} {runs_n:<10} {'':<12} {'':<10} {t['requests']:>8} {t['cache_hits']:>6} "
+               f"{t['calls']:>6} {t['prompt_tokens']:>10} {t['completion_tokens']:>10} "
+               f"{t['llm_seconds']:>7.1f} {wall:>7} {'':>9} {usd:>9}")

@@ -22,6 +22,10 @@ def register(app: typer.Typer) -> None:
     app.command("select")(select)
 
 
+FLOOR_HELP = ("Stages 1-2 skip sentences shorter than this pool quantile [default: 0.5 with the default "
+              "allabel+long (its +long), 0.0 with any strategy without +long].")
+
+
 def select(
     dataset: str | None = typer.Option(None, "--dataset"),
     budget: str | None = typer.Option(None, "--budget",
@@ -42,8 +46,7 @@ def select(
         "10x", "--uncertainty-candidates",
         help="Sentences stage 3 scores with the LLM: all | 10x (times the stage size) | a count."),
     pool_splits: str | None = typer.Option(None, "--pool-splits", help="e.g. train,devel (never test)."),
-    length_floor: float = typer.Option(0.0, "--length-floor", min=0.0, max=1.0,
-                                       help="Stages 1-2 skip sentences shorter than this pool quantile."),
+    length_floor: float | None = typer.Option(None, "--length-floor", min=0.0, max=1.0, help=FLOOR_HELP),
     uncertainty_score: str = typer.Option("perplexity", "--uncertainty-score",
                                           help="Stage 3 ranks by perplexity (paper) | total (summed NLL) | "
                                                "entities (perplexity, answers naming an entity first)."),
@@ -66,8 +69,9 @@ def select(
         p = SelectParams(dataset, budget, strategy, similarity, ratio, order, seed, oracle, knn, k,
                          uncertainty_candidates,
                          pool_splits.split(",") if pool_splits else None,
-                         length_floor=length_floor, uncertainty_score=uncertainty_score)
-        p = replace(p, **variant)
+                         uncertainty_score=uncertainty_score)
+        # +long: floor 0.5, unless --length-floor says otherwise
+        p = replace(p, **{**variant, **({} if length_floor is None else {"length_floor": length_floor})})
     if estimate:
 
         typer.echo(str(estimate_select(p if p is not None else run_params(resume), workers=workers)))
@@ -89,8 +93,10 @@ def _print_result(r: Any) -> None:
 def next_step(run_id: int, status: str) -> str:
     """The command that follows: annotate and resume, or predict with the annotated run."""
     if status == "awaiting_annotation":
-        return (f"next: allabel export {run_id} --format labelstudio --out todo.json; annotate; "
-                f"allabel import FILE --run {run_id}; allabel select --resume {run_id}")
+        return (f"next: annotate run {run_id}: allabel labelstudio push {run_id}, annotate in Label "
+                f"Studio, allabel labelstudio pull {run_id} (or: allabel export {run_id} --format "
+                f"labelstudio --out todo.json, annotate, allabel import FILE --run {run_id}); then "
+                f"allabel select --resume {run_id}")
 
     name, splits = run_dataset(run_id)
     pool = run_params(run_id).pool_splits or [sp for sp in splits if sp != "test"]

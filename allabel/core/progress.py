@@ -21,11 +21,33 @@ def bars_wanted(show: bool = True) -> bool:
         return False
 
 
+def _screen() -> dict[str, int]:
+    """Width and height for tqdm when the terminal does not report them.
+
+    Why: a terminal that reports 0 rows (a pty nobody sized: ``script``, ``docker exec -t``,
+    some CI and IDE consoles) makes tqdm place every bar below the screen's last line, so it
+    draws only an empty line: ``predict`` showed no bar there on a 120-column terminal, while a
+    bar made in a sized terminal did. tqdm's own fallbacks (20 rows, 80 columns) are used then."""
+    try:
+        size = os.get_terminal_size(sys.stderr.fileno())
+    except (AttributeError, ValueError, OSError):
+        return {}
+    out: dict[str, int] = {}
+    if size.lines < 2:
+        out["nrows"] = 20
+    if size.columns < 20:
+        out["ncols"] = 80
+    return out
+
+
 def bar(total: int | None = None, *, show: bool = True, **kwargs: Any):
     """A ``tqdm`` bar (a no-op object when ``bars_wanted`` says no)."""
     from tqdm import tqdm  # deferred: tqdm reads TQDM_DISABLE on import (silence_other_bars)
 
-    return tqdm(total=total, disable=not bars_wanted(show), **kwargs)
+    wanted = bars_wanted(show)
+    if wanted:
+        kwargs = {**_screen(), **kwargs}
+    return tqdm(total=total, disable=not wanted, **kwargs)
 
 
 def note(message: str, *, show: bool = True) -> None:

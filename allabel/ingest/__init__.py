@@ -4,7 +4,9 @@ All files of one call are written in one transaction, streamed from a parser thr
 parsed (``allabel.ingest.stream``: the client parses while the server writes): bad input, found
 wherever in whichever file, raises ``InputError`` (file, line, reason) and the transaction rolls
 back, leaving the database exactly as it was. A file whose content (sha256) is already in the
-split is skipped, so re-ingesting is a no-op.
+split is skipped, so re-ingesting is a no-op (labels given with ``--labels`` are still added, and
+said so). A lone file without ``--split`` goes to the split ``pool``. Warnings (``warnings.py``)
+change nothing: a dataset without labels, a ``text`` file that looks like CoNLL.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from pathlib import Path
 
 import psycopg
 
-from allabel.core.errors import ConfigError, InputError
+from allabel.core.errors import InputError
 from allabel.core.limits import MAX_SPLIT, check_names
-from allabel.formats.corpus import EXTENSIONS, ParsedSentence
+from allabel.formats.corpus import EXTENSIONS, ParsedSentence, detect_format
 from allabel.ingest.labels import read_labels
 from allabel.ingest.stream import Chunk, Event, FileEnd, FileStart, ParsedStream
+from allabel.ingest.warnings import DEFAULT_SPLIT, label_names, no_labels_warning, text_file_warnings
 from allabel.ingest.writer import (
     Q,
     add_to_worklist,
@@ -52,6 +55,9 @@ class IngestResult:
     dataset: str
     files: list[FileResult] = field(default_factory=list)
     seconds: float = 0.0
+    labels_added: list[str] = field(default_factory=list)  # labels this command added
+    warnings: list[str] = field(default_factory=list)
+    default_split: bool = False  # a lone file went to split "pool" (no --split given)
 
     @property
     def sentences(self) -> int:
@@ -75,9 +81,7 @@ def _collect(path: Path, split: str | None) -> list[tuple[Path, str]]:
             raise InputError(str(path), None, "directory holds no data files "
                              f"({', '.join(sorted(EXTENSIONS))})")
         return [(p, split or p.stem) for p in files]
-    if split is None:  # a usage error (exit 3), like any missing option
-        raise ConfigError(f"--split is required when PATH is a single file ({path})")
-    return [(path, split)]
+    return [(path, split or DEFAULT_SPLIT)]
 
 
 def _check_targets(targets: list[tuple[Path, str]],
@@ -144,7 +148,8 @@ def ingest_path(
     check_names(dataset=dataset or "", split=split)  # a blank --dataset is a usage error (exit 3)
     targets = _collect(Path(path), split)
     described = _check_targets(targets, labels_file)
-    result = IngestResult(dataset)
+    result = IngestResult(dataset, default_split=split is None and not Path(path).is_dir())
+    result.warnings = text_file_warnings([(p, sp, detect_format(p, fmt)) for p, sp in targets])
     written: set[str] = set()  # files written by an attempt whose commit may have gone through
     stream = ParsedStream(targets, fmt, described, labels_file)
 
@@ -159,6 +164,7 @@ def ingest_path(
                 conn.execute(Q.lock_dataset, {"name": dataset})
                 ds = ensure_dataset(conn, dataset)
                 lock_dataset_row(conn, ds)
+                before = label_names(conn, ds)
                 if described:
                     upsert_labels(conn, ds, described)
                 written_ids, copied = _write_files(conn, ds, stream, result, written, checks_off)
@@ -166,6 +172,10 @@ def ingest_path(
                     check_written(conn, ds, written_ids, *copied)
                 index_bm25(conn, ds, written_ids)
                 add_to_worklist(conn, ds, written_ids)
+                after = label_names(conn, ds)
+                result.labels_added = sorted(after - before)
+                if not after:
+                    result.warnings.append(no_labels_warning(dataset))
 
     try:
         db.retrying(write)

@@ -249,3 +249,15 @@ def usage(conn: psycopg.Connection, run_id: int | None = None) -> list[dict]:
         row["money"] = money.get(row["run"], 0.0)
         out.append(row)
     return out
+
+
+def usage_total(rows: list[dict]) -> dict:
+    """The sums of ``usage`` rows (the ``total`` line of ``allabel usage``): money is None when
+    any run's is unknown, wall seconds sum the runs that have them."""
+    keys = ("requests", "cache_hits", "calls", "prompt_tokens", "completion_tokens", "llm_seconds")
+    out: dict = {k: sum(r[k] for r in rows) for k in keys}
+    walls = [r["wall_seconds"] for r in rows if r["wall_seconds"] is not None]
+    out["wall_seconds"] = sum(walls) if walls else None
+    out["money"] = None if any(r["money"] is None for r in rows) else sum(r["money"] for r in rows)
+    out["runs"] = len(rows)
+    return out

@@ -20,6 +20,7 @@ import psycopg
 from allabel.core.config import get_settings
 from allabel.llm.base import Message
 from allabel.llm.cache import cache_key
+from allabel.llm.local import BUNDLED_NAME, BUNDLED_SECONDS_PER_CALL
 from allabel.llm.pricing import cost
 from allabel.store import db
 from allabel.store.sqlfiles import queries
@@ -81,6 +82,11 @@ class Costing:
         lat = [r["latency_ms"] for r in rows if r["latency_ms"] is not None]
         self.answer_tokens = float(np.mean(comp)) if comp else float(min(s.llm_max_tokens, 32))
         self.latency = float(np.mean(lat)) / 1000 if lat else None
+        self.latency_from = "from recent calls"
+        if self.latency is None and backend.name == "local" and backend.model == BUNDLED_NAME:
+            self.latency = BUNDLED_SECONDS_PER_CALL
+            self.latency_from = ("measured for the bundled model on an idle 2-core machine "
+                                 "(docs/benchmarks.md; no calls of it here yet)")
 
     def prompt_tokens(self, messages: list[Message]) -> float:
         if hasattr(self.backend, "count_tokens"):
@@ -119,5 +125,5 @@ class Costing:
                          est.completion_tokens)
         lat = f"{self.latency:.2f} s/call" if self.latency is not None else "unknown"
         est.basis = [self.how, f"answer tokens {self.answer_tokens:.0f}/call and latency {lat} "
-                               f"from recent calls; concurrency {conc} x {self.workers} worker(s)"]
+                               f"{self.latency_from}; concurrency {conc} x {self.workers} worker(s)"]
         return est

@@ -35,6 +35,12 @@ from allabel.llm.convert import ensure_ct2
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 BUNDLED_NAME = "SmolLM2-135M-Instruct-Q4_1"
 _END_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>")
+# Seconds per call of the bundled model at the default settings (CTranslate2 float32 weights and
+# arithmetic, batches of 8 within 16 tokens, `lines` answers, k = 4, one thread): 1.947 s a
+# sentence, measured by `scripts/bench_llm.py --local-n 200` on 2026-11-26 on an idle 2-core
+# machine (docs/benchmarks.md, "Local LLM on CTranslate2"). `--estimate` uses it on first use,
+# before the model has calls of its own in llm_calls; the one place this figure lives.
+BUNDLED_SECONDS_PER_CALL = 1.95
 
 
 def bundled_gguf() -> Path:

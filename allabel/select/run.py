@@ -33,6 +33,7 @@ from allabel.select.budget import parse_order, parse_ratio
 from allabel.select.params import SelectParams
 from allabel.select.stages.similarity import check_source
 from allabel.select.strategies import make_strategy
+from allabel.select.variants import variant_name
 from allabel.store import db, runs
 from allabel.store.locks import single
 from allabel.store.sqlfiles import queries
@@ -134,7 +135,9 @@ def select(p: SelectParams, url: str | None = None, show_progress: bool = True,
     check_names(dataset=p.dataset, splits=p.pool_splits)
     url = url or db.database_url()
 
-    job = (f"selection {p.strategy}" + (f" budget {p.budget}" if p.budget is not None else "")
+    name = variant_name(p.strategy, {"length_floor": p.length_floor,
+                                     "uncertainty_score": p.uncertainty_score})
+    job = (f"selection {name}" + (f" budget {p.budget}" if p.budget is not None else "")
            + f" seed {p.seed} of dataset {p.dataset}"
            + (f" (run {resume_run})" if resume_run is not None else ""))
     with single(f"allabel.select:{p.dataset}:{json.dumps(p.as_dict(), sort_keys=True)}", url, job):
@@ -170,7 +173,9 @@ def _select(p: SelectParams, url: str, show_progress: bool, run_id: int, plan: l
     finish: ``done`` once every pick is annotated, else ``awaiting_annotation``."""
     with db.connect(url) as conn:
         ctx = stages.StageContext(conn, url, ds, run_id, pool, p, show_progress, workers)
-        timings: dict[str, float] = {}
+        # seconds per stage, kept across the commands of a run (a stage runs once): usage's wall s
+        timings: dict[str, float] = dict((db.one(conn, Q.run_stats, {"run_id": run_id})["stats"]
+                                          or {}).get("timings", {}))
         for stage, need in missing(plan, picks(conn, run_id)):
             runs.check_stop()  # a stop request is honoured between stages
             if stage.needs_annotations and not _annotated(conn, run_id, p.oracle):
@@ -262,6 +267,7 @@ def resume(run_id: int, url: str | None = None, show_progress: bool = True,
         missing = unannotated(conn, run_id)
     if missing and not p.oracle:
         raise ConfigError(f"run {run_id} still waits for {missing} annotations "
-                          f"(allabel export {run_id} ... then allabel import FILE --run {run_id}; "
-                          f"the view annotation_queue lists them)")
+                          f"(allabel labelstudio push {run_id}, annotate, allabel labelstudio pull "
+                          f"{run_id}; or allabel export {run_id} ... then allabel import FILE --run "
+                          f"{run_id}; the view annotation_queue lists them)")
     return select(p, url, show_progress, resume_run=run_id, workers=workers)

@@ -36,3 +36,23 @@ def split_variant(name: str) -> tuple[str, dict[str, Any]]:
                               + ", ".join(f"+{v}" for v in VARIANTS))
         overrides.update(VARIANTS[m])
     return base, overrides
+
+
+def variant_name(strategy: str, options: dict[str, Any]) -> str:
+    """The name a person gave for a run's strategy and options, the inverse of
+    ``split_variant``: ("allabel", {"length_floor": 0.5}) -> "allabel+long". Why: runs store the
+    plain strategy with its options, and every place that names a run (the busy line of a job
+    lock, ``bi.selection_summary``) must call the default ``allabel+long``, not ``allabel`` (the
+    paper's method). Options no variant spells are added in brackets."""
+    name = strategy
+    rest = dict(options)
+    for variant, opts in VARIANTS.items():
+        if all(rest.get(k) == v for k, v in opts.items()):
+            name += f"+{variant}"
+            for k in opts:
+                rest.pop(k)
+    odd = {k: v for k, v in rest.items()
+           if k in ("length_floor", "uncertainty_score") and v not in (None, 0.0, 0, "perplexity")}
+    if odd:
+        name += " (" + ", ".join(f"{k} {v}" for k, v in odd.items()) + ")"
+    return name

@@ -32,7 +32,7 @@ ORDER BY sel.rank;
 --   gold:  the corpus entities; every sentence in scope.
 --   human: the latest annotation of each sentence (of the given selection run, else of any run);
 --          only annotated sentences; the entities of that annotation only.
---   llm:   the latest finished prediction of each sentence (of the given prediction run, else of
+--   llm:   the latest finished prediction of each sentence by a prediction run (of the given one, else of
 --          any run); only predicted sentences; the entities of that prediction run only.
 WITH scope AS (
     SELECT s.id, s.text, s.tokens, s.token_starts, s.split, s.position, s.doc_id, sel.stage, sel.rank
@@ -66,6 +66,7 @@ CROSS JOIN LATERAL (
     UNION ALL
     (SELECT p.run_id, NULL, NULL, r.params ->> 'model' FROM predictions p JOIN runs r ON r.id = p.run_id
      WHERE %(source)s = 'llm' AND p.sentence_id = sc.id AND p.status = 'done'
+       AND r.kind = 'prediction'  -- never stage 3's scratch answers (a selection run's)
        AND (%(prediction_run)s::bigint IS NULL OR p.run_id = %(prediction_run)s)
      ORDER BY p.updated_at DESC, p.run_id DESC LIMIT 1)
 ) src
@@ -118,3 +119,10 @@ SELECT project_id FROM labelstudio_projects WHERE run_id = %(run_id)s AND url = 
 -- name: ls_project_save
 INSERT INTO labelstudio_projects (run_id, url, project_id) VALUES (%(run_id)s, %(url)s, %(project_id)s)
 ON CONFLICT (run_id, url) DO UPDATE SET project_id = EXCLUDED.project_id, created_at = now();
+
+-- name: run_progress
+-- A selection run's picks, how many are annotated, and its status (labelstudio pull's next line).
+SELECT r.status,
+       (SELECT count(*) FROM selections s WHERE s.run_id = r.id) AS selected,
+       (SELECT count(*) FROM annotations a WHERE a.run_id = r.id) AS annotated
+FROM runs r WHERE r.id = %(run_id)s;

@@ -78,3 +78,6 @@ ORDER BY position;
 
 -- name: copy_gold_entities
 COPY entities (sentence_id, start_char, end_char, label, text, source) FROM STDIN;
+
+-- name: label_names
+SELECT name FROM labels WHERE dataset_id = %(dataset_id)s ORDER BY name;

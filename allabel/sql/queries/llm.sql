@@ -33,7 +33,11 @@ SELECT r.id AS run, r.kind, d.name AS dataset, r.status,
        coalesce(sum(c.prompt_tokens) FILTER (WHERE NOT q.cache_hit), 0) AS prompt_tokens,
        coalesce(sum(c.completion_tokens) FILTER (WHERE NOT q.cache_hit), 0) AS completion_tokens,
        coalesce(sum(c.latency_ms) FILTER (WHERE NOT q.cache_hit), 0) / 1000.0 AS llm_seconds,
-       (r.stats ->> 'llm_wall_seconds')::double precision AS wall_seconds,
+       -- prediction runs: seconds of LLM work summed over the commands that worked on the run;
+       -- selection runs: their stages' seconds; else (never worked on it) from the timestamps
+       coalesce((r.stats ->> 'llm_wall_seconds')::double precision,
+                (SELECT sum(t.value::double precision) FROM jsonb_each_text(r.stats -> 'timings') t),
+                extract(epoch FROM r.finished_at - r.started_at)::double precision) AS wall_seconds,
        (SELECT avg((p.perplexity IS NOT NULL)::int)::double precision FROM predictions p
         WHERE p.run_id = r.id AND p.status = 'done') AS perplexity_known_share
 FROM runs r

@@ -8,20 +8,28 @@
 -- allabel tables, the LLM cache included).
 CREATE SCHEMA IF NOT EXISTS bi;
 
-CREATE VIEW bi.label_counts AS
+CREATE OR REPLACE VIEW bi.label_counts AS
 SELECT d.name AS dataset, s.split, e.source, e.run_id AS run, e.label,
        count(*) AS mentions, count(DISTINCT e.sentence_id) AS sentences,
        avg(e.confidence) AS mean_confidence
 FROM allabel.entities e
 JOIN allabel.sentences s ON s.id = e.sentence_id
 JOIN allabel.datasets d ON d.id = s.dataset_id
+LEFT JOIN allabel.runs r ON r.id = e.run_id
+WHERE e.source <> 'llm' OR r.kind = 'prediction'
 GROUP BY d.name, s.split, e.source, e.run_id, e.label;
 
-COMMENT ON VIEW bi.label_counts IS 'Mentions per dataset, split, source, run and label.';
+COMMENT ON VIEW bi.label_counts IS 'Mentions and sentences per dataset, split, source (gold, human, llm), run and label; llm counts only prediction runs (not stage 3''s scratch answers).';
 
--- the share of stage-3 candidates with a known perplexity (runs.stats.perplexity_known_share)
 CREATE OR REPLACE VIEW bi.selection_summary AS
-SELECT r.id AS run, d.name AS dataset, r.params ->> 'strategy' AS strategy,
+SELECT r.id AS run, d.name AS dataset,
+       (r.params ->> 'strategy')
+         || CASE WHEN (r.params ->> 'length_floor')::double precision = 0.5 THEN '+long' ELSE '' END
+         || CASE r.params ->> 'uncertainty_score' WHEN 'total' THEN '+total'
+                                                   WHEN 'entities' THEN '+entities' ELSE '' END
+         || CASE WHEN coalesce((r.params ->> 'length_floor')::double precision, 0) NOT IN (0, 0.5)
+                 THEN ' (length_floor ' || (r.params ->> 'length_floor') || ')' ELSE '' END
+         AS strategy,
        r.params ->> 'budget' AS budget, r.status, r.created_at, r.finished_at,
        count(sel.sentence_id) AS selected,
        count(sel.sentence_id) FILTER (WHERE sel.stage = 'diversity') AS diversity,
@@ -57,7 +65,7 @@ GROUP BY v.run_id, d.name, r.params, v.label;
 
 COMMENT ON VIEW bi.evaluation_summary IS 'Scores of prediction runs against gold, one row per run and label (* = micro).';
 
-CREATE VIEW bi.entity_mentions AS
+CREATE OR REPLACE VIEW bi.entity_mentions AS
 SELECT e.id           AS entity_id,
        d.name         AS dataset,
        s.split,
@@ -77,9 +85,11 @@ SELECT e.id           AS entity_id,
        e.created_at
 FROM allabel.entities e
 JOIN allabel.sentences s ON s.id = e.sentence_id
-JOIN allabel.datasets d ON d.id = s.dataset_id;
+JOIN allabel.datasets d ON d.id = s.dataset_id
+LEFT JOIN allabel.runs r ON r.id = e.run_id
+WHERE e.source <> 'llm' OR r.kind = 'prediction';
 
-COMMENT ON VIEW bi.entity_mentions IS 'One row per entity mention (gold, human annotation or LLM prediction) with its sentence, span, label, source, model, confidence and run.';
+COMMENT ON VIEW bi.entity_mentions IS 'One row per entity mention (gold, human annotation or LLM prediction of a prediction run; never the scratch answers a selection''s stage 3 ranks by) with its sentence, span, label, source, model, confidence and run.';
 
 CREATE OR REPLACE VIEW bi.sentences AS
 SELECT s.id        AS sentence_id,
@@ -270,7 +280,7 @@ COMMENT ON COLUMN bi.selection_summary.run IS 'Selection run id.';
 
 COMMENT ON COLUMN bi.selection_summary.dataset IS 'Dataset (corpus) name.';
 
-COMMENT ON COLUMN bi.selection_summary.strategy IS 'allabel, random, coreset, similarity, uncertainty or full.';
+COMMENT ON COLUMN bi.selection_summary.strategy IS 'The strategy as asked for: allabel+long (the default), allabel (the paper), random, coreset, similarity, uncertainty, full, allabel:<stages>; +total / +entities for stage-3 variants.';
 
 COMMENT ON COLUMN bi.selection_summary.budget IS 'Budget as given: a count (120) or a share of the pool (5%).';
 
