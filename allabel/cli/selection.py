@@ -14,6 +14,7 @@ from allabel.errors import ConfigError
 
 def register(app: typer.Typer) -> None:
     app.command("select")(select)
+    app.command("rounds")(rounds)
     app.command("export")(export)
     app.command("import")(import_)
 
@@ -21,7 +22,14 @@ def register(app: typer.Typer) -> None:
 def select(
     dataset: str | None = typer.Option(None, "--dataset"),
     budget: str | None = typer.Option(None, "--budget",
-                                      help="A count (120) or a share of the pool (5%); not with full."),
+                                      help="A count (120), a share of the pool (5%) or tokens (5000t); "
+                                           "not with full."),
+    next_: str | None = typer.Option(None, "--next",
+                                     help="Add a round to the dataset's campaign: a count, share or "
+                                          "token budget (like --budget; a new round once the last is done)."),
+    allow_annotated: bool = typer.Option(False, "--allow-annotated",
+                                         help="Ignore other runs' picks (annotated or waiting): an "
+                                              "independent selection, as experiments make."),
     strategy: str = typer.Option("allabel+long", "--strategy",
                                  help="allabel+long (default: ALLabel with stages 1-2 on sentences of at "
                                       "least median length, chosen on devel, docs/results.md) | allabel "
@@ -57,6 +65,10 @@ def select(
     from allabel.select.variants import split_variant
 
     p = None
+    if next_ is not None:
+        if budget is not None or resume is not None:
+            raise ConfigError("--next N is the budget of a new round: give it without --budget or --resume")
+        budget = next_
     if resume is None:
         strategy, variant = split_variant(canonical(strategy))  # +long etc. set the options below
         takes_budget = make_strategy(strategy).takes_budget
@@ -67,16 +79,44 @@ def select(
         p = SelectParams(dataset, budget, strategy, similarity, ratio, order, seed, oracle, knn, k,
                          uncertainty_candidates,
                          pool_splits.split(",") if pool_splits else None,
-                         length_floor=length_floor, uncertainty_score=uncertainty_score)
+                         length_floor=length_floor, uncertainty_score=uncertainty_score,
+                         allow_annotated=allow_annotated)
         p = replace(p, **variant)
     if estimate:
         from allabel.estimate import estimate_select
         from allabel.select.run import run_params
+        from allabel.select.token_budget import refuse
+
+        refuse(budget, "--estimate")
 
         typer.echo(str(estimate_select(p if p is not None else run_params(resume), workers=workers)))
         return
-    r = resume_run(resume, workers=workers) if p is None else run_select(p, workers=workers)
+    r = (resume_run(resume, workers=workers) if p is None
+         else run_select(p, workers=workers, next_round=next_ is not None))
     _print_result(r)
+
+
+def rounds(
+    dataset: str = typer.Option(..., "--dataset"),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per round, in a list."),
+    min_gain: float = typer.Option(0.01, "--min-gain",
+                                   help="Stopping threshold: F1 a round must at least add."),
+) -> None:
+    """The dataset's annotation rounds: picks, tokens, quality, cost, and whether to go on."""
+    import json
+
+    from allabel import db
+    from allabel.select.round_report import rounds as list_rounds
+    from allabel.select.round_report import table
+
+    with db.connection() as conn:
+        rows = list_rounds(conn, dataset, min_gain)
+    if as_json:
+        typer.echo(json.dumps(rows, default=str, indent=1))
+    elif not rows:
+        typer.echo(f"no rounds yet: allabel select --dataset {dataset} --next 1%")
+    else:
+        typer.echo(table(rows))
 
 
 def _print_result(r: Any) -> None:

@@ -26,7 +26,7 @@ from allabel import db, runs
 from allabel.config import get_settings
 from allabel.errors import ConfigError
 from allabel.limits import check_names
-from allabel.select import stages
+from allabel.select import exclusion, rounds, stages, token_budget
 from allabel.select.budget import parse_order, parse_ratio
 from allabel.select.stages.similarity import check_source
 from allabel.select.strategies import make_strategy
@@ -52,6 +52,11 @@ class SelectParams:
     # method options beyond the paper (defaults = the paper's method; see docs/selection.md)
     length_floor: float = 0.0          # stages 1-2 skip sentences shorter than this pool quantile
     uncertainty_score: str = "perplexity"  # stage 3: perplexity (mean) | total (summed NLL) | entities
+    # rounds (allabel/select/exclusion.py): False = a round of the dataset's campaign, never
+    # picking what another run picked (the command line's default); True = independent (the
+    # old behaviour, experiments). Never part of the identity.
+    allow_annotated: bool = True
+    after_runs: list[int] | None = None  # an experiment's chain: exclude only these runs' picks
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -76,6 +81,9 @@ def identity_params(p: SelectParams, dataset_id: int) -> dict[str, Any]:
     for name, default in (("length_floor", 0.0), ("uncertainty_score", "perplexity")):
         if params[name] == default:  # runs made before these options keep their identity
             del params[name]
+    del params["allow_annotated"]  # not identity: exclusion.open_selection keys rounds
+    if params["after_runs"] is None:
+        del params["after_runs"]
     out = {**params, "dataset_id": dataset_id, "model": get_settings().embed_model}
     if _uses_llm(p):
         from allabel.llm import get_backend
@@ -109,6 +117,9 @@ def plan_of(p: SelectParams, pool_size: int) -> list[tuple[str, int]]:
     """[(stage, size)] in execution order; a clear error for bad parameters, before any work."""
     strategy = make_strategy(p.strategy, parse_ratio(p.ratio), parse_order(p.order))
     check_source(p.similarity)
+    if token_budget.parse(p.budget) is not None and strategy.takes_budget:
+        # sizes are known only as each stage fills its share of the tokens (token_budget.py)
+        return [(name, None) for name, _ in strategy.plan(10**6, pool_size)]
     plan = strategy.plan(strategy.size(p.budget, pool_size), pool_size)
     for name, _ in plan:
         stages.get(name)
@@ -125,11 +136,12 @@ def _unannotated(conn: psycopg.Connection, run_id: int) -> int:
 
 
 def select(p: SelectParams, url: str | None = None, show_progress: bool = True,
-           resume_run: int | None = None, workers: int = 1) -> SelectResult:
+           resume_run: int | None = None, workers: int = 1, next_round: bool = False) -> SelectResult:
     """Run (or continue) a selection; a failure marks the run failed with its reason.
 
     ``workers`` local processes answer stage 3's LLM calls; like ``predict --workers`` it
-    changes the speed, never the picks, so it is not part of the run's identity."""
+    changes the speed, never the picks, so it is not part of the run's identity.
+    ``next_round`` (``--next``): a new round once the newest run of these parameters is done."""
     check_names(dataset=p.dataset, splits=p.pool_splits)
     url = url or db.database_url()
     from allabel.locks import single
@@ -138,7 +150,7 @@ def select(p: SelectParams, url: str | None = None, show_progress: bool = True,
            + f" seed {p.seed} of dataset {p.dataset}"
            + (f" (run {resume_run})" if resume_run is not None else ""))
     with single(f"allabel.select:{p.dataset}:{json.dumps(p.as_dict(), sort_keys=True)}", url, job):
-        run_id, status, plan, ds, pool = db.retrying(lambda: _open(p, url, resume_run))
+        run_id, status, plan, ds, pool = db.retrying(lambda: _open(p, url, resume_run, next_round))
         if status == "done":  # nothing to do: a finished run is left untouched
             with db.connection(url) as conn:
                 return _result(conn, run_id, "done")
@@ -150,7 +162,8 @@ def select(p: SelectParams, url: str | None = None, show_progress: bool = True,
             return res
 
 
-def _open(p: SelectParams, url: str, resume_run: int | None) -> tuple[int, str, list, int, list[int]]:
+def _open(p: SelectParams, url: str, resume_run: int | None,
+          next_round: bool = False) -> tuple[int, str, list, int, list[int]]:
     """The run (found, created, or the one to resume), its plan, dataset and pool."""
     with db.connection(url) as conn:
         ds = db.dataset_id(conn, p.dataset)
@@ -159,7 +172,7 @@ def _open(p: SelectParams, url: str, resume_run: int | None) -> tuple[int, str, 
         if resume_run is not None:
             run_id, status = resume_run, "running"
         else:
-            run = runs.open_run(conn, "selection", ds, identity_params(p, ds))
+            run = exclusion.open_selection(conn, p, ds, identity_params(p, ds), next_round)
             run_id, status = run.id, run.status
         return run_id, status, plan, ds, pool
 
@@ -170,20 +183,27 @@ def _select(p: SelectParams, url: str, show_progress: bool, run_id: int, plan: l
     finish: ``done`` once every pick is annotated, else ``awaiting_annotation``."""
     with db.connect(url) as conn:
         ctx = stages.StageContext(conn, url, ds, run_id, pool, p, show_progress, workers)
+        ctx.campaign = campaign = exclusion.campaign_of(conn, ds, run_id, p)
+        plan = rounds.fit_plan(conn, p, ds, run_id, pool, plan, campaign)
+        tokens = token_budget.parse(p.budget) if plan and plan[0][1] is None else None
         timings: dict[str, float] = {}
-        for name, size in plan:
+        for i, (name, size) in enumerate(plan):
             runs.check_stop()  # a stop request is honoured between stages
             stage = stages.get(name)
             chosen = db.rows(conn, Q.selected, {"run_id": run_id})
             have = sum(1 for r in chosen if r["stage"] == stage.name)
-            if have >= size:
-                continue  # finished before an interruption
+            if have >= (size if size is not None else 1):
+                continue  # finished before an interruption (a stage's picks commit together)
             if stage.needs_annotations and not _annotated(conn, run_id, p.oracle):
                 holder.finish("awaiting_annotation", {"timings": timings})
                 return _result(conn, run_id, "awaiting_annotation")
             t0 = time.perf_counter()
-            ctx.set_picked([r["sentence_id"] for r in chosen])
-            ids, scores = stage.pick(ctx, size - have)
+            ctx.set_picked(campaign.taken + [r["sentence_id"] for r in chosen])
+            if tokens is not None:  # this stage's share of the tokens still unspent
+                ids, scores = rounds.pick_tokens(ctx, stage, plan[i:], tokens, chosen)
+                size = have + len(ids)
+            else:
+                ids, scores = stage.pick(ctx, size - have)
             _record(conn, run_id, stage.name, len(chosen), size - have, ids, scores)
             timings[stage.name] = round(time.perf_counter() - t0, 3)
             conn.commit()
@@ -262,6 +282,7 @@ def resume(run_id: int, url: str | None = None, show_progress: bool = True,
     """Continue a selection run once its picks are annotated (or at once with the oracle)."""
     p, status = _run(run_id, url)
     with db.connection(url) as conn:
+        p = exclusion.restore(conn, run_id, p)
         if status == "done":
             return _result(conn, run_id, "done")
         missing = _unannotated(conn, run_id)

@@ -113,10 +113,11 @@ def _answer(ctx: StageContext, cands: list[int]) -> list[dict]:
     """Ask the LLM for every candidate (cached, resumable, under the selection run) and return
     the answers; refuse to rank when too few carry a perplexity."""
     from allabel.config import get_settings
-    from allabel.predict import DemoPool, predict_sentences
+    from allabel.predict import predict_sentences
+    from allabel.select.exclusion import demo_pool
 
     conn, run_id = ctx.conn, ctx.run_id
-    demos = DemoPool.from_run(conn, run_id)
+    demos = demo_pool(ctx)  # the run's annotations, and in a round every earlier round's
     conn.commit()
     predict_sentences(run_id, cands, demos, ctx.params.k, ctx.url, show_progress=ctx.show_progress,
                       workers=ctx.workers, own_run=False)
