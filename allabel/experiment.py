@@ -18,6 +18,7 @@ from psycopg.types.json import Jsonb
 from allabel import db, runs
 from allabel.errors import ConfigError
 from allabel.evaluate import evaluate_run, micro, micro_f1, score_on
+from allabel.experiment_rounds import run_rounds
 from allabel.llm import get_backend
 from allabel.predict import DemoPool, enqueue, prediction_run, process
 from allabel.select.run import SelectParams, select
@@ -40,6 +41,19 @@ class ExperimentParams:
     uncertainty_candidates: str = "10x"
     knn: int = 10
     pool_splits: list[str] | None = None
+    # --rounds R --round-size N: R oracle rounds per strategy and seed (experiment_rounds.py)
+    rounds: int | None = None
+    round_size: str | None = None
+
+
+def identity(p: ExperimentParams) -> dict[str, Any]:
+    """The experiment's parameters as keyed; the round options only when given (experiments
+    made before them keep their key)."""
+    out = asdict(p)
+    for name in ("rounds", "round_size"):
+        if out[name] is None:
+            del out[name]
+    return out
 
 
 def cells(p: ExperimentParams) -> list[tuple[str, str, int]]:
@@ -79,16 +93,19 @@ def run_experiment(p: ExperimentParams, url: str | None = None, show_progress: b
     if p.test_split != "test" and (p.pool_splits is None or p.test_split in p.pool_splits):
         raise ConfigError(f"evaluating on {p.test_split!r}: give --pool-splits without it "
                           f"(e.g. --pool-splits train), so no evaluated sentence is in the pool")
+    if (p.rounds is None) != (p.round_size is None) or (p.rounds is not None and p.rounds < 1):
+        raise ConfigError("--rounds R and --round-size N go together (R >= 1; N a count, share or "
+                          "token budget)")
     url = url or db.database_url()
     backend = get_backend()
     with db.connection(url) as conn:
         ds = db.dataset_id(conn, p.dataset)
-        params = {**asdict(p), "backend": backend.name, "model": backend.model}
+        params = {**identity(p), "backend": backend.name, "model": backend.model}
         key = runs.config_key(params)
         found = db.one(conn, Q.find, {"config_key": key})
         exp_id = found["id"] if found else db.scalar(
             conn, Q.create, {"dataset_id": ds, "config_key": key, "params": Jsonb(params)})
-        for strategy, budget, seed in cells(p):
+        for strategy, budget, seed in ([] if p.rounds else cells(p)):
             conn.execute(Q.add_cell, {"experiment_id": exp_id, "strategy": strategy,
                                       "budget": budget, "seed": seed})
         conn.commit()
@@ -98,6 +115,8 @@ def run_experiment(p: ExperimentParams, url: str | None = None, show_progress: b
     from allabel.locks import single
 
     with single(f"allabel.experiment:{exp_id}", url, f"experiment {exp_id} of dataset {p.dataset}"):
+        if p.rounds:
+            return run_rounds(p, url, exp_id, ds, sample, backend, show_progress, workers)
         return _run_cells(p, url, exp_id, ds, todo, sample, backend, show_progress, max_cells, workers)
 
 

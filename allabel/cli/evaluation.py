@@ -60,8 +60,14 @@ def experiment(
     estimate: bool = typer.Option(False, "--estimate",
                                   help="Print calls, tokens, time and money of the cells to run; "
                                        "call no LLM."),
+    rounds: int | None = typer.Option(None, "--rounds", min=1,
+                                      help="Oracle rounds per strategy and seed (with --round-size)."),
+    round_size: str | None = typer.Option(None, "--round-size",
+                                          help="Each round's budget: a count, share (1%) or tokens (2000t)."),
+    min_gain: float = typer.Option(0.01, "--min-gain", help="Stopping threshold of the round curves."),
 ) -> None:
-    """Select (oracle) -> predict the test split -> evaluate, for every strategy x budget x seed."""
+    """Select (oracle) -> predict the test split -> evaluate, for every strategy x budget x seed
+    (or, with --rounds, for every round of every strategy x seed)."""
     from allabel.experiment import ExperimentParams, run_experiment
     from allabel.report import write_report
     from allabel.select.strategies import ABLATIONS
@@ -69,13 +75,28 @@ def experiment(
     names = _csv(strategies) + (list(ABLATIONS) if ablations else [])
     p = ExperimentParams(dataset, _csv(budgets), names, seeds, test_sample, k,
                          test_split=eval_split, uncertainty_candidates=uncertainty_candidates,
-                         pool_splits=_csv(pool_splits) if pool_splits else None)
+                         pool_splits=_csv(pool_splits) if pool_splits else None,
+                         rounds=rounds, round_size=round_size)
+    if estimate and rounds:
+        from allabel.errors import ConfigError
+
+        raise ConfigError("--estimate prices budget cells, not --rounds")
     if estimate:
         from allabel.estimate import estimate_experiment
 
         typer.echo(str(estimate_experiment(p, workers=workers)))
         return
     exp_id = run_experiment(p, workers=workers)
+    if rounds:
+        from allabel import db
+        from allabel.experiment import experiment_sample
+        from allabel.experiment_rounds import curves, markdown
+
+        with db.connection() as conn:
+            typer.echo(markdown(curves(conn, exp_id, experiment_sample(conn, exp_id),
+                                       min_gain=min_gain)))
+        typer.echo(f"experiment {exp_id}")
+        return
     folder, table = write_report(str(exp_id), out)
     typer.echo(table)
     typer.echo(f"experiment {exp_id}; report: {folder / 'report.md'}")

@@ -32,6 +32,9 @@ def fit_plan(conn, p: Any, dataset_id: int, run_id: int, pool: list[int],
     if campaign.excludes:
         if any(stages.get(s).reads_vectors for s, _ in plan):
             check_embedded(conn, p.dataset, dataset_id, pool)
+        if free == 0 and not own:
+            raise ConfigError("every pool sentence is annotated or waiting in another selection "
+                              "run: ingest new sentences (then allabel embed), or --allow-annotated")
         if [s for s, _ in plan] == [stages.Full.name]:
             plan = [(stages.Full.name, free + len(own))]
         if tokens is None:

@@ -34,10 +34,12 @@ GROUP BY s.id ORDER BY s.id;
 
 -- name: latest_same
 -- The newest selection run of the dataset with these parameters, as a round (params minus
--- "round") or not: repeating a command finds it instead of opening another round.
+-- "round") or not: repeating a command finds it instead of opening another round. An independent
+-- run (--allow-annotated) with the same parameters is not a round of the campaign.
 SELECT id, status, params ->> 'round' AS round FROM runs
 WHERE kind = 'selection' AND dataset_id = %(dataset_id)s
   AND (params = %(params)s::jsonb OR params - 'round' = %(params)s::jsonb)
+  AND coalesce((stats -> 'campaign' ->> 'allow_annotated')::boolean, false) = false
 ORDER BY id DESC LIMIT 1;
 
 -- name: runs_with_picks
