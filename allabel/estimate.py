@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -175,7 +175,9 @@ def estimate_select(p: Any, url: str | None = None, workers: int = 1) -> Estimat
     from allabel.select import run as srun
     from allabel.select import stages
     from allabel.select.stages import uncertainty
+    from allabel.select.token_budget import refuse
 
+    refuse(p.budget, "select --estimate")  # stage sizes under a token budget are known only as it runs
     backend = get_backend()
     with db.connection(url) as conn:
         ds = db.dataset_id(conn, p.dataset)
@@ -237,7 +239,7 @@ def estimate_experiment(p: Any, url: str | None = None, proxy_sample: int = 30,
     sentences at every seed, so its cells after the first (or after a finished one) are cache
     hits. Otherwise an upper bound on calls for a resumed or repeated experiment."""
     from allabel.experiment import Q as EQ
-    from allabel.experiment import cells, test_sample
+    from allabel.experiment import cells, identity, test_sample
     from allabel.predict import DemoPool
     from allabel.select import run as srun
 
@@ -246,7 +248,7 @@ def estimate_experiment(p: Any, url: str | None = None, proxy_sample: int = 30,
         ds = db.dataset_id(conn, p.dataset)
         pool = srun.pool_of(conn, ds, p.pool_splits)
         sample = test_sample(conn, ds, p)
-        params = {**asdict(p), "backend": backend.name, "model": backend.model}
+        params = {**identity(p), "backend": backend.name, "model": backend.model}
         key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
         row = db.one(conn, EQ.find, {"config_key": key})
         done = {(c["strategy"], c["budget"], c["seed"])

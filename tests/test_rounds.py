@@ -183,3 +183,17 @@ def test_resuming_an_interrupted_round_picks_exactly_the_rest(conn, cli, corpus,
     assert params.budget == "8" and params.strategy == "allabel:DS"
     assert conn.execute("SELECT params ->> 'round' FROM runs WHERE id = %s", (run,)).fetchone()[0] == "2"
     assert ds
+
+
+def test_stage3_of_a_round_prompts_with_every_annotation_of_the_campaign(conn, cli, corpus):
+    code, _, err = cli("select", "--dataset", "bc", "--next", "6", "--strategy", "random", "--oracle")
+    assert code == 0, err
+    first = set(picks(conn, last_run(conn)))
+    code, _, err = cli("select", "--dataset", "bc", "--next", "5", "--strategy", "allabel",
+                       "--oracle", "--k", "4", "--uncertainty-candidates", "6")
+    assert code == 0, err
+    run = last_run(conn)
+    own = set(picks(conn, run)[:4])  # stages 1-2, annotated before stage 3 ran
+    shown = {d for (ids,) in conn.execute("SELECT demo_ids FROM predictions WHERE run_id = %s",
+                                          (run,)) for d in ids}
+    assert shown <= first | own and shown & first  # round 1's annotations are demonstrations

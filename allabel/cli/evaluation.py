@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from allabel.errors import ConfigError
+
 
 def register(app: typer.Typer) -> None:
     app.command("evaluate")(evaluate)
@@ -77,29 +79,32 @@ def experiment(
                          test_split=eval_split, uncertainty_candidates=uncertainty_candidates,
                          pool_splits=_csv(pool_splits) if pool_splits else None,
                          rounds=rounds, round_size=round_size)
-    if estimate and rounds:
-        from allabel.errors import ConfigError
-
-        raise ConfigError("--estimate prices budget cells, not --rounds")
     if estimate:
         from allabel.estimate import estimate_experiment
+
+        if rounds:
+            raise ConfigError("--estimate prices budget cells, not --rounds")
 
         typer.echo(str(estimate_experiment(p, workers=workers)))
         return
     exp_id = run_experiment(p, workers=workers)
     if rounds:
-        from allabel import db
-        from allabel.experiment import experiment_sample
-        from allabel.experiment_rounds import curves, markdown
-
-        with db.connection() as conn:
-            typer.echo(markdown(curves(conn, exp_id, experiment_sample(conn, exp_id),
-                                       min_gain=min_gain)))
-        typer.echo(f"experiment {exp_id}")
+        _print_round_curves(exp_id, min_gain)
         return
     folder, table = write_report(str(exp_id), out)
     typer.echo(table)
     typer.echo(f"experiment {exp_id}; report: {folder / 'report.md'}")
+
+
+def _print_round_curves(exp_id: int, min_gain: float) -> None:
+    """``experiment --rounds``: the round curves (true F1, gains, verdicts) as markdown."""
+    from allabel import db
+    from allabel.experiment import experiment_sample
+    from allabel.experiment_rounds import curves, markdown
+
+    with db.connection() as conn:
+        typer.echo(markdown(curves(conn, exp_id, experiment_sample(conn, exp_id), min_gain=min_gain)))
+    typer.echo(f"experiment {exp_id}")
 
 
 def report(

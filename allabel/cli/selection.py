@@ -21,15 +21,9 @@ def register(app: typer.Typer) -> None:
 
 def select(
     dataset: str | None = typer.Option(None, "--dataset"),
-    budget: str | None = typer.Option(None, "--budget",
-                                      help="A count (120), a share of the pool (5%) or tokens (5000t); "
-                                           "not with full."),
-    next_: str | None = typer.Option(None, "--next",
-                                     help="Add a round to the dataset's campaign: a count, share or "
-                                          "token budget (like --budget; a new round once the last is done)."),
-    allow_annotated: bool = typer.Option(False, "--allow-annotated",
-                                         help="Ignore other runs' picks (annotated or waiting): an "
-                                              "independent selection, as experiments make."),
+    budget: str | None = typer.Option(None, "--budget", help="A count (120), a share (5%) or tokens (5000t)."),
+    next_: str | None = typer.Option(None, "--next", help="A new round (size as --budget) once the last is done."),
+    allow_annotated: bool = typer.Option(False, "--allow-annotated", help="Ignore other runs' picks (independent)."),
     strategy: str = typer.Option("allabel+long", "--strategy",
                                  help="allabel+long (default: ALLabel with stages 1-2 on sentences of at "
                                       "least median length, chosen on devel, docs/results.md) | allabel "
@@ -64,11 +58,7 @@ def select(
     from allabel.select.strategies import canonical, make_strategy
     from allabel.select.variants import split_variant
 
-    p = None
-    if next_ is not None:
-        if budget is not None or resume is not None:
-            raise ConfigError("--next N is the budget of a new round: give it without --budget or --resume")
-        budget = next_
+    p, budget = None, _round_budget(budget, next_, resume)
     if resume is None:
         strategy, variant = split_variant(canonical(strategy))  # +long etc. set the options below
         takes_budget = make_strategy(strategy).takes_budget
@@ -76,24 +66,28 @@ def select(
             raise ConfigError(f"--strategy {strategy} selects the whole pool: drop --budget")
         if not dataset or (not budget and takes_budget):
             raise ConfigError("--dataset and --budget are required (or --resume RUN)")
-        p = SelectParams(dataset, budget, strategy, similarity, ratio, order, seed, oracle, knn, k,
-                         uncertainty_candidates,
-                         pool_splits.split(",") if pool_splits else None,
-                         length_floor=length_floor, uncertainty_score=uncertainty_score,
-                         allow_annotated=allow_annotated)
-        p = replace(p, **variant)
+        p = replace(SelectParams(dataset, budget, strategy, similarity, ratio, order, seed, oracle, knn, k,
+                                 uncertainty_candidates, pool_splits.split(",") if pool_splits else None,
+                                 length_floor=length_floor, uncertainty_score=uncertainty_score,
+                                 allow_annotated=allow_annotated), **variant)
     if estimate:
         from allabel.estimate import estimate_select
         from allabel.select.run import run_params
-        from allabel.select.token_budget import refuse
-
-        refuse(budget, "--estimate")
 
         typer.echo(str(estimate_select(p if p is not None else run_params(resume), workers=workers)))
         return
     r = (resume_run(resume, workers=workers) if p is None
          else run_select(p, workers=workers, next_round=next_ is not None))
     _print_result(r)
+
+
+def _round_budget(budget: str | None, next_: str | None, resume: int | None) -> str | None:
+    """``--next N`` is the budget of a new round; with ``--budget`` or ``--resume`` a usage error."""
+    if next_ is None:
+        return budget
+    if budget is not None or resume is not None:
+        raise ConfigError("--next N is the budget of a new round: give it without --budget or --resume")
+    return next_
 
 
 def rounds(
