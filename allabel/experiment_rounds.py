@@ -44,14 +44,17 @@ def chain_demos(conn, dataset_id: int, chain: tuple[int, ...]) -> DemoPool:
 
 def run_rounds(p: Any, url: str, exp_id: int, ds: int, sample: list[int], backend: Any,
                show_progress: bool, workers: int = 1) -> int:
-    """Every (strategy, seed) chain of ``p.rounds`` rounds; finished rounds are skipped."""
+    """Every (strategy, seed) chain of ``p.rounds`` rounds, round by round. A finished round is
+    found again by its identity (its selection and prediction runs are done), so it costs
+    nothing but the look-up."""
     from allabel.progress import note
 
-    chains = [(s, seed) for s in p.strategies if make_strategy(split_variant(s)[0]).takes_budget
-              for seed in range(p.seeds)]
-    for strategy, seed in chains:
-        chain: list[int] = []
-        for r in range(1, p.rounds + 1):
+    chains: dict[tuple[str, int], list[int]] = {
+        (s, seed): [] for seed in range(p.seeds) for s in p.strategies
+        if make_strategy(split_variant(s)[0]).takes_budget}
+    # round by round across the chains, so a stopped experiment has whole rounds to compare
+    for r in range(1, p.rounds + 1):
+        for (strategy, seed), chain in chains.items():
             started = time.monotonic()
             base, variant = split_variant(strategy)
             sel = select(SelectParams(p.dataset, p.round_size, base, seed=seed, oracle=True,

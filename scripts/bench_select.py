@@ -13,7 +13,10 @@ sentences annotated first (a random round, oracle), then a round of 1% (stages 1
 stage 1 continuing from the 2,000) and, in the same run, a fresh independent selection of the
 same size (``allow_annotated``).
 
-    .venv/bin/python scripts/bench_select.py [--skip-bm25-above 15000] [--round]
+``--vectors FILE.npz`` (``texts`` and ``X``, e.g. the train split of an embedded bc5cdr) skips
+ingesting and embedding bc5cdr here (the slow part on a loaded machine).
+
+    .venv/bin/python scripts/bench_select.py [--skip-bm25-above 15000] [--round] [--vectors FILE.npz]
 """
 
 from __future__ import annotations
@@ -86,6 +89,7 @@ def round_overhead(name: str, annotated: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--skip-bm25-above", type=int, default=15000)
+    ap.add_argument("--vectors", type=Path, help="npz with texts and X instead of embedding bc5cdr here")
     ap.add_argument("--round", action="store_true",
                     help="Only the round overhead at N = 50,000 with 2,000 annotated (issue 29).")
     args = ap.parse_args()
@@ -97,15 +101,20 @@ def main() -> None:
 
     home = Path(tempfile.mkdtemp(prefix="allabel-bench-select-"))
     with scratch_database():
-        r = ingest_path(DATA / "bc5cdr", "bc5cdr_src")
-        t = time.perf_counter()
-        embed_dataset("bc5cdr_src", show_progress=False)
-        print(f"(setup: embedded {r.sentences} bc5cdr sentences in {time.perf_counter() - t:.0f} s)")
         conn = db.connect()
-        ds = db.dataset_id(conn, "bc5cdr_src")
-        ids, X = load_vectors(conn, ds)
-        texts = dict(conn.execute("SELECT id, text FROM sentences WHERE dataset_id = %s", (ds,)).fetchall())
-        base_texts = [texts[int(i)] for i in ids]
+        if args.vectors is not None:
+            saved = np.load(args.vectors, allow_pickle=False)
+            base_texts, X = [str(t) for t in saved["texts"]], saved["X"].astype(np.float32)
+            print(f"(setup: {len(base_texts)} sentences and vectors from {args.vectors})")
+        else:
+            r = ingest_path(DATA / "bc5cdr", "bc5cdr_src")
+            t = time.perf_counter()
+            embed_dataset("bc5cdr_src", show_progress=False)
+            print(f"(setup: embedded {r.sentences} bc5cdr sentences in {time.perf_counter() - t:.0f} s)")
+            ds = db.dataset_id(conn, "bc5cdr_src")
+            ids, X = load_vectors(conn, ds)
+            texts = dict(conn.execute("SELECT id, text FROM sentences WHERE dataset_id = %s", (ds,)).fetchall())
+            base_texts = [texts[int(i)] for i in ids]
         rng = random.Random(0)
         nrng = np.random.default_rng(0)
         words = [w for t in base_texts[:3000] for w in t.split()]

@@ -149,7 +149,7 @@ def select(p: SelectParams, url: str | None = None, show_progress: bool = True,
     job = (f"selection {p.strategy}" + (f" budget {p.budget}" if p.budget is not None else "")
            + f" seed {p.seed} of dataset {p.dataset}"
            + (f" (run {resume_run})" if resume_run is not None else ""))
-    with single(f"allabel.select:{p.dataset}:{json.dumps(_lock_params(p), sort_keys=True)}", url, job):
+    with single(lock_key(p), url, job):
         run_id, status, plan, ds, pool = db.retrying(lambda: _open(p, url, resume_run, next_round))
         if status == "done":  # nothing to do: a finished run is left untouched
             with db.connection(url) as conn:
@@ -162,15 +162,15 @@ def select(p: SelectParams, url: str | None = None, show_progress: bool = True,
             return res
 
 
-def _lock_params(p: SelectParams) -> dict[str, Any]:
-    """What the job lock is keyed on: the parameters without the round options at their
-    defaults (the key of every existing command is unchanged; ``allow_annotated`` never counts,
-    so an independent and a campaign copy of one command are refused to run at once)."""
+def lock_key(p: SelectParams) -> str:
+    """The job lock of a selection: its parameters without the round options at their defaults
+    (the key of every existing command is unchanged; ``allow_annotated`` never counts, so an
+    independent and a campaign copy of one command are refused to run at once)."""
     out = p.as_dict()
     del out["allow_annotated"]
     if out["after_runs"] is None:
         del out["after_runs"]
-    return out
+    return f"allabel.select:{p.dataset}:{json.dumps(out, sort_keys=True)}"
 
 
 def _open(p: SelectParams, url: str, resume_run: int | None,
