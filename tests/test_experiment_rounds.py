@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from allabel.config import get_settings
+from allabel.db import dataset_id
 from allabel.experiment import ExperimentParams, identity, run_experiment
 from allabel.experiment import test_sample as fixed_test_sample
 from allabel.experiment_rounds import curves, markdown
@@ -64,8 +65,7 @@ def test_rounds_chain_without_repeats_and_report_the_curve(conn, corpus):
                              (exp_plain,)).fetchone()[0]
     assert coreset_first == {x for (x,) in conn.execute(
         "SELECT sentence_id FROM selections WHERE run_id = %s", (plain_run,))}
-    with conn.transaction():
-        sample = fixed_test_sample(conn, 1, p)
+    sample = fixed_test_sample(conn, dataset_id(conn, "bc"), p)
     table = curves(conn, exp, sample, resamples=200)
     assert [(r["strategy"], r["round"], r["sentences"]) for r in table] == [
         (s, r, 3.0 * r) for s in ("coreset", "random") for r in (1, 2, 3)]
