@@ -37,7 +37,7 @@ from scripts.benchlib import DATA, scratch_database  # noqa: E402
 def make_dataset(conn, name: str, texts: list[str], X: np.ndarray, home: Path) -> None:
     from pgvector import Vector
 
-    from allabel.config import get_settings
+    from allabel.core.config import get_settings
     from allabel.ingest import ingest_path
 
     f = home / f"{name}.txt"
@@ -64,7 +64,7 @@ def stages_1_2(name: str, budget: str, similarity: str, allow_annotated: bool = 
                             allow_annotated=allow_annotated), show_progress=False)
     assert r.status == "awaiting_annotation", r.status
     secs = time.perf_counter() - t
-    from allabel import db
+    from allabel.store import db
 
     with db.connection() as conn:  # the stage timings the run recorded
         stats = conn.execute("SELECT stats FROM runs WHERE id = %s", (r.run_id,)).fetchone()[0]
@@ -95,9 +95,9 @@ def main() -> None:
     args = ap.parse_args()
     import tempfile
 
-    from allabel import db
-    from allabel.embed import embed_dataset, load_vectors
     from allabel.ingest import ingest_path
+    from allabel.retrieval.embed import embed_dataset, load_vectors
+    from allabel.store import db
 
     home = Path(tempfile.mkdtemp(prefix="allabel-bench-select-"))
     with scratch_database():

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from allabel.config import get_settings
-from allabel.db import dataset_id
-from allabel.experiment import ExperimentParams, identity, run_experiment
-from allabel.experiment import test_sample as fixed_test_sample
-from allabel.experiment_rounds import curves, markdown
-from allabel.runs import config_key
+from allabel.core.config import get_settings
+from allabel.experiments.experiment import ExperimentParams, identity, run_experiment
+from allabel.experiments.experiment import test_sample as fixed_test_sample
+from allabel.experiments.rounds import curves, markdown
+from allabel.store.db import dataset_id
+from allabel.store.runs import config_key
 from tests.select_fixtures import small_corpus
 
 

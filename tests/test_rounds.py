@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from allabel.embed import embed_dataset, load_vectors
-from allabel.errors import LLMError
+from allabel.core.errors import LLMError
 from allabel.ingest import ingest_path
+from allabel.retrieval.embed import embed_dataset, load_vectors
 from allabel.select import run as srun
 from allabel.select import token_budget
 from allabel.select.stages.similarity import Similarity

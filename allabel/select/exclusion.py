@@ -34,11 +34,11 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from allabel import db, runs
-from allabel.config import get_settings
-from allabel.errors import ConfigError
+from allabel.core.config import get_settings
+from allabel.core.errors import ConfigError
 from allabel.predict.demos import DemoPool
-from allabel.sqlfiles import queries
+from allabel.store import db, runs
+from allabel.store.sqlfiles import queries
 
 Q = queries("rounds")
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import psycopg
 
-from allabel import db
 from allabel.llm.cache import usage
 from allabel.select import stopping
-from allabel.sqlfiles import queries
+from allabel.store import db
+from allabel.store.sqlfiles import queries
 
 Q = queries("rounds")
 

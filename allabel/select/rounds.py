@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from allabel import db
-from allabel.errors import ConfigError
+from allabel.core.errors import ConfigError
 from allabel.select import stages, token_budget
 from allabel.select.budget import parse_ratio
 from allabel.select.exclusion import Campaign, check_embedded, check_room, free_count
 from allabel.select.stages.base import Picks, Stage, StageContext
-from allabel.sqlfiles import queries
+from allabel.store import db
+from allabel.store.sqlfiles import queries
 
 Q = queries("select")
 

@@ -24,10 +24,10 @@ import re
 
 import numpy as np
 
-from allabel import db
-from allabel.errors import ConfigError
+from allabel.core.errors import ConfigError
 from allabel.select.stages.base import Picks, Stage, StageContext
-from allabel.sqlfiles import queries
+from allabel.store import db
+from allabel.store.sqlfiles import queries
 
 Q = queries("rounds")
 _TOKENS = re.compile(r"^\s*(\d+)\s*t\s*$", re.IGNORECASE)
