@@ -180,9 +180,12 @@ def test_cli_ablation_names_and_full_without_a_budget(conn, cli, corpus):
     params = conn.execute("SELECT params FROM runs WHERE id = %s",
                           (int(out.split()[1].rstrip(":")),)).fetchone()[0]
     assert (params["strategy"], params["length_floor"]) == ("allabel:SD", 0.5)  # +long = the option
-    code, out, err = cli("select", "--dataset", "bc", "--strategy", "full")
+    code, out, err = cli("select", "--dataset", "bc", "--strategy", "full", "--allow-annotated")
     assert code == 0, err
-    assert "70 sentences selected" in out
+    assert "70 sentences selected" in out  # independent of the two selections above
+    # as a round of the campaign, full takes what no other run picked: nothing is left
+    code, out, err = cli("select", "--dataset", "bc", "--strategy", "full")
+    assert code == 3 and "every pool sentence is annotated or waiting" in err
     code, out, err = cli("select", "--dataset", "bc", "--budget", "8", "--strategy", "allabel:DX")
     assert code != 0 and "bad strategy 'allabel:DX'" in err
     code, out, err = cli("select", "--dataset", "bc", "--strategy", "random")

@@ -11,9 +11,11 @@ from allabel.core.errors import ConfigError
 from allabel.experiments.demo import DEMO, EXPERIMENT, run_demo, run_experiment_demo
 from allabel.experiments.estimate import estimate_experiment
 from allabel.experiments.evaluate import evaluate_run
-from allabel.experiments.experiment import ExperimentParams, run_experiment
+from allabel.experiments.experiment import ExperimentParams, experiment_sample, run_experiment
 from allabel.experiments.report import write_report
+from allabel.experiments.rounds import curves, markdown
 from allabel.select.strategies import ABLATIONS
+from allabel.store import db
 
 
 def register(app: typer.Typer) -> None:
@@ -68,21 +70,40 @@ def experiment(
     estimate: bool = typer.Option(False, "--estimate",
                                   help="Print calls, tokens, time and money of the cells to run; "
                                        "call no LLM."),
+    rounds: int | None = typer.Option(None, "--rounds", min=1,
+                                      help="Oracle rounds per strategy and seed (with --round-size)."),
+    round_size: str | None = typer.Option(None, "--round-size",
+                                          help="Each round's budget: a count, share (1%) or tokens (2000t)."),
+    min_gain: float = typer.Option(0.01, "--min-gain", help="Stopping threshold of the round curves."),
 ) -> None:
-    """Select (oracle) -> predict the test split -> evaluate, for every strategy x budget x seed."""
+    """Select (oracle) -> predict the test split -> evaluate, for every strategy x budget x seed
+    (or, with --rounds, for every round of every strategy x seed)."""
 
     names = _csv(strategies) + (list(ABLATIONS) if ablations else [])
     p = ExperimentParams(dataset, _csv(budgets), names, seeds, test_sample, k,
                          test_split=eval_split, uncertainty_candidates=uncertainty_candidates,
-                         pool_splits=_csv(pool_splits) if pool_splits else None)
+                         pool_splits=_csv(pool_splits) if pool_splits else None,
+                         rounds=rounds, round_size=round_size)
     if estimate:
+        if rounds:
+            raise ConfigError("--estimate prices budget cells, not --rounds")
 
         typer.echo(str(estimate_experiment(p, workers=workers)))
         return
     exp_id = run_experiment(p, workers=workers)
+    if rounds:
+        _print_round_curves(exp_id, min_gain)
+        return
     folder, table = write_report(str(exp_id), out)
     typer.echo(table)
     typer.echo(f"experiment {exp_id}; report: {folder / 'report.md'}")
+
+
+def _print_round_curves(exp_id: int, min_gain: float) -> None:
+    """``experiment --rounds``: the round curves (true F1, gains, verdicts) as markdown."""
+    with db.connection() as conn:
+        typer.echo(markdown(curves(conn, exp_id, experiment_sample(conn, exp_id), min_gain=min_gain)))
+    typer.echo(f"experiment {exp_id}")
 
 
 def report(

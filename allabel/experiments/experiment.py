@@ -19,6 +19,7 @@ from allabel.core.errors import ConfigError
 from allabel.core.progress import bar as progress_bar
 from allabel.core.progress import note
 from allabel.experiments.evaluate import evaluate_run, micro, micro_f1, score_on
+from allabel.experiments.rounds import run_rounds
 from allabel.llm import get_backend
 from allabel.predict import DemoPool, enqueue, prediction_run, process
 from allabel.select.params import SelectParams
@@ -44,6 +45,9 @@ class ExperimentParams:
     uncertainty_candidates: str = "10x"
     knn: int = 10
     pool_splits: list[str] | None = None
+    # --rounds R --round-size N: R oracle rounds per strategy and seed (experiment_rounds.py)
+    rounds: int | None = None
+    round_size: str | None = None
 
 
 def canonical_params(p: ExperimentParams) -> ExperimentParams:
@@ -56,7 +60,11 @@ def identity(p: ExperimentParams, backend: Any) -> dict[str, Any]:
     """Everything that makes an experiment another one: its canonical parameters and the LLM
     (hashed by ``allabel.store.runs.config_key``, as runs are); ``run_experiment`` and its cost
     estimate find an experiment by this one key."""
-    return {**asdict(canonical_params(p)), "backend": backend.name, "model": backend.model}
+    out = {**asdict(canonical_params(p)), "backend": backend.name, "model": backend.model}
+    for name in ("rounds", "round_size"):  # experiments made before rounds keep their key
+        if out[name] is None:
+            del out[name]
+    return out
 
 
 def finished_cells(conn, p: ExperimentParams, backend: Any) -> set[tuple[str, str, int]]:
@@ -105,6 +113,9 @@ def run_experiment(p: ExperimentParams, url: str | None = None, show_progress: b
     if p.test_split != "test" and (p.pool_splits is None or p.test_split in p.pool_splits):
         raise ConfigError(f"evaluating on {p.test_split!r}: give --pool-splits without it "
                           f"(e.g. --pool-splits train), so no evaluated sentence is in the pool")
+    if (p.rounds is None) != (p.round_size is None) or (p.rounds is not None and p.rounds < 1):
+        raise ConfigError("--rounds R and --round-size N go together (R >= 1; N a count, share or "
+                          "token budget)")
     url = url or db.database_url()
     backend = get_backend()
     with db.connection(url) as conn:
@@ -114,7 +125,7 @@ def run_experiment(p: ExperimentParams, url: str | None = None, show_progress: b
         found = db.one(conn, Q.find, {"config_key": key})
         exp_id = found["id"] if found else db.scalar(
             conn, Q.create, {"dataset_id": ds, "config_key": key, "params": Jsonb(params)})
-        for strategy, budget, seed in cells(p):
+        for strategy, budget, seed in ([] if p.rounds else cells(p)):
             conn.execute(Q.add_cell, {"experiment_id": exp_id, "strategy": strategy,
                                       "budget": budget, "seed": seed})
         conn.commit()
@@ -122,6 +133,8 @@ def run_experiment(p: ExperimentParams, url: str | None = None, show_progress: b
                 for c in db.rows(conn, Q.cells, {"experiment_id": exp_id}) if c["status"] != "done"]
         sample = test_sample(conn, ds, p)
     with single(f"allabel.experiments.experiment:{exp_id}", url, f"experiment {exp_id} of dataset {p.dataset}"):
+        if p.rounds:
+            return run_rounds(p, url, exp_id, ds, sample, backend, show_progress, workers)
         return _run_cells(p, url, exp_id, ds, todo, sample, backend, show_progress, max_cells, workers)
 
 

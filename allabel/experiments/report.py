@@ -31,7 +31,9 @@ Q = queries("experiment")
 
 def _budget_key(b: str) -> tuple[int, float]:
     if b == WHOLE_POOL:
-        return (2, 0.0)
+        return (3, 0.0)
+    if b.endswith("t"):  # a token budget (allabel/select/token_budget.py)
+        return (2, float(b[:-1]))
     return (0, float(b[:-1])) if b.endswith("%") else (1, float(b))
 
 

@@ -16,6 +16,7 @@ from allabel.select import stages
 from allabel.select.params import SelectParams
 from allabel.select.run import identity_params, missing, picks, plan_of, pool_of, unannotated
 from allabel.select.stages.uncertainty import candidate_cap, sample_candidates
+from allabel.select.token_budget import refuse
 from allabel.store import db, runs
 from allabel.store.sqlfiles import queries
 
@@ -24,6 +25,7 @@ Q = queries("select")
 
 def estimate_select(p: SelectParams, url: str | None = None, workers: int = 1) -> Estimate:
     """What stage 3 of ``allabel select`` with these options would ask, without asking."""
+    refuse(p.budget, "select --estimate")  # stage sizes under a token budget are known only as it runs
     backend = get_backend()
     with db.connection(url) as conn:
         ds = db.dataset_id(conn, p.dataset)
@@ -44,7 +46,7 @@ def estimate_select(p: SelectParams, url: str | None = None, workers: int = 1) -
         chosen = picks(conn, run_id)
         picked = [r["sentence_id"] for r in chosen]
         ctx = stages.StageContext(conn, url, ds, None, pool, p)  # picks in memory, none recorded
-        for stage, need in missing(plan, chosen):
+        for _, stage, need in missing(plan, chosen):
             if stage.asks_llm:
                 break
             ctx.set_picked(picked)

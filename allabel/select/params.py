@@ -26,6 +26,11 @@ class SelectParams:
     # method options beyond the paper (defaults = the paper's method; see docs/selection.md)
     length_floor: float = 0.0          # stages 1-2 skip sentences shorter than this pool quantile
     uncertainty_score: str = "perplexity"  # stage 3: perplexity (mean) | total (summed NLL) | entities
+    # rounds (allabel/select/exclusion.py): False = a round of the dataset's campaign, never
+    # picking what another run picked (the command line's default); True = independent (the
+    # old behaviour, experiments). Never part of the identity.
+    allow_annotated: bool = True
+    after_runs: list[int] | None = None  # an experiment's chain: exclude only these runs' picks
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -28,7 +28,7 @@ from allabel.core.limits import check_names
 from allabel.llm import get_backend
 from allabel.llm.cache import usage
 from allabel.predict import llm_identity
-from allabel.select import stages
+from allabel.select import exclusion, rounds, stages, token_budget
 from allabel.select.budget import parse_order, parse_ratio
 from allabel.select.params import SelectParams
 from allabel.select.stages.similarity import check_source
@@ -60,6 +60,9 @@ def identity_params(p: SelectParams, dataset_id: int) -> dict[str, Any]:
     for name, default in (("length_floor", 0.0), ("uncertainty_score", "perplexity")):
         if params[name] == default:  # runs made before these options keep their identity
             del params[name]
+    del params["allow_annotated"]  # not identity: exclusion.open_selection keys rounds
+    if params["after_runs"] is None:
+        del params["after_runs"]
     out = {**params, "dataset_id": dataset_id, "model": get_settings().embed_model}
     if _uses_llm(p):
 
@@ -91,6 +94,9 @@ def plan_of(p: SelectParams, pool_size: int) -> list[tuple[str, int]]:
     """[(stage, size)] in execution order; a clear error for bad parameters, before any work."""
     strategy = make_strategy(p.strategy, parse_ratio(p.ratio), parse_order(p.order))
     check_source(p.similarity)
+    if token_budget.parse(p.budget) is not None and strategy.takes_budget:
+        # sizes are known only as each stage fills its share of the tokens (token_budget.py)
+        return [(name, None) for name, _ in strategy.plan(10**6, pool_size)]
     plan = strategy.plan(strategy.size(p.budget, pool_size), pool_size)
     for name, _ in plan:
         stages.get(name)
@@ -102,17 +108,22 @@ def picks(conn: psycopg.Connection, run_id: int | None) -> list[dict[str, Any]]:
     return db.rows(conn, Q.selected, {"run_id": run_id}) if run_id is not None else []
 
 
-def missing(plan: list[tuple[str, int]], chosen: list[dict[str, Any]]) -> list[tuple[stages.Stage, int]]:
-    """The stages of ``plan`` still short of their size, in order, with the picks each needs:
-    what a run has still to pick after ``chosen`` (its picks so far; a stage's picks are committed
-    together, so an interrupted run resumes at its first missing stage). The run and its cost
-    estimate (``allabel.select.estimate``) walk the plan with this one loop."""
+def missing(plan: list[tuple[str, int | None]],
+            chosen: list[dict[str, Any]]) -> list[tuple[int, stages.Stage, int | None]]:
+    """The stages of ``plan`` still short of their size, in order: (index in the plan, stage,
+    picks it needs) — what a run has still to pick after ``chosen`` (its picks so far; a stage's
+    picks are committed together, so an interrupted run resumes at its first missing stage). A
+    stage of a token budget has no size (None): it is done once it has picked. The run and its
+    cost estimate (``allabel.select.estimate``) walk the plan with this one loop."""
     out = []
-    for name, size in plan:
+    for i, (name, size) in enumerate(plan):
         stage = stages.get(name)
         have = sum(1 for r in chosen if r["stage"] == stage.name)
-        if have < size:
-            out.append((stage, size - have))
+        if size is None:
+            if not have:
+                out.append((i, stage, None))
+        elif have < size:
+            out.append((i, stage, size - have))
     return out
 
 
@@ -127,11 +138,12 @@ def unannotated(conn: psycopg.Connection, run_id: int) -> int:
 
 
 def select(p: SelectParams, url: str | None = None, show_progress: bool = True,
-           resume_run: int | None = None, workers: int = 1) -> SelectResult:
+           resume_run: int | None = None, workers: int = 1, next_round: bool = False) -> SelectResult:
     """Run (or continue) a selection; a failure marks the run failed with its reason.
 
     ``workers`` local processes answer stage 3's LLM calls; like ``predict --workers`` it
-    changes the speed, never the picks, so it is not part of the run's identity."""
+    changes the speed, never the picks, so it is not part of the run's identity.
+    ``next_round`` (``--next``): a new round once the newest run of these parameters is done."""
     check_names(dataset=p.dataset, splits=p.pool_splits)
     url = url or db.database_url()
 
@@ -140,8 +152,8 @@ def select(p: SelectParams, url: str | None = None, show_progress: bool = True,
     job = (f"selection {name}" + (f" budget {p.budget}" if p.budget is not None else "")
            + f" seed {p.seed} of dataset {p.dataset}"
            + (f" (run {resume_run})" if resume_run is not None else ""))
-    with single(f"allabel.select:{p.dataset}:{json.dumps(p.as_dict(), sort_keys=True)}", url, job):
-        run_id, status, plan, ds, pool = db.retrying(lambda: _open(p, url, resume_run))
+    with single(lock_key(p), url, job):
+        run_id, status, plan, ds, pool = db.retrying(lambda: _open(p, url, resume_run, next_round))
         if status == "done":  # nothing to do: a finished run is left untouched
             with db.connection(url) as conn:
                 return _result(conn, run_id, "done")
@@ -153,7 +165,19 @@ def select(p: SelectParams, url: str | None = None, show_progress: bool = True,
             return res
 
 
-def _open(p: SelectParams, url: str, resume_run: int | None) -> tuple[int, str, list, int, list[int]]:
+def lock_key(p: SelectParams) -> str:
+    """The job lock of a selection: its parameters without the round options at their defaults
+    (the key of every existing command is unchanged; ``allow_annotated`` never counts, so an
+    independent and a campaign copy of one command are refused to run at once)."""
+    out = p.as_dict()
+    del out["allow_annotated"]
+    if out["after_runs"] is None:
+        del out["after_runs"]
+    return f"allabel.select:{p.dataset}:{json.dumps(out, sort_keys=True)}"
+
+
+def _open(p: SelectParams, url: str, resume_run: int | None,
+          next_round: bool = False) -> tuple[int, str, list, int, list[int]]:
     """The run (found, created, or the one to resume), its plan, dataset and pool."""
     with db.connection(url) as conn:
         ds = db.dataset_id(conn, p.dataset)
@@ -162,7 +186,7 @@ def _open(p: SelectParams, url: str, resume_run: int | None) -> tuple[int, str, 
         if resume_run is not None:
             run_id, status = resume_run, "running"
         else:
-            run = runs.open_run(conn, "selection", ds, identity_params(p, ds))
+            run = exclusion.open_selection(conn, p, ds, identity_params(p, ds), next_round)
             run_id, status = run.id, run.status
         return run_id, status, plan, ds, pool
 
@@ -173,18 +197,25 @@ def _select(p: SelectParams, url: str, show_progress: bool, run_id: int, plan: l
     finish: ``done`` once every pick is annotated, else ``awaiting_annotation``."""
     with db.connect(url) as conn:
         ctx = stages.StageContext(conn, url, ds, run_id, pool, p, show_progress, workers)
+        ctx.campaign = campaign = exclusion.campaign_of(conn, ds, run_id, p)
+        plan = rounds.fit_plan(conn, p, ds, run_id, pool, plan, campaign)
+        tokens = token_budget.parse(p.budget) if plan and plan[0][1] is None else None
         # seconds per stage, kept across the commands of a run (a stage runs once): usage's wall s
         timings: dict[str, float] = dict((db.one(conn, Q.run_stats, {"run_id": run_id})["stats"]
                                           or {}).get("timings", {}))
-        for stage, need in missing(plan, picks(conn, run_id)):
+        for i, stage, need in missing(plan, picks(conn, run_id)):
             runs.check_stop()  # a stop request is honoured between stages
             if stage.needs_annotations and not _annotated(conn, run_id, p.oracle):
                 holder.finish("awaiting_annotation", {"timings": timings})
                 return _result(conn, run_id, "awaiting_annotation")
             t0 = time.perf_counter()
             chosen = picks(conn, run_id)
-            ctx.set_picked([r["sentence_id"] for r in chosen])
-            ids, scores = stage.pick(ctx, need)
+            ctx.set_picked(campaign.taken + [r["sentence_id"] for r in chosen])
+            if tokens is not None:  # this stage's share of the tokens still unspent
+                ids, scores = rounds.pick_tokens(ctx, stage, plan[i:], tokens, chosen)
+                need = len(ids)
+            else:
+                ids, scores = stage.pick(ctx, need)
             _record(conn, run_id, stage.name, len(chosen), need, ids, scores)
             timings[stage.name] = round(time.perf_counter() - t0, 3)
             conn.commit()
@@ -262,6 +293,7 @@ def resume(run_id: int, url: str | None = None, show_progress: bool = True,
     """Continue a selection run once its picks are annotated (or at once with the oracle)."""
     p, status = _run(run_id, url)
     with db.connection(url) as conn:
+        p = exclusion.restore(conn, run_id, p)
         if status == "done":
             return _result(conn, run_id, "done")
         missing = unannotated(conn, run_id)

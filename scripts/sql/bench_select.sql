@@ -7,3 +7,6 @@ ORDER BY s.position;
 
 -- name: dataset_texts
 SELECT id, text FROM sentences WHERE dataset_id = %(dataset_id)s;
+
+-- name: run_stats
+SELECT stats FROM runs WHERE id = %(run_id)s;

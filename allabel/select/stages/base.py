@@ -10,7 +10,7 @@ vectors, the run's parameters) and writes nothing but its own side data (stage 3
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import psycopg
@@ -45,6 +45,8 @@ class StageContext:
     picked_order: np.ndarray = field(init=False)
     _index: dict[int, int] = field(init=False, repr=False)
     _vectors: np.ndarray | None = field(default=None, init=False, repr=False)
+    #: the run's place in the dataset's campaign (allabel.select.exclusion.Campaign; None: none)
+    campaign: Any = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._index = {sid: i for i, sid in enumerate(self.pool)}

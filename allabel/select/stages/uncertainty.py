@@ -29,7 +29,8 @@ from allabel.core.errors import ConfigError, LLMError
 from allabel.core.secrets import mask_url
 from allabel.llm import get_backend
 from allabel.llm.endpoints import load
-from allabel.predict import DemoPool, predict_sentences
+from allabel.predict import predict_sentences
+from allabel.select.exclusion import demo_pool
 from allabel.select.stages.base import Picks, Q, Stage, StageContext
 
 UNPARSEABLE = math.inf  # the uncertainty score of an answer that could not be parsed
@@ -119,7 +120,7 @@ def _answer(ctx: StageContext, cands: list[int]) -> list[dict]:
     the answers; refuse to rank when too few carry a perplexity."""
 
     conn, run_id = ctx.conn, ctx.run_id
-    demos = DemoPool.from_run(conn, run_id)
+    demos = demo_pool(ctx)  # the run's annotations, and in a round every earlier round's
     conn.commit()
     predict_sentences(run_id, cands, demos, ctx.params.k, ctx.url, show_progress=ctx.show_progress,
                       workers=ctx.workers, own_run=False)

@@ -63,3 +63,15 @@ COMMENT ON VIEW annotation_queue IS 'Selected sentences still waiting for a pers
 COMMENT ON COLUMN runs.holder IS 'host:pid of the last process that worked on the run (its liveness is the advisory lock 16/run id).';
 
 COMMENT ON COLUMN runs.status IS 'created | running (a live holder exists) | awaiting_annotation | interrupted (holder gone without finishing; run the command again) | done | failed (see error)';
+
+-- The annotation cost unit: a sentence's stored tokens (the corpus tokenisation) when it has
+-- them, else its whitespace tokens. Token budgets (--budget 5000t), `allabel rounds` and the
+-- experiment report all count with this.
+CREATE FUNCTION sentence_tokens(tokens text[], text text) RETURNS int
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(cardinality(tokens),
+                    cardinality(regexp_split_to_array(btrim(text), '\s+')))
+$$;
+
+COMMENT ON FUNCTION sentence_tokens(text[], text) IS
+    'Annotation cost of a sentence in tokens: its stored tokens, else its whitespace tokens (token budgets, allabel rounds).';

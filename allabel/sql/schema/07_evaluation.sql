@@ -39,3 +39,18 @@ CREATE TABLE experiment_cells (
 );
 
 COMMENT ON TABLE experiment_cells IS 'One (strategy, budget, seed) of an experiment and the runs that realised it.';
+
+CREATE TABLE experiment_rounds (
+    experiment_id      bigint NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    strategy           text NOT NULL,
+    seed               int  NOT NULL,
+    round              int  NOT NULL CHECK (round >= 1),
+    selection_run_id   bigint REFERENCES runs(id) ON DELETE SET NULL,
+    prediction_run_id  bigint REFERENCES runs(id) ON DELETE SET NULL,
+    status             text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done')),
+    f1                 double precision,
+    PRIMARY KEY (experiment_id, strategy, seed, round)
+);
+
+COMMENT ON TABLE experiment_rounds IS
+    'allabel experiment --rounds R: round r of one (strategy, seed) oracle campaign, its selection run (which excludes the picks of rounds 1..r-1) and the prediction of the test sample with the demonstrations of rounds 1..r.';
