@@ -59,9 +59,9 @@ def _register() -> None:
     global _registered
     if _registered:
         return
-    from allabel.cli import corpus, db, evaluation, labelstudio, llm, retrieval, runs, selection
+    from allabel.cli import corpus, db, evaluation, labelstudio, llm, quality, retrieval, runs, selection
 
-    for module in (db, corpus, retrieval, llm, selection, evaluation, labelstudio, runs):
+    for module in (db, corpus, retrieval, llm, selection, evaluation, quality, labelstudio, runs):
         module.register(app)
     _registered = True
 
