@@ -74,9 +74,12 @@ def review(predictions: int, budget: int, fmt: str | None = None, out: TextIO | 
         if calib is None:
             raise ConfigError(f"run {predictions} has no calibration: review orders by calibrated "
                               f"confidence; run `allabel quality --predictions {predictions}` first")
-        rev = runs.open_run(conn, "selection", ds, {"dataset_id": ds, "strategy": "review",
-                                                     "predictions": predictions, "budget": budget,
-                                                     "calibration": calib["id"]})
+        # dataset and budget as a selection run names them: `select --resume REVIEW` then says
+        # what it waits for, like any selection run
+        rev = runs.open_run(conn, "selection", ds, {
+            "dataset_id": ds, "dataset": db.one(conn, Q.dataset_name, {"dataset_id": ds})["name"],
+            "strategy": "review", "predictions": predictions, "budget": str(budget),
+            "calibration": calib["id"]})
         picks = db.one(conn, Q.review_picks, {"run_id": rev.id})
         if picks["picked"] == 0:
             cands = db.rows(conn, Q.review_candidates, {"run_id": predictions, "dataset_id": ds})
