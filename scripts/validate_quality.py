@@ -23,7 +23,8 @@ isotonic; (4) errors (fp + fn against gold) per reviewed sentence in review's or
 mean of the candidates (= the expectation of a random order of the same size); (5) LLM calls.
 
     .venv/bin/python scripts/validate_quality.py [--datasets bc5cdr,ncbi-disease] [--budgets 1%,5%] \\
-        [--seeds 0,1,2] [--hidden 600] [--k 4] [--audit 100] [--review 50] [--draws 200] [--out DIR]
+        [--seeds 0,1,2] [--hidden 600] [--k 4] [--audit 100] [--review 50] [--draws 200] \\
+        [--strategy S] [--out DIR]
 """
 
 from __future__ import annotations
@@ -126,9 +127,10 @@ def cell(corpus: str, budget: str, seed: int, a: argparse.Namespace, log: Path) 
     cli(["ingest", str(train_file(corpus, a.train_limit, log.parent)), "--dataset", dataset, "--split", "train"], log)
     cli(["ingest", str(hidden_file(corpus, a.hidden, log.parent)), "--dataset", dataset, "--split", "unlabelled"],
         log)
-    cli(["embed", "--dataset", dataset, "--split", "train"], log)
+    if a.strategy not in ("random", "full"):  # stages 1-2 read embeddings; random needs none
+        cli(["embed", "--dataset", dataset, "--split", "train"], log)
     out = cli(["select", "--dataset", dataset, "--budget", budget, "--seed", str(seed), "--oracle",
-               "--pool-splits", "train", "--k", str(a.k)], log)
+               "--pool-splits", "train", "--k", str(a.k), *(["--strategy", a.strategy] if a.strategy else [])], log)
     sel = int(out.split()[1].rstrip(":"))
     cli(["predict", "--dataset", dataset, "--split", "unlabelled", "--demos", f"run:{sel}", "--k", str(a.k)], log)
     with db.connection() as conn:
@@ -202,6 +204,7 @@ def main() -> None:
     ap.add_argument("--audit", type=int, default=100, help="Size of the audit quality is run with.")
     ap.add_argument("--review", type=int, default=50)
     ap.add_argument("--draws", type=int, default=200, help="Audit draws per size for the coverage.")
+    ap.add_argument("--strategy", default=None, help="Selection strategy (default: select's default).")
     ap.add_argument("--train-limit", type=int, default=None, help="Only the first N train sentences (smoke test).")
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args()
