@@ -198,7 +198,7 @@ def test_review_orders_by_calibrated_risk_and_corrections_supersede(conn, cli, h
     assert not set(pool.ids) & set(audit_sentence_ids(conn, handmade["dataset_id"]))
 
 
-def test_audit_sentences_are_never_demonstrations(conn, cli, corpus):
+def test_audit_sentences_are_never_demonstrations(conn, cli, corpus, tmp_path):
     code, out, err = cli("select", "--dataset", "bc", "--strategy", "random", "--budget", "10", "--oracle",
                          "--pool-splits", "train")
     assert code == 0, err
@@ -230,6 +230,22 @@ def test_audit_sentences_are_never_demonstrations(conn, cli, corpus):
     assert not audit & set(DemoPool.resolve(conn, ds, "split:train").ids)
     with pytest.raises(Exception, match="audit"):
         DemoPool.from_run(conn, audit_run)
+    # an audit for a person: the usual export / import round trip
+    code, out, err = cli("select", "--dataset", "bc", "--strategy", "audit", "--budget", "2", "--seed", "5",
+                         "--pool-splits", "train")
+    assert code == 0 and "awaiting_annotation" in out, err
+    person = int(out.split()[1].rstrip(":"))
+    code, _, err = cli("export", person, "--format", "jsonl", "--out", tmp_path / "audit.jsonl")
+    assert code == 0, err
+    items = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [i["stage"] for i in items] == ["audit", "audit"]
+    (tmp_path / "done.jsonl").write_text("".join(json.dumps({"sentence_id": i["sentence_id"], "entities": [],
+                                                             "annotator": "a@b.org"}) + "\n" for i in items))
+    code, _, err = cli("import", tmp_path / "done.jsonl", "--run", person)
+    assert code == 0, err
+    assert db.scalar(conn, "SELECT count(*) FROM annotations WHERE run_id = %(r)s", {"r": person}) == 2
+    audit |= {i["sentence_id"] for i in items}
+    assert not audit & set(DemoPool.from_annotated(conn, ds).ids)
     # the prompts: demonstrations shown never include an audit sentence
     code, _, err = cli("predict", "--dataset", "bc", "--split", "devel", "--demos", "split:train", "--k", "4",
                        "--limit", "3")
