@@ -24,7 +24,7 @@ mean of the candidates (= the expectation of a random order of the same size); (
 
     .venv/bin/python scripts/validate_quality.py [--datasets bc5cdr,ncbi-disease] [--budgets 1%,5%] \\
         [--seeds 0,1,2] [--hidden 600] [--k 4] [--audit 100] [--review 50] [--draws 200] \\
-        [--strategy S] [--out DIR]
+        [--strategy S] [--audit-sizes 50,100,200] [--out DIR]
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def cell(corpus: str, budget: str, seed: int, a: argparse.Namespace, log: Path) 
                  "true_f1": true.f1, "true_gold": true.n_gold}
     # (1) audit coverage over seeded draws of the hidden sentences
     with db.connection() as conn:
-        for size in AUDIT_SIZES:
+        for size in a.audit_sizes:
             if size >= len(hidden):
                 continue
             cover, widths = [], []
@@ -204,6 +204,8 @@ def main() -> None:
     ap.add_argument("--audit", type=int, default=100, help="Size of the audit quality is run with.")
     ap.add_argument("--review", type=int, default=50)
     ap.add_argument("--draws", type=int, default=200, help="Audit draws per size for the coverage.")
+    ap.add_argument("--audit-sizes", type=lambda t: [int(x) for x in t.split(",")], default=list(AUDIT_SIZES),
+                    help="Audit sizes of the coverage draws (default 50,100,200).")
     ap.add_argument("--strategy", default=None, help="Selection strategy (default: select's default).")
     ap.add_argument("--train-limit", type=int, default=None, help="Only the first N train sentences (smoke test).")
     ap.add_argument("--out", type=Path, default=None)
@@ -222,16 +224,16 @@ def main() -> None:
                     results.append(r)
                     print(json.dumps(r), flush=True)
                     (out / "results.json").write_text(json.dumps(results, indent=1))
-    summarize(results)
+    summarize(results, a.audit_sizes)
 
 
-def summarize(results: list[dict]) -> None:
-    print("\ncell | true F1 | audit 50 / 100 / 200: coverage (mean width) | quality's audit covers | "
+def summarize(results: list[dict], sizes: list[int]) -> None:
+    print(f"\ncell | true F1 | audit {' / '.join(map(str, sizes))}: coverage (mean width) | quality's audit covers | "
           "CV − true | AUROC raw → platt / isotonic | ECE raw → platt / isotonic | review errors/sentence "
           "vs random (ratio) | LLM calls of quality (re-run)")
     for r in results:
         aud = " / ".join(f"{r[k]['coverage']:.2f} ({r[k]['width']:.3f})" if k in r else "-"
-                         for k in (f"audit{s}" for s in AUDIT_SIZES))
+                         for k in (f"audit{s}" for s in sizes))
         tp, ti = r["test_confidence_platt"], r["test_confidence_isotonic"]
 
         def f(x: float | None) -> str:
