@@ -123,7 +123,7 @@ def cell(corpus: str, budget: str, seed: int, a: argparse.Namespace, log: Path) 
     from allabel.quality.scoring import score
 
     t0 = time.perf_counter()
-    dataset = f"{corpus}-{budget.rstrip('%')}pct-s{seed}"
+    dataset = f"{corpus}-{budget.replace('%', 'pct')}-s{seed}"
     cli(["ingest", str(train_file(corpus, a.train_limit, log.parent)), "--dataset", dataset, "--split", "train"], log)
     cli(["ingest", str(hidden_file(corpus, a.hidden, log.parent)), "--dataset", dataset, "--split", "unlabelled"],
         log)
