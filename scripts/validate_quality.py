@@ -80,8 +80,8 @@ def hidden_file(dataset: str, n: int, out: Path) -> Path:
 
 def gold_sample(conn, run_id: int, ids: list[int]):
     """The run's answers on ``ids`` scored against gold (what an oracle audit of ids would store)."""
-    from allabel import db
     from allabel.quality.data import Sample, answers, labels_of, mentions
+    from allabel.store import db
 
     truth = db.rows(conn, "SELECT sentence_id, start_char, end_char, label FROM allabel.entities "
                           "WHERE source = 'gold' AND sentence_id = ANY (%(ids)s)", {"ids": ids})
@@ -91,8 +91,9 @@ def gold_sample(conn, run_id: int, ids: list[int]):
 
 def confidence_on(conn, run_id: int, ids: list[int]) -> dict[str, float | None]:
     """AUROC and ECE of raw and stored calibrated confidence on the run's mentions of ``ids``."""
-    from allabel import db, evaluate
+    from allabel.experiments import evaluate
     from allabel.quality import calibration as cal
+    from allabel.store import db
 
     s = gold_sample(conn, run_id, ids)
     ok = evaluate.entity_correct(s.tables()[0], s.mention_table())
@@ -108,7 +109,7 @@ def confidence_on(conn, run_id: int, ids: list[int]) -> dict[str, float | None]:
 
 def errors(conn, run_id: int, ids: list[int]) -> dict[int, int]:
     """fp + fn against gold per sentence of ``ids``."""
-    from allabel import evaluate
+    from allabel.experiments import evaluate
 
     s = gold_sample(conn, run_id, ids)
     gold, pred, labels, sents = s.tables()
@@ -118,9 +119,9 @@ def errors(conn, run_id: int, ids: list[int]) -> dict[int, int]:
 def cell(corpus: str, budget: str, seed: int, a: argparse.Namespace, log: Path) -> dict:
     """One cell on a dataset of its own (ingested and embedded again), so that no cell's audit,
     review or annotations reach another's."""
-    from allabel import db
-    from allabel.evaluate import micro, score_on
+    from allabel.experiments.evaluate import micro, score_on
     from allabel.quality.scoring import score
+    from allabel.store import db
 
     t0 = time.perf_counter()
     dataset = f"{corpus}-{budget.replace('%', 'pct')}-s{seed}"

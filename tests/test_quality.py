@@ -12,12 +12,12 @@ import json
 import numpy as np
 import pytest
 
-from allabel import db, runs
 from allabel.predict import DemoPool
 from allabel.quality import calibration as cal
 from allabel.quality.data import Sample
 from allabel.quality.scoring import score
 from allabel.select.audit import audit_sentence_ids
+from allabel.store import db, runs
 
 # a hand-made corpus: the unlabelled split has gold too (the oracle annotates audits from it),
 # but quality reads only human annotations

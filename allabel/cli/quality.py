@@ -82,7 +82,7 @@ def review(
 ) -> None:
     """Export the N LLM-labelled sentences most likely to hold an error, LLM mentions as
     pre-annotations; import the corrections with `allabel import FILE --run REVIEW_RUN`."""
-    from allabel.errors import ConfigError
+    from allabel.core.errors import ConfigError
     from allabel.quality.review import review as run_review
 
     if fmt not in ("labelstudio", "jsonl"):

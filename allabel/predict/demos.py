@@ -10,7 +10,7 @@ its latest annotation (review corrections included). The pool's ``source`` strin
 
 No pool ever holds an audit sentence (``selections.stage = 'audit'``, docs/quality.md): an audit
 measures the labeller, and a sentence it was shown as an example would flatter it. The exclusion
-is in the SQL of every pool (``sql/queries/predict.sql``).
+is in the SQL of every pool (``allabel/sql/queries/predict.sql``).
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg.rows import dict_row
 
-from allabel import bm25, db
-from allabel.errors import ConfigError
-from allabel.prompt import Demo
-from allabel.sqlfiles import queries
+from allabel.core.errors import ConfigError
+from allabel.predict.prompt import Demo
+from allabel.retrieval import bm25
+from allabel.store import db
+from allabel.store.sqlfiles import queries
 
 Q = queries("predict")
 AQ = queries("audit")

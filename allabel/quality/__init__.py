@@ -2,9 +2,9 @@
 (docs/quality.md). One module per job:
 
 * ``data`` — what is scored: a person's latest annotation of a sentence (the truth) and a
-  prediction run's mentions on it, as the Arrow tables allabel/evaluate.py scores;
-* ``scoring`` — strict and partial precision, recall and F1 per label and micro (allabel/evaluate.py's
-  DuckDB counting) with 95% bootstrap intervals over sentences (allabel/stats.py's resamples);
+  prediction run's mentions on it, as the Arrow tables allabel/experiments/evaluate.py scores;
+* ``scoring`` — strict and partial precision, recall and F1 per label and micro (allabel/experiments/evaluate.py's
+  DuckDB counting) with 95% bootstrap intervals over sentences (allabel/experiments/stats.py's resamples);
 * ``audit`` — the run's answers on the audit sentences (predicted with the run's own settings when
   the run has not answered them): unbiased for the pool the audit was drawn from;
 * ``crossval`` — K folds over the annotated non-audit sentences, each predicted with

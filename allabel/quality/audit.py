@@ -13,12 +13,12 @@ from typing import Any
 
 import psycopg
 
-from allabel import db, runs
 from allabel.predict import DemoPool, predict_sentences
 from allabel.predict.step import PredictStats
 from allabel.quality.data import Sample, answers, labels_of, sample
 from allabel.quality.runs import check_same_llm, companion_params
-from allabel.sqlfiles import queries
+from allabel.store import db, runs
+from allabel.store.sqlfiles import queries
 
 Q = queries("quality")
 

@@ -55,7 +55,7 @@ def fit(conf: np.ndarray, correct: np.ndarray, method: str = DEFAULT_METHOD) -> 
     from sklearn.linear_model import LogisticRegression
 
     if method not in METHODS:
-        from allabel.errors import ConfigError
+        from allabel.core.errors import ConfigError
 
         raise ConfigError(f"unknown calibration {method!r}; one of {', '.join(METHODS)}")
     conf, y = np.asarray(conf, float), np.asarray(correct, bool)

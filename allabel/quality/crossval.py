@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from allabel import db, runs
 from allabel.predict import DemoPool, predict_sentences
 from allabel.quality.data import Sample, labels_of, sample
 from allabel.quality.runs import check_same_llm, companion_params
+from allabel.store import db, runs
 
 FOLDS = 5
 FOLD_SEED = 0

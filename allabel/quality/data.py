@@ -1,6 +1,6 @@
 """What quality scores: a person's latest annotation of each sentence (the truth) and a
 prediction run's mentions on the same sentences, shaped as the Arrow tables that
-``allabel.evaluate`` counts in DuckDB (so every figure here is the same strict / partial match
+``allabel.experiments.evaluate`` counts in DuckDB (so every figure here is the same strict / partial match
 as ``allabel evaluate``)."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 import psycopg
 import pyarrow as pa
 
-from allabel import db
-from allabel.sqlfiles import queries
+from allabel.store import db
+from allabel.store.sqlfiles import queries
 
 Q = queries("quality")
 
@@ -40,7 +40,7 @@ class Sample:
         return len({(t["sentence_id"], t["start_char"], t["end_char"], t["label"]) for t in self.truth})
 
     def tables(self) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
-        """(gold, pred, labels, sentences) for ``allabel.evaluate.compute`` / ``per_sentence_label``."""
+        """(gold, pred, labels, sentences) for ``allabel.experiments.evaluate.compute`` / ``per_sentence_label``."""
         gold = pa.Table.from_pylist([_span(t) for t in self.truth], schema=SPAN_SCHEMA)
         pred = pa.Table.from_pylist([_span(m) for m in self.mentions], schema=SPAN_SCHEMA)
         labels = pa.table({"label": pa.array(self.labels, pa.string())})

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 from psycopg.types.json import Jsonb
 
-from allabel import db, evaluate, runs
-from allabel.config import get_settings
-from allabel.errors import ConfigError
+from allabel.core.config import get_settings
+from allabel.core.errors import ConfigError
+from allabel.experiments import evaluate
 from allabel.quality import calibration as cal
 from allabel.quality import scoring
 from allabel.quality.audit import annotated_audit_ids, audit_sample
@@ -22,7 +22,8 @@ from allabel.quality.crossval import FOLDS, crossval_sample
 from allabel.quality.data import Sample, mentions
 from allabel.quality.plot import reliability_plot
 from allabel.quality.scoring import MICRO, Estimate, score
-from allabel.sqlfiles import queries
+from allabel.store import db, runs
+from allabel.store.sqlfiles import queries
 
 Q = queries("quality")
 THRESHOLD = 0.8

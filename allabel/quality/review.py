@@ -21,10 +21,10 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from allabel import db, runs
-from allabel.annotation.exporter import ExportResult, _finish, _record, _writer
-from allabel.errors import ConfigError
-from allabel.sqlfiles import queries
+from allabel.annotate.exporter import ExportResult, _finish, _record, _writer
+from allabel.core.errors import ConfigError
+from allabel.store import db, runs
+from allabel.store.sqlfiles import queries
 
 Q = queries("quality")
 BAD_PARSE = ("unparseable",)  # a partial answer is ordered by its confidence like any other

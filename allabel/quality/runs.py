@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from allabel.errors import ConfigError
+from allabel.core.errors import ConfigError
 from allabel.predict import llm_identity
 
 # the parameters of a prediction run that a quality run shares (its split is not one of them)

@@ -1,10 +1,10 @@
 """Precision, recall and F1 (strict and partial overlap) per label and micro, each with a 95%
 bootstrap interval over sentences.
 
-The point estimates are ``allabel.evaluate.compute`` on the sample (the DuckDB counting of
+The point estimates are ``allabel.experiments.evaluate.compute`` on the sample (the DuckDB counting of
 ``allabel evaluate``); the intervals resample the sample's sentences with replacement (the
-multiplicities of ``allabel.stats.resample_weights``) and recompute every metric from the
-per-sentence, per-label counts of ``allabel.evaluate.per_sentence_label``, which sum exactly to
+multiplicities of ``allabel.experiments.stats.resample_weights``) and recompute every metric from the
+per-sentence, per-label counts of ``allabel.experiments.evaluate.per_sentence_label``, which sum exactly to
 ``compute``'s counts. Sentences are the unit because mentions of one sentence are not
 independent (one misread sentence loses several)."""
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from allabel import evaluate, stats
+from allabel.experiments import evaluate, stats
 from allabel.quality.data import Sample
 
 METRICS = ("precision", "recall", "f1", "partial_precision", "partial_recall", "partial_f1")
@@ -54,7 +54,7 @@ class Estimate:
 
 def _metrics(c: np.ndarray) -> dict[str, np.ndarray]:
     """Every metric from summed counts ``c[..., 0:5]`` = tp, n_pred, n_gold, pp, pg (0 where
-    a denominator is 0, as allabel/evaluate.py)."""
+    a denominator is 0, as allabel/experiments/evaluate.py)."""
     def div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.divide(a, b, out=np.zeros(np.shape(b), float), where=b > 0)
 
@@ -81,7 +81,7 @@ def counts(s: Sample) -> tuple[np.ndarray, list[str]]:
 
 def score(s: Sample, source: str, resamples: int = stats.RESAMPLES, seed: int = stats.SEED,
           level: float = stats.LEVEL) -> Estimate:
-    """The Estimate of ``source`` on sample ``s`` (point values from allabel.evaluate.compute)."""
+    """The Estimate of ``source`` on sample ``s`` (point values from allabel.experiments.evaluate.compute)."""
     point = {sc.label: sc for sc in evaluate.compute(*s.tables()[:3])}
     c, labels = counts(s)
     n = c.shape[0]

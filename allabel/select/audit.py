@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import psycopg
 
-from allabel import db
-from allabel.sqlfiles import queries
+from allabel.store import db
+from allabel.store.sqlfiles import queries
 
 Q = queries("audit")
 

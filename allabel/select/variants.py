@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from allabel.errors import ConfigError
+from allabel.core.errors import ConfigError
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "long": {"length_floor": 0.5},

@@ -24,7 +24,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from allabel.errors import ConfigError, LLMError
+from allabel.core.errors import ConfigError, LLMError
 from allabel.select.stages.base import Picks, Q, Stage, StageContext
 
 UNPARSEABLE = math.inf  # the uncertainty score of an answer that could not be parsed
@@ -112,7 +112,7 @@ class Uncertainty(Stage):
 def _answer(ctx: StageContext, cands: list[int]) -> list[dict]:
     """Ask the LLM for every candidate (cached, resumable, under the selection run) and return
     the answers; refuse to rank when too few carry a perplexity."""
-    from allabel.config import get_settings
+    from allabel.core.config import get_settings
     from allabel.predict import DemoPool, predict_sentences
 
     conn, run_id = ctx.conn, ctx.run_id
