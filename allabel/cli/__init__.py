@@ -19,7 +19,7 @@ import psycopg
 import typer
 
 from allabel import __version__
-from allabel.cli import annotate, db, experiments, ingest, labelstudio, predict, retrieval, runs, select
+from allabel.cli import annotate, db, experiments, ingest, labelstudio, predict, quality, retrieval, runs, select
 from allabel.core.errors import AllabelError
 from allabel.core.progress import silence_other_bars
 from allabel.core.secrets import mask
@@ -62,7 +62,7 @@ def _register() -> None:
     if _registered:
         return
 
-    for module in (db, ingest, retrieval, select, annotate, labelstudio, predict, experiments, runs):
+    for module in (db, ingest, retrieval, select, annotate, labelstudio, predict, quality, experiments, runs):
         module.register(app)
     _registered = True
 

@@ -9,7 +9,6 @@ import typer
 from allabel.llm.cache import usage as usage_rows
 from allabel.llm.cache import usage_total
 from allabel.predict import predict_split, run_summary
-from allabel.predict.batch import predict_batch_api
 from allabel.predict.check import check as run_check
 from allabel.predict.estimate import estimate_predict
 from allabel.store import db
@@ -61,6 +60,7 @@ def predict(
     """Recognise entities with the LLM; resumable, cached, one row per sentence and entity."""
 
     if batch_api and not estimate:
+        from allabel.predict.batch import predict_batch_api  # deferred: imports openai (seconds)
 
         typer.echo(str(predict_batch_api(dataset, split, demos, k, limit, new=new)))
         return

@@ -122,6 +122,11 @@ def evaluate_run(run_id: int, against: str = "gold", url: str | None = None) -> 
             raise ConfigError(f"no run {run_id}")
         # a selection run has predictions too (its stage-3 candidates): never score those
         runs.require_kind(conn, run_id, "prediction")
+        if not db.scalar(conn, Q.run_has_gold, {"run_id": run_id}):
+            raise ConfigError(f"prediction run {run_id} has no gold: its sentences' splits carry no gold "
+                              f"mention, so there is nothing to evaluate against; estimate its quality "
+                              f"from your own annotations with `allabel quality --predictions {run_id}` "
+                              f"(docs/quality.md)")
     t0 = time.perf_counter()
     gold, pred, labels = fetch(run_id, url)
     scores = compute(gold, pred, labels)
@@ -168,4 +173,29 @@ def sentence_counts(run_ids: list[int], url: str | None = None) -> dict[int, dic
     with adbc.connect(url or db.database_url()) as c, c.cursor() as cur:
         for run_id in run_ids:
             out[run_id] = per_sentence(*_run_tables(cur, run_id, with_done=True))
+    return out
+
+
+def per_sentence_label(gold, pred, labels, sentences) -> list[dict[str, int]]:
+    """Strict and partial counts per (sentence, label) from Arrow tables, in DuckDB
+    (``per_sentence_label``): tp, n_pred, n_gold, pp (predictions overlapping a same-label gold
+    mention), pg (gold mentions overlapped). Summed over sentences they are ``compute``'s counts;
+    allabel/quality resamples them for intervals."""
+    con = duckdb.connect()
+    for name, table in (("gold", gold), ("pred", pred), ("labels", labels), ("sentences", sentences)):
+        con.register(name, table)
+    cur = con.execute(DQ.per_sentence_label)
+    cols = [d[0] for d in cur.description]
+    rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    con.close()
+    return rows
+
+
+def entity_correct(gold, mentions) -> dict[int, bool]:
+    """{entity id: correct} for predicted mentions under the strict match (``entity_correct``)."""
+    con = duckdb.connect()
+    con.register("gold", gold)
+    con.register("mentions", mentions)
+    out = {int(eid): bool(ok) for eid, ok in con.execute(DQ.entity_correct).fetchall()}
+    con.close()
     return out

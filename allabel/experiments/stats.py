@@ -70,6 +70,12 @@ def _weights(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
         left -= b
 
 
+def resample_weights(n: int, resamples: int = RESAMPLES, seed: int = SEED) -> Iterator[np.ndarray]:
+    """The multiplicity matrices of ``_weights``, for other bootstraps over sentences
+    (allabel/quality: precision, recall and F1 per label on audit and cross-validation)."""
+    return _weights(n, resamples, seed)
+
+
 def _check(counts: np.ndarray) -> np.ndarray:
     a = np.asarray(counts, dtype=np.float64)
     if a.ndim != 3 or a.shape[2] != 3 or a.shape[0] == 0 or a.shape[1] == 0:

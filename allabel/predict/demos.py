@@ -4,8 +4,13 @@ Two sources, named explicitly on the command line (``--demos``): ``run:N`` — t
 sentences of selection run N with their human (or oracle) entities — and ``split:NAME`` — the gold
 entities of a whole split (never ``test``). A bare number still means a run and a bare word a
 split (documented before the prefixes existed); a bare number that is also a split's name is
-refused as ambiguous. The pool's ``source`` string (``run:N`` / ``split:NAME``) is part of a
-prediction run's identity and must never change spelling.
+refused as ambiguous. ``annotated`` is every sentence of the dataset a person annotated, with
+its latest annotation (review corrections included). The pool's ``source`` string (``run:N`` /
+``split:NAME`` / ``annotated``) is part of a prediction run's identity and must never change spelling.
+
+No pool ever holds an audit sentence (``selections.stage = 'audit'``, docs/quality.md): an audit
+measures the labeller, and a sentence it was shown as an example would flatter it. The exclusion
+is in the SQL of every pool (``allabel/sql/queries/predict.sql``).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from allabel.store import db
 from allabel.store.sqlfiles import queries
 
 Q = queries("predict")
+AQ = queries("audit")
+ANNOTATED = "annotated"  # --demos annotated: every annotated sentence of the dataset
 
 
 @dataclass
@@ -51,9 +58,28 @@ class DemoPool:
         run = db.one(conn, Q.run_dataset, {"run_id": run_id})
         if run is None or run["kind"] != "selection":
             raise ConfigError(f"run {run_id} is not a selection run")
+        if db.scalar(conn, AQ.is_audit_run, {"run_id": run_id}):
+            raise ConfigError(f"run {run_id} is an audit: its sentences are never demonstrations "
+                              f"(docs/quality.md)")
         with conn.cursor(row_factory=dict_row) as cur:
             return cls._load(run["dataset_id"], f"run:{run_id}",
                              cur.execute(Q.demos_from_run, {"run_id": run_id}))
+
+    @classmethod
+    def from_annotated(cls, conn: psycopg.Connection, dataset_id: int,
+                       with_review: bool = True) -> DemoPool:
+        """Every annotated sentence of the dataset with its latest annotation (``--demos
+        annotated``: corrections from ``allabel review`` join the pool); never an audit sentence.
+        ``with_review=False`` leaves out review corrections (cross-validation's pool)."""
+        with conn.cursor(row_factory=dict_row) as cur:
+            return cls._load(dataset_id, ANNOTATED if with_review else f"{ANNOTATED}:no-review",
+                             cur.execute(Q.demos_annotated, {"dataset_id": dataset_id,
+                                                             "with_review": with_review}))
+
+    def subset(self, ids: set[int], source: str) -> DemoPool:
+        """The pool restricted to ``ids`` under another ``source`` name (cross-validation: the
+        other folds only)."""
+        return DemoPool(self.dataset_id, source, {i: d for i, d in self.demos.items() if i in ids})
 
     @classmethod
     def from_gold(cls, conn: psycopg.Connection, dataset_id: int, source: str,
@@ -75,7 +101,12 @@ class DemoPool:
 
     @classmethod
     def resolve(cls, conn: psycopg.Connection, dataset_id: int, demos: str) -> DemoPool:
-        """``--demos``: ``run:N``, ``split:NAME``, or a bare run id / split name."""
+        """``--demos``: ``run:N``, ``split:NAME``, ``annotated``, or a bare run id / split name."""
+        if demos == ANNOTATED:
+            pool = cls.from_annotated(conn, dataset_id)
+            if not pool.demos:
+                raise ConfigError("--demos annotated: no sentence of this dataset is annotated yet")
+            return pool
         kind, name = parse_source(conn, dataset_id, demos)
         if kind == "split":
             return cls.from_split(conn, dataset_id, name)

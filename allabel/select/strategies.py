@@ -9,7 +9,8 @@ experiment --strategies`` both accept them):
 
 * ``allabel`` — the three stages in ``--order`` (default DSU) at ``--ratio`` (default 1:3:1);
 * ``random``, ``coreset`` (diversity only), ``similarity``, ``uncertainty`` — one stage spends the
-  whole budget; ``full`` — everything annotated;
+  whole budget; ``full`` — everything annotated; ``audit`` — a uniform random sample of the
+  sentences no run picked, to measure the labeller (never a demonstration; docs/quality.md);
 * ``allabel:<stages>`` — ablations: the letters D (diversity), S (similarity), U (uncertainty) say
   which stages run and in which order, e.g. ``allabel:DS`` (no uncertainty), ``allabel:SU``,
   ``allabel:UDS``. The ratio of the stages present is kept (1:3:1 -> DS 1:3, DU 1:1, SU 3:1); the
@@ -108,7 +109,8 @@ class Full(SingleStage):
 
 # one-stage baselines: strategy name -> its stage
 _SINGLE = {"random": stages.Random.name, "coreset": stages.Diversity.name,
-           "similarity": stages.Similarity.name, "uncertainty": stages.Uncertainty.name}
+           "similarity": stages.Similarity.name, "uncertainty": stages.Uncertainty.name,
+           "audit": stages.Audit.name}
 STRATEGIES = ("allabel", *_SINGLE, FULL)
 # what `allabel experiment --ablations` adds: each single stage, each pair, the other orders
 ABLATIONS = ("coreset", "similarity", "uncertainty",

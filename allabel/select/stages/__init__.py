@@ -5,7 +5,8 @@
 * ``similarity.py`` — stage 2 (S): sum of kNN ranks, by embedding (``knn.py``: the approximate
   index for large pools) or BM25;
 * ``uncertainty.py`` — stage 3 (U): the LLM's least certain answers;
-* ``random.py`` and ``full.py`` — the baselines' stages.
+* ``random.py`` and ``full.py`` — the baselines' stages;
+* ``audit.py`` — the audit sample (uniform, never a demonstration: docs/quality.md).
 
 Every stage is a :class:`~allabel.select.stages.base.Stage` with ``pick(context, n)``; its name
 (the value of ``selections.stage``) is spelled in its class and nowhere else.
@@ -14,6 +15,7 @@ Every stage is a :class:`~allabel.select.stages.base.Stage` with ``pick(context,
 from __future__ import annotations
 
 from allabel.core.errors import ConfigError
+from allabel.select.stages.audit import Audit
 from allabel.select.stages.base import Picks, Stage, StageContext
 from allabel.select.stages.diversity import Diversity
 from allabel.select.stages.full import Full
@@ -21,7 +23,8 @@ from allabel.select.stages.random import Random
 from allabel.select.stages.similarity import Similarity
 from allabel.select.stages.uncertainty import Uncertainty
 
-STAGES: dict[str, Stage] = {s.name: s for s in (Diversity(), Similarity(), Uncertainty(), Random(), Full())}
+STAGES: dict[str, Stage] = {s.name: s for s in (Diversity(), Similarity(), Uncertainty(), Random(), Full(),
+                                                 Audit())}
 #: ALLabel's three stages in the order of ``--ratio`` (diversity:similarity:uncertainty)
 ALLABEL_STAGES: tuple[str, ...] = (Diversity.name, Similarity.name, Uncertainty.name)
 #: their letters in ``--order`` and ``allabel:<letters>``

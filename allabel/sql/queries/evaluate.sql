@@ -27,3 +27,13 @@ VALUES (%(run_id)s, %(against)s, %(metric)s, %(label)s, %(value)s);
 -- name: done_sentences_of_run
 -- Every sentence a prediction run finished (per-sentence counts need the ones without mentions).
 SELECT p.sentence_id FROM allabel.predictions p WHERE p.run_id = $1 AND p.status = 'done';
+
+-- name: run_has_gold
+-- Does any sentence of the splits a prediction run predicted carry a gold mention? (evaluate
+-- refuses a run without gold: allabel quality measures it.)
+SELECT EXISTS (
+    SELECT 1 FROM entities e JOIN sentences s ON s.id = e.sentence_id
+    WHERE e.source = 'gold' AND s.dataset_id = r.dataset_id
+      AND s.split IN (SELECT DISTINCT s2.split FROM predictions p JOIN sentences s2 ON s2.id = p.sentence_id
+                      WHERE p.run_id = r.id AND p.status = 'done')) AS has_gold
+FROM runs r WHERE r.id = %(run_id)s;

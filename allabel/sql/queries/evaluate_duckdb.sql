@@ -52,3 +52,38 @@ SELECT s.sentence_id,
 FROM (SELECT DISTINCT sentence_id FROM sentences) s
 LEFT JOIN tp USING (sentence_id) LEFT JOIN np USING (sentence_id) LEFT JOIN ng USING (sentence_id)
 ORDER BY s.sentence_id;
+
+-- name: per_sentence_label
+-- Strict and partial-overlap counts per sentence and label (allabel/quality: bootstrap intervals
+-- for precision, recall and F1 per label). The same counting as `metrics`: summed over
+-- sentences they give its rows exactly. sentences (sentence_id) lists every scored sentence.
+WITH p AS (SELECT DISTINCT * FROM pred WHERE label IN (SELECT label FROM labels)),
+g AS (SELECT DISTINCT * FROM gold WHERE label IN (SELECT label FROM labels)),
+s AS (SELECT DISTINCT sentence_id FROM sentences),
+tp AS (SELECT sentence_id, p.label, count(*) AS n FROM p JOIN g USING (sentence_id, start_char, end_char, label)
+       GROUP BY ALL),
+np AS (SELECT sentence_id, label, count(*) AS n FROM p GROUP BY ALL),
+ng AS (SELECT sentence_id, label, count(*) AS n FROM g GROUP BY ALL),
+pp AS (SELECT p.sentence_id, p.label, count(*) AS n FROM p WHERE EXISTS (
+         SELECT 1 FROM g WHERE g.sentence_id = p.sentence_id AND g.label = p.label
+           AND g.start_char < p.end_char AND p.start_char < g.end_char) GROUP BY ALL),
+pg AS (SELECT g.sentence_id, g.label, count(*) AS n FROM g WHERE EXISTS (
+         SELECT 1 FROM p WHERE g.sentence_id = p.sentence_id AND g.label = p.label
+           AND g.start_char < p.end_char AND p.start_char < g.end_char) GROUP BY ALL)
+SELECT s.sentence_id, l.label,
+       coalesce(tp.n, 0) AS tp, coalesce(np.n, 0) AS n_pred, coalesce(ng.n, 0) AS n_gold,
+       coalesce(pp.n, 0) AS pp, coalesce(pg.n, 0) AS pg
+FROM s CROSS JOIN (SELECT DISTINCT label FROM labels) l
+LEFT JOIN tp USING (sentence_id, label) LEFT JOIN np USING (sentence_id, label)
+LEFT JOIN ng USING (sentence_id, label) LEFT JOIN pp USING (sentence_id, label)
+LEFT JOIN pg USING (sentence_id, label)
+ORDER BY s.sentence_id, l.label;
+
+-- name: entity_correct
+-- Each predicted mention (mentions: entity_id, sentence_id, start_char, end_char, label) and
+-- whether it is correct under the strict match of `metrics` (a gold mention with the same
+-- sentence, span and label): the labels a calibration is fitted on.
+SELECT m.entity_id,
+       EXISTS (SELECT 1 FROM gold g WHERE g.sentence_id = m.sentence_id AND g.start_char = m.start_char
+                 AND g.end_char = m.end_char AND g.label = m.label) AS correct
+FROM mentions m ORDER BY m.entity_id;

@@ -16,6 +16,8 @@ LEFT JOIN entities e ON e.sentence_id = s.id AND e.source = 'gold'
 WHERE s.dataset_id = %(dataset_id)s
   AND (%(split)s::text IS NULL OR s.split = %(split)s::text)
   AND (%(ids)s::bigint[] IS NULL OR s.id = ANY (%(ids)s::bigint[]))
+  -- an audit sentence is never a demonstration (docs/quality.md)
+  AND NOT EXISTS (SELECT 1 FROM selections x WHERE x.sentence_id = s.id AND x.stage = 'audit')
 GROUP BY s.id ORDER BY s.id;
 
 -- name: demos_from_run
@@ -29,6 +31,32 @@ FROM annotations a
 JOIN sentences s ON s.id = a.sentence_id
 LEFT JOIN entities e ON e.sentence_id = s.id AND e.source = 'human' AND e.run_id = a.run_id
 WHERE a.run_id = %(run_id)s
+  -- an audit sentence is never a demonstration (docs/quality.md)
+  AND NOT EXISTS (SELECT 1 FROM selections x WHERE x.sentence_id = s.id AND x.stage = 'audit')
+GROUP BY s.id ORDER BY s.id;
+
+-- name: demos_annotated
+-- --demos annotated: every sentence of the dataset a person (or the oracle) annotated, with the
+-- entities of its latest annotation (a review correction supersedes an older one); never an
+-- audit sentence. %(with_review)s false leaves out review corrections (cross-validation: they
+-- were chosen for their errors).
+WITH latest AS (
+    SELECT DISTINCT ON (a.sentence_id) a.sentence_id, a.run_id
+    FROM annotations a JOIN runs r ON r.id = a.run_id
+    WHERE r.dataset_id = %(dataset_id)s
+    ORDER BY a.sentence_id, a.annotated_at DESC, a.run_id DESC
+)
+SELECT s.id, s.text,
+       coalesce(array_agg(e.start_char ORDER BY e.start_char, e.end_char) FILTER (WHERE e.id IS NOT NULL), '{}') AS starts,
+       coalesce(array_agg(e.end_char ORDER BY e.start_char, e.end_char) FILTER (WHERE e.id IS NOT NULL), '{}') AS ends,
+       coalesce(array_agg(e.label ORDER BY e.start_char, e.end_char) FILTER (WHERE e.id IS NOT NULL), '{}') AS labels,
+       coalesce(array_agg(e.text ORDER BY e.start_char, e.end_char) FILTER (WHERE e.id IS NOT NULL), '{}') AS texts
+FROM latest l
+JOIN sentences s ON s.id = l.sentence_id
+LEFT JOIN entities e ON e.sentence_id = s.id AND e.source = 'human' AND e.run_id = l.run_id
+WHERE NOT EXISTS (SELECT 1 FROM selections x WHERE x.sentence_id = s.id AND x.stage = 'audit')
+  AND (%(with_review)s OR NOT EXISTS (
+           SELECT 1 FROM selections x WHERE x.sentence_id = s.id AND x.stage = 'review'))
 GROUP BY s.id ORDER BY s.id;
 
 -- name: split_exists

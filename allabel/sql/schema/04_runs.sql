@@ -27,7 +27,7 @@ COMMENT ON TABLE runs IS 'A selection or prediction job with all its parameters,
 CREATE TABLE selections (
     run_id       bigint NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     sentence_id  bigint NOT NULL REFERENCES sentences(id) ON DELETE CASCADE,
-    stage        text   NOT NULL CHECK (stage IN ('diversity', 'similarity', 'uncertainty', 'random', 'full')),
+    stage        text   NOT NULL CHECK (stage IN ('diversity', 'similarity', 'uncertainty', 'random', 'full', 'audit', 'review')),
     rank         int    NOT NULL,           -- 1-based order of selection within the run
     score        double precision,          -- the score that chose it (stage-specific)
     selected_at  timestamptz NOT NULL DEFAULT now(),

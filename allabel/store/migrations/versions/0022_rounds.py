@@ -4,7 +4,7 @@
 from allabel.store.migrate import run_sql_file
 
 revision = "0022_rounds"
-down_revision = "0020_first_month"
+down_revision = "0021_quality"
 branch_labels = None
 depends_on = None
 
