@@ -86,6 +86,15 @@ def _print_result(r: Any) -> None:
     if r.perplexity_known_share is not None:
         typer.echo(f"uncertainty: perplexity known for {r.perplexity_known_share:.0%} of "
                    f"{r.uncertainty_candidates} candidates")
+    if r.status == "awaiting_annotation":  # what a person is about to annotate, and why
+        from allabel import db
+        from allabel.select.picks import pick_lines
+
+        with db.connection() as conn:
+            lines = pick_lines(conn, r.run_id)
+        typer.echo("to annotate (rank stage (reason): text):")
+        for line in lines:
+            typer.echo(line)
     typer.echo(next_step(r.run_id, r.status))
 
 

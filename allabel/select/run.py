@@ -52,9 +52,22 @@ class SelectParams:
     # method options beyond the paper (defaults = the paper's method; see docs/selection.md)
     length_floor: float = 0.0          # stages 1-2 skip sentences shorter than this pool quantile
     uncertainty_score: str = "perplexity"  # stage 3: perplexity (mean) | total (summed NLL) | entities
+    # issue 30 (+clean, +ent; allabel/select/pool_filters.py, stages/entity_aware.py)
+    dedupe: bool = False               # identical normalised texts are candidates once
+    stage3_filters: bool = False       # stage 3's candidates obey the floor, dedupe and prior too
+    unparseable: str = "first"         # stage 3: unparseable answers first (paper) | last
+    entity_prior: float = 0.0          # stages skip sentences below this label-prior quantile
+    type_coverage: bool = False        # stage 3: one pick per label the annotations lack
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+#: options beyond the paper, left out of a run's identity at these values (the values every
+#: run made before the option existed had), so existing runs and experiments keep their keys
+OPTION_DEFAULTS: dict[str, Any] = {
+    "length_floor": 0.0, "uncertainty_score": "perplexity", "dedupe": False,
+    "stage3_filters": False, "unparseable": "first", "entity_prior": 0.0, "type_coverage": False}
 
 
 @dataclass
@@ -73,7 +86,7 @@ def identity_params(p: SelectParams, dataset_id: int) -> dict[str, Any]:
     parameters, the embedding model, and, when a stage asks the LLM (uncertainty), the LLM's
     backend, model, endpoint (masked) and prompt version — another model is another run."""
     params = p.as_dict()
-    for name, default in (("length_floor", 0.0), ("uncertainty_score", "perplexity")):
+    for name, default in OPTION_DEFAULTS.items():
         if params[name] == default:  # runs made before these options keep their identity
             del params[name]
     out = {**params, "dataset_id": dataset_id, "model": get_settings().embed_model}

@@ -17,6 +17,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from allabel.errors import ConfigError
+from allabel.select.pool_filters import extra_blocked
 from allabel.sqlfiles import queries
 
 Q = queries("select")
@@ -73,7 +74,9 @@ class StageContext:
 
     def blocked(self) -> np.ndarray:
         """The mask stages 1 and 2 (and the random baseline) may not pick: earlier picks, and
-        with ``--length-floor Q`` the sentences with fewer tokens than the pool's Q-quantile."""
+        with ``--length-floor Q`` the sentences with fewer tokens than the pool's Q-quantile;
+        with ``+clean``/``+ent`` also duplicate texts and low entity priors (pool_filters.py),
+        and then stage 3's candidates too (``stage3_filters``)."""
         out = self.picked.copy()
         floor = self.params.length_floor
         if floor > 0:
@@ -81,7 +84,7 @@ class StageContext:
                 n = np.array([r["n"] for r in cur.execute(Q.token_counts, {"ids": self.pool})],
                              np.float64)
             out |= n < np.quantile(n, floor)
-        return out
+        return out | extra_blocked(self)
 
 
 class Stage:

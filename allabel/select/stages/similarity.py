@@ -14,6 +14,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from allabel.errors import ConfigError
+from allabel.select.entity_prior import entity_weighted, pool_priors
 from allabel.select.stages.base import Picks, Q, Stage, StageContext
 
 KNN_SOURCES = ("embedding", "bm25")  # --similarity
@@ -122,5 +123,7 @@ class Similarity(Stage):
         else:
             neigh = knn_bm25(ctx.conn, ctx.dataset_id, ctx.pool, p.knn)
         score = sum_of_ranks(neigh, len(ctx.pool), p.knn)
+        if getattr(p, "entity_prior", 0.0) > 0:  # +ent: retrievable and likely to name an entity
+            score = entity_weighted(score, pool_priors(ctx.conn, ctx.dataset_id, ctx.vectors())[1])
         idx, scores = top_scored(score, n, ctx.blocked())
         return [ctx.pool[i] for i in idx], list(scores)
