@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from allabel import db
-from allabel.config import get_settings
+from allabel.core.config import get_settings
 from allabel.llm import get_backend
 from allabel.llm.base import Message
 from allabel.llm.cache import cache_key
 from allabel.llm.pricing import cost
-from allabel.sqlfiles import queries
+from allabel.store import db
+from allabel.store.sqlfiles import queries
 
 Q = queries("estimate")
 
@@ -136,7 +136,7 @@ def _labels(conn: psycopg.Connection, dataset_id: int) -> dict[str, str | None]:
 
 def _prompts(conn: psycopg.Connection, pool: Any, labels: dict, ids: list[int], k: int
              ) -> list[list[Message]]:
-    from allabel.prompt import build_messages
+    from allabel.predict.prompt import build_messages
 
     if not ids:
         return []
@@ -187,7 +187,7 @@ def estimate_select(p: Any, url: str | None = None, workers: int = 1) -> Estimat
             est = costing.finish(Estimate())
             est.basis.insert(0, f"strategy {p.strategy} makes no LLM call")
             return est
-        from allabel import runs
+        from allabel.store import runs
 
         found = db.one(conn, runs.Q.find, {"kind": "selection",
                                            "config_key": runs.config_key(srun.identity_params(p, ds))})
@@ -236,8 +236,8 @@ def estimate_experiment(p: Any, url: str | None = None, proxy_sample: int = 30,
     the seed (coreset, full, ALLabel's stages 1-2, stage 3 scoring every candidate) picks the same
     sentences at every seed, so its cells after the first (or after a finished one) are cache
     hits. Otherwise an upper bound on calls for a resumed or repeated experiment."""
-    from allabel.experiment import Q as EQ
-    from allabel.experiment import cells, test_sample
+    from allabel.experiments.experiment import Q as EQ
+    from allabel.experiments.experiment import cells, test_sample
     from allabel.predict import DemoPool
     from allabel.select import run as srun
 

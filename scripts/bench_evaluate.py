@@ -25,9 +25,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100_000)
     args = ap.parse_args()
-    from allabel import db
-    from allabel.evaluate import evaluate_run
+    from allabel.experiments.evaluate import evaluate_run
     from allabel.ingest import ingest_path
+    from allabel.store import db
 
     with scratch_database():
         ingest_path(DATA / "bc5cdr", "bc5cdr")
@@ -82,8 +82,8 @@ def main() -> None:
 def bench_bootstrap(run: int, micro) -> None:
     import numpy as np
 
-    from allabel.evaluate import sentence_counts
-    from allabel.stats import f1_interval, paired_difference
+    from allabel.experiments.evaluate import sentence_counts
+    from allabel.experiments.stats import f1_interval, paired_difference
 
     t = time.perf_counter()
     per = sentence_counts([run])[run]

@@ -21,16 +21,16 @@ import numpy as np
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from allabel import db, migrate, server
-from allabel.config import apply_thread_limits
-from allabel.corpora import data_dir
+from allabel.core.config import apply_thread_limits
+from allabel.experiments.corpora import data_dir
+from allabel.store import db, migrate, server
 from scripts.bench_predict_new import Meter, bm25s_index  # noqa: E402
 
 DATA = data_dir()  # the repository's data/ (or ALLABEL_DATA)
 
 
 def bench_embed(conn, url: str, n: int) -> None:
-    from allabel.embed import embed_worker, load_model
+    from allabel.retrieval.embed import embed_worker, load_model
 
     model = load_model()
     texts = [t for (t,) in conn.execute(
@@ -57,7 +57,7 @@ def bench_embed(conn, url: str, n: int) -> None:
 
 
 def bench_bm25(conn, dataset_id: int, n_queries: int, label: str, pm: psutil.Process) -> None:
-    from allabel import bm25
+    from allabel.retrieval import bm25
 
     texts = [t for (t,) in conn.execute(
         "SELECT text FROM sentences WHERE dataset_id = %s ORDER BY id", (dataset_id,))]

@@ -42,7 +42,7 @@ def server_cpu(postmaster: psutil.Process) -> float:
 def synthetic_lines(n: int, seed: int = 0) -> list[str]:
     """bench_foundation.py's 50k corpus scheme: the corpora's sentences, then perturbed copies
     (one token dropped, one corpus word appended) up to n."""
-    from allabel.ingest.formats import parse_file
+    from allabel.formats.corpus import parse_file
 
     base = [s.text for d in sorted(p for p in DATA.iterdir() if p.is_dir())
             for f in sorted(d.glob("*.tsv")) for s in parse_file(f, "conll")]
@@ -80,12 +80,12 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="cProfile the client of the first ingest")
     ap.add_argument("--synthetic", type=int, help="also ingest one plain-text file of N sentences")
     args = ap.parse_args()
-    from allabel.config import apply_thread_limits
+    from allabel.core.config import apply_thread_limits
 
     apply_thread_limits()
     with scratch_database() as url:
-        from allabel import db
         from allabel.ingest import ingest_path
+        from allabel.store import db
 
         with db.connect(url) as conn:
             pm = psutil.Process(conn.execute("SELECT pg_backend_pid()").fetchone()[0]).parent()

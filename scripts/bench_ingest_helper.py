@@ -54,8 +54,8 @@ def backend_cpu(pid: int) -> float:
 
 def helper_copy_sentences(url: str):
     """writer.copy_sentences with a tsv column, filled by a helper connection AHEAD chunks ahead."""
-    from allabel import db
     from allabel.ingest import writer
+    from allabel.store import db
 
     def copy_sentences(conn, dataset_id, split, path, sha, fmt, chunks: Iterable, checks_off=False):
         assert checks_off, "the BEFORE INSERT trigger would recompute tsv: run as a superuser"
@@ -98,12 +98,12 @@ def main() -> None:
     ap.add_argument("--mode", choices=["helper", "base"], default="helper")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    from allabel.config import apply_thread_limits
+    from allabel.core.config import apply_thread_limits
 
     apply_thread_limits()
     with scratch_database() as url:
         import allabel.ingest as ing
-        from allabel import db
+        from allabel.store import db
 
         with db.connect(url) as conn:
             pm = psutil.Process(conn.execute("SELECT pg_backend_pid()").fetchone()[0]).parent()

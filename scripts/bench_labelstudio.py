@@ -34,8 +34,8 @@ def main() -> None:
     args = ap.parse_args()
     from label_studio_sdk import LabelStudio
 
-    from allabel.annotation.labelstudio import pull, push
-    from allabel.config import get_settings
+    from allabel.annotate.labelstudio import pull, push
+    from allabel.core.config import get_settings
     from allabel.ingest import ingest_path
     from allabel.select.run import SelectParams, select
     from tests.labelstudio_server import TEMPLATE, running_labelstudio

@@ -48,11 +48,11 @@ def main() -> None:
 
 
 def bench_cache_and_prompt_tokens() -> None:
-    from allabel import db
-    from allabel.config import get_settings
+    from allabel.core.config import get_settings
     from allabel.llm.local import LocalBackend
     from allabel.predict import DemoPool, predict_split
-    from allabel.prompt import build_messages
+    from allabel.predict.prompt import build_messages
+    from allabel.store import db
 
     os.environ["ALLABEL_LLM_MAX_TOKENS"] = "64"
     get_settings.cache_clear()
@@ -89,12 +89,12 @@ def bench_local(args: argparse.Namespace) -> None:
     Same bc5cdr test sentences, k = 4 BM25 demonstrations from train, greedy decoding; strict
     micro-F1 of each against gold from the same parser. The transformers reference (fp32, one
     prompt at a time) lives only here, as the figure to beat."""
-    from allabel import db
-    from allabel.config import get_settings
+    from allabel.core.config import get_settings
     from allabel.llm.local import LocalBackend, bundled_gguf, cache_dir
-    from allabel.parse import parse_answer
     from allabel.predict import DemoPool
-    from allabel.prompt import build_messages
+    from allabel.predict.parse import parse_answer
+    from allabel.predict.prompt import build_messages
+    from allabel.store import db
 
     n, max_tokens = args.local_n, 64
     with db.connection() as conn:
@@ -205,10 +205,10 @@ def bench_endpoint_concurrency(args) -> None:
     Postgres writes. The demonstration pool's BM25 index is built once before timing (a
     one-time cost that would otherwise flatter the speed-up). Target: concurrency c reaches
     >= 0.8 x c of one request in flight."""
-    from allabel import db
-    from allabel.config import get_settings
+    from allabel.core.config import get_settings
     from allabel.llm import get_backend
     from allabel.predict import DemoPool, enqueue, prediction_run, process
+    from allabel.store import db
     from tests.fake_openai import FakeOpenAIProcess
 
     with db.connection() as conn:

@@ -25,10 +25,10 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--workers-n", type=int, default=160)
     args = ap.parse_args()
-    from allabel import db
-    from allabel.config import get_settings
+    from allabel.core.config import get_settings
     from allabel.ingest import ingest_path
     from allabel.predict import predict_split
+    from allabel.store import db
     from tests.fake_openai import FakeOpenAI
 
     with scratch_database(), FakeOpenAI() as srv:

@@ -14,7 +14,7 @@ calls, answers "no entities" at once), registered only in this process by replac
 are printed beside wall seconds (the machine may be shared).
 
 With ``--bm25 Q``, the same database then serves the BM25 figure at this size: Q whole-sentence
-queries, top-5 in SQL (``allabel.bm25.search``) beside ``bm25s`` on the same lexemes, and how
+queries, top-5 in SQL (``allabel.retrieval.bm25.search``) beside ``bm25s`` on the same lexemes, and how
 many rankings are equal (bench_foundation.py's comparison).
 
     .venv/bin/python scripts/bench_predict_new.py [--n 1000000] [--new 1000] [--bm25 200]
@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scripts.bench_ingest import server_cpu, synthetic_lines  # noqa: E402
 from scripts.benchlib import DATA, scratch_database  # noqa: E402
 
-# How --new found its sentences before the work list (sql/queries/predict.sql until sql/016): one
+# How --new found its sentences before the work list (allabel/sql/queries/predict.sql until sql/016): one
 # pass over the split, each sentence checked against the finished predictions of prediction runs.
 BEFORE = """
 SELECT s.id FROM sentences s
@@ -151,7 +151,7 @@ def _ties_aside(hits: list[tuple[int, float]]) -> list[tuple[float, int]]:
 
 
 def bench_bm25(conn, dataset_id: int, n_queries: int, label: str, pm: psutil.Process) -> None:
-    from allabel import bm25
+    from allabel.retrieval import bm25
 
     texts = [t for (t,) in conn.execute(
         "SELECT text FROM sentences WHERE dataset_id = %s ORDER BY id", (dataset_id,))]
@@ -200,7 +200,7 @@ def main() -> None:
     ap.add_argument("--bm25", type=int, default=0, help="then this many BM25 queries at this size")
     ap.add_argument("--explain", action="store_true", help="print the plans of the queue queries")
     args = ap.parse_args()
-    from allabel.config import apply_thread_limits
+    from allabel.core.config import apply_thread_limits
 
     apply_thread_limits()
     stub = StubBackend()
@@ -210,14 +210,14 @@ def main() -> None:
     predict_jobs.get_backend = lambda *a, **kw: stub  # the stub, in this process only
     claims = predict_step.claim = Timed(predict_step.claim)  # BatchStep looks it up here
     finds = predict_jobs.prepare_run = Timed(predict_jobs.prepare_run)
-    from allabel import bm25
+    from allabel.retrieval import bm25
 
     demo_index = bm25.PoolIndex = Timed(bm25.PoolIndex)  # the demonstrations' BM25, built once
     wall0 = time.perf_counter()
     with scratch_database() as url:
-        from allabel import db
         from allabel.ingest import ingest_path
         from allabel.predict import DemoPool, Q, predict_split, prediction_run
+        from allabel.store import db
 
         pm = _postmaster()
         tmp = Path(f"/tmp/allabel-bench-predict-{os.getpid()}")
@@ -326,7 +326,7 @@ def main() -> None:
 
 def _postmaster() -> psutil.Process:
     """The scratch server's postmaster: the parent of this session's backend."""
-    from allabel import db
+    from allabel.store import db
 
     with db.connect() as conn:
         pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]

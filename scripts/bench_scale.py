@@ -33,9 +33,9 @@ from scripts.benchlib import DATA  # noqa: E402
 def source_vectors(cache: Path | None) -> np.ndarray:
     if cache is not None and cache.exists():
         return np.load(cache)
-    from allabel.config import apply_thread_limits
-    from allabel.embed import load_model
-    from allabel.ingest.formats import parse_file
+    from allabel.core.config import apply_thread_limits
+    from allabel.formats.corpus import parse_file
+    from allabel.retrieval.embed import load_model
 
     apply_thread_limits()
     texts = [s.text for f in sorted((DATA / "bc5cdr").glob("*.tsv")) for s in parse_file(f, "conll")]
@@ -60,7 +60,7 @@ def run_stages(X: np.ndarray, mode: str) -> dict:
     """Stages 1+2 at a 5% budget; mode exact (one-at-a-time + N x N kNN) or approx (blocked +
     IVF kNN). Wall and CPU seconds (this process, all threads) per phase; peak RSS of the
     process before the recall check below adds its own buffers."""
-    from allabel.config import apply_thread_limits
+    from allabel.core.config import apply_thread_limits
     from allabel.select.stages import diversity, farthest, similarity
 
     apply_thread_limits()
@@ -161,7 +161,7 @@ def stages(args: argparse.Namespace, sizes: list[int]) -> None:
 
 def knn_libs(args: argparse.Namespace, n: int) -> None:
     """Build + query every sentence's 10 neighbours with each library; recall on 2,000 queries."""
-    from allabel.config import apply_thread_limits
+    from allabel.core.config import apply_thread_limits
 
     apply_thread_limits()
     X = replicate(source_vectors(args.vectors), n)
@@ -242,7 +242,7 @@ def pgvector_knn(X, sample, truth, report) -> None:
     (timed on the 2,000 sampled sentences and extrapolated to all)."""
     from pgvector import Vector
 
-    from allabel import db
+    from allabel.store import db
     from scripts.benchlib import scratch_database
 
     n = len(X)
@@ -274,11 +274,11 @@ def pgvector_knn(X, sample, truth, report) -> None:
 def predict_new(args: argparse.Namespace, n: int, new: int = 1000) -> None:
     """n sentences of which n - new are already predicted in the run: `predict --new` must ask
     exactly `new` questions; the time spent outside the LLM calls is the claim overhead."""
-    from allabel import db
-    from allabel.config import get_settings
+    from allabel.core.config import get_settings
     from allabel.ingest import ingest_path
     from allabel.llm import get_backend
     from allabel.predict import DemoPool, Q, predict_split, prediction_run
+    from allabel.store import db
     from scripts.benchlib import scratch_database
     from tests.fake_openai import FakeOpenAI
 

@@ -29,7 +29,7 @@ from scripts.benchlib import DATA, scratch_database  # noqa: E402
 def make_dataset(conn, name: str, texts: list[str], X: np.ndarray, home: Path) -> None:
     from pgvector import Vector
 
-    from allabel.config import get_settings
+    from allabel.core.config import get_settings
     from allabel.ingest import ingest_path
 
     f = home / f"{name}.txt"
@@ -62,9 +62,9 @@ def main() -> None:
     args = ap.parse_args()
     import tempfile
 
-    from allabel import db
-    from allabel.embed import embed_dataset, load_vectors
     from allabel.ingest import ingest_path
+    from allabel.retrieval.embed import embed_dataset, load_vectors
+    from allabel.store import db
 
     home = Path(tempfile.mkdtemp(prefix="allabel-bench-select-"))
     with scratch_database():

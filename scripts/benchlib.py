@@ -9,9 +9,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from allabel import migrate, server
-from allabel.config import get_settings
-from allabel.corpora import data_dir
+from allabel.core.config import get_settings
+from allabel.experiments.corpora import data_dir
+from allabel.store import migrate, server
 
 DATA = data_dir()  # the repository's data/ (or ALLABEL_DATA)
 

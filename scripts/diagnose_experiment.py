@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main() -> None:
-    from allabel import db, diagnose
+    from allabel.experiments import diagnose
+    from allabel.store import db
 
     if len(sys.argv) != 2 or not sys.argv[1].isdigit():
         sys.exit("usage: diagnose_experiment.py EXPERIMENT_ID")

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main() -> None:
-    from allabel.report import _load, intervals, intervals_table, restrict
+    from allabel.experiments.report import _load, intervals, intervals_table, restrict
 
     if len(sys.argv) != 3 or not all(a.isdigit() for a in sys.argv[1:]):
         sys.exit("usage: report_new_sentences.py LARGER_EXPERIMENT_ID EARLIER_EXPERIMENT_ID")

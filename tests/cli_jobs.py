@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from allabel.config import get_settings
+from allabel.core.config import get_settings
 from tests.fake_openai import FakeOpenAI
 
 DATA = Path(__file__).parent / "data"

@@ -17,8 +17,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from allabel import migrate, server
-from allabel.config import get_settings
+from allabel.core.config import get_settings
+from allabel.store import migrate, server
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"  # the corpora shipped with the repository (data/README.md)
@@ -75,7 +75,7 @@ def db_url(pg_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture()
 def conn(db_url: str):
-    from allabel import db
+    from allabel.store import db
 
     c = db.connect(db_url)
     yield c

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from allabel.embed import embed_dataset
 from allabel.ingest import ingest_path
+from allabel.retrieval.embed import embed_dataset
 from tests.conftest import BC5CDR
 
 

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from allabel.annotation import export_run, import_file
-from allabel.errors import InputError
+from allabel.annotate import export_run, import_file
+from allabel.core.errors import InputError
 from allabel.select.run import SelectParams, select
 from tests.select_fixtures import small_corpus
 

@@ -29,7 +29,7 @@ def test_every_sql_query_file_and_package_module_is_on_the_map():
     """Each sql/queries file and each top-level module or package of allabel/ appears in the
     table, by its path or (inside a row that names its folder) by its file name."""
     for q in sorted((ROOT / "sql" / "queries").glob("*.sql")):
-        assert q.name in TABLE, f"sql/queries/{q.name} is not on the map"
+        assert q.name in TABLE, f"allabel/sql/queries/{q.name} is not on the map"
     for m in sorted((ROOT / "allabel").iterdir()):
         if m.name.startswith("_") or m.name == "__pycache__":
             continue

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from allabel.config import get_settings
+from allabel.core.config import get_settings
 from allabel.ingest import ingest_path
 from allabel.llm.cache import usage
 from tests.fake_openai import FakeOpenAI

@@ -13,11 +13,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from allabel.config import get_settings
-from allabel.errors import DatabaseError, InputError
+from allabel.core.config import get_settings
+from allabel.core.errors import DatabaseError, InputError
 from allabel.ingest import ingest_path
-from allabel.migrate import require_extension
-from allabel.roles import reader_url
+from allabel.store.migrate import require_extension
+from allabel.store.roles import reader_url
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parent.parent

@@ -9,8 +9,8 @@ import bm25s
 import numpy as np
 import pytest
 
-from allabel import bm25
 from allabel.ingest import ingest_path
+from allabel.retrieval import bm25
 from tests.conftest import BC5CDR
 
 N_TRAIN = 600
@@ -113,7 +113,7 @@ def test_search_cli(cli, corpus):
 
 
 def test_in_process_pool_index_equals_sql(conn, corpus):
-    from allabel.bm25 import PoolIndex
+    from allabel.retrieval.bm25 import PoolIndex
 
     all_ids = [r[0] for r in conn.execute("SELECT id FROM sentences ORDER BY id")]
     pool = sorted(random.Random(5).sample(all_ids, 250))

@@ -1,4 +1,4 @@
-"""BM25 ties (sql/017_bm25_tie_order.sql): the ranking key is the score rounded to float4, then
+"""BM25 ties (allabel/sql/migrations/017_bm25_tie_order.sql): the ranking key is the score rounded to float4, then
 the sentence id, in the whole-dataset search (postings, MaxScore cut), the pool search and the
 in-process PoolIndex. A corpus that repeats sentences has more tied candidates than k; the tie
 must be filled with the lowest ids, as bm25s's float32 scores sorted by index are, whatever order
@@ -12,9 +12,9 @@ import random
 
 import numpy as np
 
-from allabel import bm25
-from allabel.bm25 import PoolIndex
 from allabel.ingest import ingest_path
+from allabel.retrieval import bm25
+from allabel.retrieval.bm25 import PoolIndex
 from tests.conftest import BC5CDR
 from tests.test_bm25 import lexemes, reference, same
 

@@ -3,7 +3,7 @@ the file and never in reprs."""
 
 from __future__ import annotations
 
-from allabel.config import Settings, get_settings
+from allabel.core.config import Settings, get_settings
 
 
 def test_precedence_and_secrets(tmp_path, monkeypatch):

@@ -8,9 +8,9 @@ import random
 
 import pytest
 
-from allabel.errors import InputError
-from allabel.ingest.formats import _sentence, decode_lines, parse_conll
-from allabel.spans import iob_decode, iob_decode_tags, read_conll, read_plain_conll
+from allabel.core.errors import InputError
+from allabel.formats.corpus import _sentence, decode_lines, parse_conll
+from allabel.formats.spans import iob_decode, iob_decode_tags, read_conll, read_plain_conll
 from tests.conftest import DATA
 
 

@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from allabel.locks import single
 from allabel.select.run import SelectParams
+from allabel.store.locks import single
 from tests.conftest import REPO
 from tests.select_fixtures import small_corpus
 
@@ -74,7 +74,7 @@ def test_log_lines_carry_time_and_pid_and_failures_reach_cron(db_url, tmp_path):
     assert lines[1].endswith("error: unknown dataset 'nope'; known: (none; ingest first)")
 
 
-PROBE = "from allabel.progress import bars_wanted; print(bars_wanted(), bars_wanted(False))"
+PROBE = "from allabel.core.progress import bars_wanted; print(bars_wanted(), bars_wanted(False))"
 
 
 def test_bars_only_on_a_terminal():
@@ -92,7 +92,7 @@ def test_bars_only_on_a_terminal():
 
 def test_library_bars_are_off_in_a_pipe_too():
     """Bars drawn by libraries themselves (transformers' GGUF conversion) go through tqdm too."""
-    code = ("from allabel.progress import silence_other_bars; silence_other_bars(); "
+    code = ("from allabel.core.progress import silence_other_bars; silence_other_bars(); "
             "from tqdm import tqdm; print(sum(tqdm(range(50000))))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                        env={k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"})

@@ -13,9 +13,9 @@ import sys
 
 import pytest
 
-from allabel.config import get_settings
-from allabel.corpora import corpus, data_dir
-from allabel.errors import ConfigError
+from allabel.core.config import get_settings
+from allabel.core.errors import ConfigError
+from allabel.experiments.corpora import corpus, data_dir
 from tests.conftest import DATA, REPO
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from allabel.embed import embed_dataset, embed_worker, encode, load_vectors
 from allabel.ingest import ingest_path
+from allabel.retrieval.embed import embed_dataset, embed_worker, encode, load_vectors
 from tests.conftest import BC5CDR
 
 

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from allabel.config import get_settings
+from allabel.core.config import get_settings
 from allabel.estimate import estimate_experiment, estimate_predict, estimate_select
-from allabel.experiment import ExperimentParams, run_experiment
+from allabel.experiments.experiment import ExperimentParams, run_experiment
 from allabel.llm.cache import usage
 from allabel.predict import predict_split
 from allabel.select.run import SelectParams, select

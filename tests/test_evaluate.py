@@ -11,8 +11,8 @@ import pytest
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 
-from allabel.errors import ConfigError
-from allabel.evaluate import compute, evaluate_run, score_on
+from allabel.core.errors import ConfigError
+from allabel.experiments.evaluate import compute, evaluate_run, score_on
 from allabel.ingest import ingest_path
 from tests.conftest import BC5CDR
 

@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from allabel.config import get_settings
-from allabel.db import connection as db_connection
-from allabel.experiment import ExperimentParams, results, run_experiment
-from allabel.experiment import test_sample as fixed_test_sample
-from allabel.report import cell_counts, intervals, summarise, write_report
+from allabel.core.config import get_settings
+from allabel.experiments.experiment import ExperimentParams, results, run_experiment
+from allabel.experiments.experiment import test_sample as fixed_test_sample
+from allabel.experiments.report import cell_counts, intervals, summarise, write_report
+from allabel.store.db import connection as db_connection
 from tests.select_fixtures import small_corpus
 
 PARAMS = ExperimentParams(dataset="bc", budgets=["3", "6"], strategies=["random", "coreset", "full"],

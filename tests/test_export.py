@@ -9,13 +9,13 @@ import json
 
 import pytest
 
-from allabel.annotation import import_file
-from allabel.annotation.exporter import FORMATS, export_entities, export_run
-from allabel.annotation.writers import WRITERS
-from allabel.errors import ConfigError
+from allabel.annotate import import_file
+from allabel.annotate.exporter import FORMATS, export_entities, export_run
+from allabel.core.errors import ConfigError
+from allabel.formats.spans import iob_encode, tokens_of
+from allabel.formats.writers import WRITERS
 from allabel.ingest import ingest_path
 from allabel.select.run import SelectParams, select
-from allabel.spans import iob_encode, tokens_of
 from tests.select_fixtures import small_corpus
 
 

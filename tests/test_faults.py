@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from allabel import migrate
+from allabel.store import migrate
 from tests.cli_jobs import (
     DONE,
     PREDICT,
@@ -73,7 +73,7 @@ def fdb(fault_server, monkeypatch):
         c.execute(f"CREATE DATABASE {name} TEMPLATE fault_template")
     url = _with_db(uri, name)
     monkeypatch.setenv("DATABASE_URL", url)
-    from allabel.config import get_settings
+    from allabel.core.config import get_settings
 
     get_settings.cache_clear()
     yield home, url
@@ -188,8 +188,8 @@ def test_select_survives_postmaster_restart(fdb, fault_server, fake, tmp_path):
     """Stage 3 (LLM) is running when the server dies; the selection ends exactly as a clean run
     on a copy of the same database does."""
     home, url = fdb
-    from allabel.embed import embed_dataset
     from allabel.ingest import ingest_path
+    from allabel.retrieval.embed import embed_dataset
 
     fake.delay = 0.15
     words = ["aspirin", "heparin", "fever", "cough", "tablets", "dose", "liver", "kidney"]

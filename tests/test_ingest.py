@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from allabel.errors import InputError
+from allabel.core.errors import InputError
 from allabel.ingest import ingest_path
 from tests.conftest import BC5CDR
 

@@ -55,7 +55,7 @@ def test_trigger_inventory_is_what_the_set_based_check_covers(conn):
 def test_superuser_ingest_skips_row_checks_and_checks_the_command(conn, tmp_path, monkeypatch):
     """The test server's role is a superuser: the COPYs run as `replica`, and the set-based
     check refuses an entity whose text is not the sentence's, 2,000 sentences into the file."""
-    from allabel import db
+    from allabel.store import db
 
     assert db.scalar(conn, writer.Q.row_checks_may_be_set_based) is True
     calls = []
@@ -105,7 +105,7 @@ def plain_role_url(db_url):
 def test_plain_role_ingests_through_the_triggers(conn, plain_role_url, tmp_path, monkeypatch):
     """No right to set session_replication_role: the per-row checks and triggers run as before
     (the span trigger refuses the same bad entity), and the result is the same rows."""
-    from allabel import db
+    from allabel.store import db
 
     with db.connect(plain_role_url) as c:
         assert db.scalar(c, writer.Q.row_checks_may_be_set_based) is False

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from allabel.errors import InputError
+from allabel.core.errors import InputError
 from allabel.ingest import ingest_path
 
 COUNT_TABLES = ["datasets", "labels", "source_files", "sentences", "entities", "bm25_lexemes",
@@ -72,7 +72,7 @@ def test_deferred_bm25_step_indexes_every_file_of_a_command_once(conn, tmp_path)
     exactly the postings and statistics of the tsvectors, rankings equal bm25s; a direct SQL
     insert afterwards still goes through the trigger (the switch ended with the transaction);
     deleting the dataset leaves no BM25 rows."""
-    from allabel import bm25
+    from allabel.retrieval import bm25
     from tests.conftest import BC5CDR
     from tests.test_bm25 import lexemes, postings_match_tsvectors, queries_for, reference, same
 

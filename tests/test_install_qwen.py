@@ -90,7 +90,7 @@ def test_main_verifies_an_existing_file_and_prints_the_setting(iq, tmp_path, mon
 
 
 def test_default_destination_is_under_the_home(iq, tmp_path, monkeypatch):
-    from allabel.config import get_settings
+    from allabel.core.config import get_settings
 
     monkeypatch.setenv("ALLABEL_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("ALLABEL_MODEL_CACHE", raising=False)

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from allabel.annotation import import_file
+from allabel.annotate import import_file
 from allabel.select.run import SelectParams, select
 from tests.select_fixtures import small_corpus
 
@@ -107,7 +107,7 @@ def test_json_min_export_is_accepted(conn, run_id, tmp_path):
 
 
 def test_json_min_without_sentence_id_is_a_clear_error(run_id, tmp_path):
-    from allabel.errors import InputError
+    from allabel.core.errors import InputError
 
     f = tmp_path / "min.json"
     f.write_text(json.dumps([{"text": "x", "id": 1, "label": [], "annotator": 1}]))

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from label_studio_sdk import LabelStudio
 
-from allabel.annotation import import_file
-from allabel.config import get_settings
+from allabel.annotate import import_file
+from allabel.core.config import get_settings
 from allabel.select.run import SelectParams, select
 from tests.labelstudio_server import LS_USER
 from tests.select_fixtures import small_corpus

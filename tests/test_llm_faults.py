@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from allabel.config import get_settings
-from allabel.errors import LLMError
+from allabel.core.config import get_settings
+from allabel.core.errors import LLMError
 from allabel.predict import predict_split
 from tests.cli_jobs import TOY_TEST, configure_toy
 from tests.fake_openai import FakeOpenAI

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from allabel.config import get_settings
-from allabel.errors import LLMError
+from allabel.core.config import get_settings
+from allabel.core.errors import LLMError
 from allabel.ingest import ingest_path
 from allabel.predict import predict_split
 from allabel.select.run import SelectParams, select

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from allabel.config import get_settings
+from allabel.core.config import get_settings
 from allabel.llm import convert
 from allabel.llm.local import LocalBackend, buckets, bundled_gguf, cache_dir
-from allabel.prompt import Demo, build_messages
+from allabel.predict.prompt import Demo, build_messages
 
 LABELS = {"Chemical": "drugs and chemicals", "Disease": None}
 DEMOS = [Demo("Aspirin can cause Reye syndrome .", [(0, 7, "Chemical", "Aspirin"),

@@ -2,7 +2,7 @@
 
 import psycopg
 
-from allabel import migrate
+from allabel.store import migrate
 from tests.conftest import fresh_empty_db
 
 

@@ -24,8 +24,8 @@ def _table(after: str) -> list[list[str]]:
 
 
 def test_exit_codes_in_the_doc_are_the_codes_in_the_code():
-    from allabel.errors import ConfigError, DatabaseError, InputError, Interrupted, LLMError
-    from allabel.locks import Busy
+    from allabel.core.errors import ConfigError, DatabaseError, InputError, Interrupted, LLMError
+    from allabel.store.locks import Busy
 
     doc = {int(r[0]): r[1] for r in _table("## Exit codes")}
     code = {InputError.exit_code: "bad input", ConfigError.exit_code: "configuration or usage",

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from allabel.parse import parse_answer, perplexity, token_confidence
-from allabel.prompt import Demo, build_messages, format_answer
+from allabel.predict.parse import parse_answer, perplexity, token_confidence
+from allabel.predict.prompt import Demo, build_messages, format_answer
 
 LABELS = ["Chemical", "Disease"]
 
@@ -15,7 +15,7 @@ LABELS = ["Chemical", "Disease"]
 @pytest.fixture(autouse=True)
 def json_by_default(monkeypatch):
     """The JSON cases below parse without naming the format; the lines cases name theirs."""
-    from allabel.config import get_settings
+    from allabel.core.config import get_settings
 
     monkeypatch.setenv("ALLABEL_PROMPT_FORMAT", "json")
     get_settings.cache_clear()
@@ -150,8 +150,8 @@ def test_lines_format_none_junk_and_unknown_labels():
 
 
 def test_auto_format_follows_the_backend(monkeypatch):
-    from allabel.config import get_settings
-    from allabel.prompt import answer_format, prompt_version
+    from allabel.core.config import get_settings
+    from allabel.predict.prompt import answer_format, prompt_version
 
     monkeypatch.setenv("ALLABEL_PROMPT_FORMAT", "auto")
     get_settings.cache_clear()

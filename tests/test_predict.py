@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from allabel.config import get_settings
+from allabel.core.config import get_settings
 from allabel.ingest import ingest_path
 from tests.conftest import BC5CDR
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from allabel import migrate
-from allabel.config import get_settings
+from allabel.core.config import get_settings
 from allabel.ingest import ingest_path
+from allabel.store import migrate
 from tests.cli_jobs import TOY_TEST, configure_toy
 from tests.conftest import fresh_empty_db
 from tests.fake_openai import FakeOpenAI
@@ -156,7 +156,7 @@ def test_deleting_sentences_and_datasets_and_other_writers(conn, cli, fake):
 
 
 def test_a_failed_ingest_adds_nothing(conn, fake, tmp_path):
-    from allabel.errors import InputError
+    from allabel.core.errors import InputError
 
     before = worklist_is_right(conn)
     bad = tmp_path / "bad.tsv"

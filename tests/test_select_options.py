@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from allabel.errors import ConfigError
+from allabel.core.errors import ConfigError
 from allabel.select.run import SelectParams, select
 from allabel.select.stages import uncertainty
 from allabel.select.variants import split_variant
@@ -107,7 +107,7 @@ def test_stage3_with_entities_picks_the_most_perplexing_answers_that_name_an_ent
 
 
 def test_experiment_on_devel_needs_a_pool_without_devel(db_url):
-    from allabel.experiment import ExperimentParams, run_experiment
+    from allabel.experiments.experiment import ExperimentParams, run_experiment
 
     for pool in (None, ["train", "devel"]):
         with pytest.raises(ConfigError, match="--pool-splits without it"):

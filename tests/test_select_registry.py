@@ -7,13 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from allabel.config import get_settings
-from allabel.errors import ConfigError
-from allabel.runs import config_key
+from allabel.core.config import get_settings
+from allabel.core.errors import ConfigError
 from allabel.select import run as srun
 from allabel.select import stages
 from allabel.select.run import SelectParams, identity_params
 from allabel.select.strategies import SingleStage
+from allabel.store.runs import config_key
 
 LOCAL_LLM = {"backend": "local", "model": "SmolLM2-135M-Instruct-Q4_1", "prompt": "ner-lines-v1"}
 COMMON = {"dataset": "bc", "dataset_id": 3, "knn": 10, "model": "all-MiniLM-L6-v2", "order": "DSU",

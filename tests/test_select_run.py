@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from allabel.errors import ConfigError
+from allabel.core.errors import ConfigError
 from allabel.select.run import SelectParams, select
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from allabel.config import get_settings
+from allabel.core.config import get_settings
 from allabel.select.stages import diversity, farthest, knn, similarity
 
 

@@ -11,17 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from allabel.config import get_settings
-from allabel.embed import embed_dataset
-from allabel.errors import ConfigError
+from allabel.core.config import get_settings
+from allabel.core.errors import ConfigError
 from allabel.ingest import ingest_path
+from allabel.retrieval.embed import embed_dataset
 from allabel.select.dedupe import duplicate_mask, normalise
 from allabel.select.entity_prior import entity_weighted, prior_blocked
 from allabel.select.run import SelectParams, identity_params, select
 from allabel.select.stages.entity_aware import ranked, with_coverage
 from allabel.select.strategies import canonical
 from allabel.select.variants import split_variant
-from tests.test_promises import _pool, fake  # noqa: F401  (the fake server fixture)
+from tests.test_errors_and_masking import _pool, fake  # noqa: F401  (the fake server fixture)
 
 C, D = "Chemical", "Disease"
 # (tokens with their tags): 6 sentences name a chemical, 3 a disease, 18 nothing (headings,

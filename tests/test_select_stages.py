@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from allabel.errors import ConfigError
+from allabel.core.errors import ConfigError
 from allabel.select.budget import parse_budget, parse_order, parse_ratio, stage_sizes
 from allabel.select.stages.diversity import coreset, mean_similarity_to_others
 from allabel.select.stages.similarity import knn_embedding, sum_of_ranks, top_scored

@@ -84,7 +84,7 @@ def test_command_without_server_starts_and_stops_it(home):
 HOLDER = """
 import sys, time
 from pathlib import Path
-from allabel import server
+from allabel.store import server
 server.acquire(Path(sys.argv[1]))
 print("ready", flush=True)
 time.sleep(120)

@@ -1,4 +1,4 @@
-"""One reading of spans and CoNLL lines (allabel/spans.py) for ingest, annotation import and
+"""One reading of spans and CoNLL lines (allabel/formats/spans.py) for ingest, annotation import and
 export: the same bad input gives the same error (file, line, reason) through ingest and import,
 and what export writes reads back to the same spans."""
 
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from allabel.annotation.importer import RunSentence, parse, validate
-from allabel.errors import InputError
-from allabel.ingest.formats import parse_file
-from allabel.spans import SpanError, check_spans, iob_decode, iob_encode, read_conll, tokens_of
+from allabel.annotate.importer import RunSentence, parse, validate
+from allabel.core.errors import InputError
+from allabel.formats.corpus import parse_file
+from allabel.formats.spans import SpanError, check_spans, iob_decode, iob_encode, read_conll, tokens_of
 
 TEXT = "Aspirin causes liver damage"
 RUN = {1: RunSentence(TEXT, None, None)}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from allabel.sqlfiles import _NAME, SQL_DIR, queries
+from allabel.store.sqlfiles import _NAME, SQL_DIR, queries
 
 PKG = Path(__file__).resolve().parent.parent / "allabel"
 LOADER = PKG / "sqlfiles.py"
@@ -59,7 +59,7 @@ def test_no_literal_sql_outside_the_loader():
     for path in sorted(PKG.rglob("*.py")):
         if path != LOADER:
             found += literal_sql_calls(path.read_text(encoding="utf-8"), str(path.relative_to(PKG.parent)))
-    assert found == [], "SQL written in Python; move it to sql/queries/<module>.sql:\n" + "\n".join(found)
+    assert found == [], "SQL written in Python; move it to allabel/sql/queries/<module>.sql:\n" + "\n".join(found)
 
 
 @pytest.mark.parametrize("path", sorted((SQL_DIR / "queries").glob("*.sql")), ids=lambda p: p.name)

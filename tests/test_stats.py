@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from allabel.evaluate import compute, per_sentence
-from allabel.stats import f1_interval, micro_f1, paired_difference
+from allabel.experiments.evaluate import compute, per_sentence
+from allabel.experiments.stats import f1_interval, micro_f1, paired_difference
 from tests.test_evaluate import tables
 
 
@@ -110,7 +110,7 @@ def test_per_sentence_counts_add_up_to_the_micro_row():
 
 
 def test_report_intervals_per_budget_pair_seeds_and_compare_ablations_with_allabel():
-    from allabel.report import ablations_table, intervals, intervals_table
+    from allabel.experiments.report import ablations_table, intervals, intervals_table
 
     n = 200
     good, poor = system(mask(n, np.arange(0, 180))), system(mask(n, np.arange(0, 100)))
@@ -143,7 +143,7 @@ def test_report_intervals_per_budget_pair_seeds_and_compare_ablations_with_allab
 def test_ablations_are_measured_against_the_method_with_the_same_options():
     """allabel:DS+long changes one thing against allabel+long (stage 3 left out), not two against
     the paper's allabel; allabel+long itself is the option measured against the paper."""
-    from allabel.report import intervals, method_reference
+    from allabel.experiments.report import intervals, method_reference
 
     assert [method_reference(s) for s in ("allabel:DS+long", "coreset", "uncertainty+long",
                                           "allabel+long", "allabel", "random", "random+long",
@@ -171,7 +171,7 @@ def test_ablations_are_measured_against_the_method_with_the_same_options():
 def test_restrict_keeps_aligned_rows_of_the_chosen_sentences():
     """An enlarged sample split into the part already scored and the new part: each cell keeps
     the rows of exactly those sentences, in sample order, so pairing across cells still holds."""
-    from allabel.report import intervals, restrict
+    from allabel.experiments.report import intervals, restrict
 
     n = 200
     sample = list(range(1000, 1000 + n))

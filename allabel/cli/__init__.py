@@ -19,8 +19,8 @@ import psycopg
 import typer
 
 from allabel import __version__
-from allabel.errors import AllabelError
-from allabel.secrets import mask
+from allabel.core.errors import AllabelError
+from allabel.core.secrets import mask
 
 USAGE_EXIT = 3
 # In a pipe there is no terminal to fit: use 120 columns instead of click's fallback of 80.
@@ -76,7 +76,7 @@ def _usage_line(e: typer.TyperException) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from allabel.progress import silence_other_bars
+    from allabel.core.progress import silence_other_bars
 
     silence_other_bars()
     # psycopg warns ("error ignored in rollback ...") when a lost connection cannot roll back; the

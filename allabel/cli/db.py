@@ -8,10 +8,10 @@ import time
 
 import typer
 
-from allabel import db as dbmod
-from allabel import migrate, server
-from allabel.config import get_settings
-from allabel.errors import ConfigError, DatabaseError
+from allabel.core.config import get_settings
+from allabel.core.errors import ConfigError, DatabaseError
+from allabel.store import db as dbmod
+from allabel.store import migrate, server
 
 NOT_RUNNING = 7  # `db status` only: an answer, not an error (LSB's "not running" is 3, our usage code)
 
@@ -98,7 +98,7 @@ def url(
     if u is None:
         raise DatabaseError("the embedded server is not running; run `allabel db start` first")
     if reader:
-        from allabel.roles import reader_url
+        from allabel.store.roles import reader_url
 
         u = reader_url(u)
     typer.echo(u)

@@ -21,7 +21,7 @@ URL = typer.Option(None, "--url", help="Label Studio URL (default: ALLABEL_LABEL
 def push(run: int = typer.Argument(..., help="Selection run id."), url: str | None = URL) -> None:
     """Create (or find) the run's project and add the sentences still to annotate, pre-annotated
     by the LLM; pushing again adds only what the project lacks."""
-    from allabel.annotation.labelstudio import push as do_push
+    from allabel.annotate.labelstudio import push as do_push
 
     r = do_push(run, url)
     what = "created" if r.created_project else "found"
@@ -37,7 +37,7 @@ def pull(
                                          help="Who annotated, when Label Studio gives no e-mail."),
 ) -> None:
     """Store the project's annotations for the run (validated, one transaction; idempotent)."""
-    from allabel.annotation.labelstudio import pull as do_pull
+    from allabel.annotate.labelstudio import pull as do_pull
 
     r = do_pull(run, url, annotator=annotator)
     for w in r.warnings:
@@ -48,6 +48,6 @@ def pull(
 @ls_app.command("config")
 def config(dataset: str = typer.Option(..., "--dataset")) -> None:
     """Print the labeling config for a dataset's labels (Settings > Labeling Interface > Code)."""
-    from allabel.annotation.labelstudio import dataset_config
+    from allabel.annotate.labelstudio import dataset_config
 
     typer.echo(dataset_config(dataset), nl=False)

@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from allabel.config import get_settings
+from allabel.core.config import get_settings
 
 
 def register(app: typer.Typer) -> None:
@@ -21,7 +21,7 @@ def embed(
     split: list[str] | None = typer.Option(None, "--split", help="Only these splits (repeatable)."),
 ) -> None:
     """Embed the sentences that have no vector yet (resumable, safe to run concurrently)."""
-    from allabel.embed import embed_dataset
+    from allabel.retrieval.embed import embed_dataset
 
     st = embed_dataset(dataset, batch_size, workers, splits=split or None)
     if st.embedded == 0:
@@ -38,7 +38,7 @@ def search(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """BM25 top-k sentences of a dataset."""
-    from allabel.bm25 import search_dataset
+    from allabel.retrieval.bm25 import search_dataset
 
     hits = search_dataset(dataset, query, k)
     if as_json:

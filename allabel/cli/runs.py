@@ -7,7 +7,7 @@ import json
 
 import typer
 
-from allabel import db
+from allabel.store import db
 
 
 def register(app: typer.Typer) -> None:
@@ -19,7 +19,7 @@ def runs_cmd(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Runs (selection and prediction) with their state, holder and progress."""
-    from allabel.runs import list_runs
+    from allabel.store.runs import list_runs
 
     with db.connection() as conn:
         rows = list_runs(conn, status)

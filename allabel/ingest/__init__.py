@@ -16,9 +16,9 @@ from pathlib import Path
 
 import psycopg
 
-from allabel import db
-from allabel.errors import InputError
-from allabel.ingest.formats import EXTENSIONS, ParsedSentence
+from allabel.core.errors import InputError
+from allabel.core.limits import MAX_SPLIT, check_names
+from allabel.formats.corpus import EXTENSIONS, ParsedSentence
 from allabel.ingest.labels import read_labels
 from allabel.ingest.stream import Chunk, Event, FileEnd, FileStart, ParsedStream
 from allabel.ingest.writer import (
@@ -34,7 +34,7 @@ from allabel.ingest.writer import (
     lock_dataset_row,
     upsert_labels,
 )
-from allabel.limits import MAX_SPLIT, check_names
+from allabel.store import db
 
 
 @dataclass

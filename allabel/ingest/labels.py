@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from allabel.errors import InputError
-from allabel.ingest.formats import decode_lines
+from allabel.core.errors import InputError
+from allabel.formats.corpus import decode_lines
 
 
 def read_labels(path: Path) -> dict[str, str | None]:

@@ -22,9 +22,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from allabel.errors import InputError
-from allabel.ingest.formats import ParsedSentence, detect_format, iter_file
-from allabel.limits import MAX_LABEL
+from allabel.core.errors import InputError
+from allabel.core.limits import MAX_LABEL
+from allabel.formats.corpus import ParsedSentence, detect_format, iter_file
 
 CHUNK = 1_000     # sentences per chunk handed to the writer (one COPY write)
 LOOKAHEAD = 32    # chunks the parser may be ahead of the writer (bounds the queue's memory)

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import psycopg
 
-from allabel import db
-from allabel.ingest.formats import ParsedSentence
-from allabel.sqlfiles import queries
+from allabel.formats.corpus import ParsedSentence
+from allabel.store import db
+from allabel.store.sqlfiles import queries
 
 Q = queries("ingest")
 

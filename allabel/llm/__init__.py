@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from allabel.config import Settings, get_settings
+from allabel.core.config import Settings, get_settings
 from allabel.llm.base import Completion, LLMBackend, Message
 
 

@@ -21,10 +21,10 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from allabel import db
-from allabel.errors import LLMError
+from allabel.core.errors import LLMError
 from allabel.llm.base import Completion, LLMBackend, Message, complete_batch
-from allabel.sqlfiles import queries
+from allabel.store import db
+from allabel.store.sqlfiles import queries
 
 Q = queries("llm")
 

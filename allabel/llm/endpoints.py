@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 
-from allabel import db
-from allabel.secrets import mask_url  # stored endpoints never carry a password
-from allabel.sqlfiles import queries
+from allabel.core.secrets import mask_url  # stored endpoints never carry a password
+from allabel.store import db
+from allabel.store.sqlfiles import queries
 
 Q = queries("llm")
 log = logging.getLogger(__name__)

@@ -27,8 +27,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from allabel.config import apply_thread_limits, get_settings
-from allabel.errors import ConfigError
+from allabel.core.config import apply_thread_limits, get_settings
+from allabel.core.errors import ConfigError
 from allabel.llm.base import Completion, Message
 from allabel.llm.convert import ensure_ct2
 

@@ -28,8 +28,8 @@ from tenacity import (
     wait_exponential,
 )
 
-from allabel.config import get_settings
-from allabel.errors import ConfigError, LLMError
+from allabel.core.config import get_settings
+from allabel.core.errors import ConfigError, LLMError
 from allabel.llm import endpoints
 from allabel.llm.base import Completion, Message
 

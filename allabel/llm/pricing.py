@@ -8,7 +8,7 @@ never 0.
 
 from __future__ import annotations
 
-from allabel.config import get_settings
+from allabel.core.config import get_settings
 
 
 def price(backend: str, model: str) -> tuple[float, float] | None:

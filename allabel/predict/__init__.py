@@ -10,7 +10,7 @@ One module per concern:
 * ``jobs`` — the public jobs: ``predict_split`` (``allabel predict``), ``predict_sentences``
   (a selection run's stage 3), ``process`` (drain a run's queue with N workers).
 
-The worker loop itself (reconnects, stop requests, the process pool) is ``allabel.queue``.
+The worker loop itself (reconnects, stop requests, the process pool) is ``allabel.store.queue``.
 """
 
 from allabel.predict.demos import DemoPool

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg.rows import dict_row
 
-from allabel import bm25, db
-from allabel.errors import ConfigError
-from allabel.prompt import Demo
-from allabel.sqlfiles import queries
+from allabel.core.errors import ConfigError
+from allabel.predict.prompt import Demo
+from allabel.retrieval import bm25
+from allabel.store import db
+from allabel.store.sqlfiles import queries
 
 Q = queries("predict")
 

@@ -1,4 +1,4 @@
-"""A prediction run's identity: everything that changes its result, hashed by ``allabel.runs``.
+"""A prediction run's identity: everything that changes its result, hashed by ``allabel.store.runs``.
 
 Running the same command again continues the same run, so this dict must never change for the
 same options (a changed key starts every run of the lead's experiments over): dataset, split,
@@ -13,11 +13,11 @@ from typing import Any
 
 import psycopg
 
-from allabel import runs
-from allabel.config import get_settings
+from allabel.core.config import get_settings
+from allabel.core.secrets import mask_url
 from allabel.predict.demos import DemoPool
-from allabel.prompt import prompt_version
-from allabel.secrets import mask_url
+from allabel.predict.prompt import prompt_version
+from allabel.store import runs
 
 config_key = runs.config_key  # the one identity function (allabel.estimate uses this name)
 
@@ -32,7 +32,7 @@ def llm_identity(backend: Any) -> dict[str, Any]:
 
 
 def run_params(dataset_id: int, split: str, demos: DemoPool, k: int, backend: Any) -> dict[str, Any]:
-    """Everything that changes a prediction run's result (its identity, see allabel.runs)."""
+    """Everything that changes a prediction run's result (its identity, see allabel.store.runs)."""
     s = get_settings()
     return {"dataset_id": dataset_id, "split": split, "demos": demos.source, "k": k,
             **llm_identity(backend),

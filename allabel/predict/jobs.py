@@ -1,6 +1,6 @@
 """The prediction jobs: enqueue sentences under a run, drain the queue with N workers, record.
 
-Sentences are enqueued as ``predictions`` rows (status pending); workers (``allabel.queue``)
+Sentences are enqueued as ``predictions`` rows (status pending); workers (``allabel.store.queue``)
 run the batch step (``allabel.predict.step``) until nothing is pending. A prediction whose LLM
 request keeps failing is asked by at most ``llm_max_attempts`` commands, then marked ``failed``
 with its last error; a run with failed predictions ends ``failed`` (exit 5), never ``done``.
@@ -15,16 +15,16 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from allabel import db, queue, runs
-from allabel.config import get_settings
-from allabel.errors import ConfigError, LLMError
-from allabel.limits import check_names
+from allabel.core.config import get_settings
+from allabel.core.errors import ConfigError, LLMError
+from allabel.core.limits import check_names
 from allabel.llm import get_backend
 from allabel.llm.cache import CachedLLM
 from allabel.predict.demos import DemoPool
 from allabel.predict.identity import run_params
 from allabel.predict.step import BatchStep, PredictStats
-from allabel.sqlfiles import queries
+from allabel.store import db, queue, runs
+from allabel.store.sqlfiles import queries
 
 Q = queries("predict")
 

@@ -3,7 +3,7 @@
 Three short moments on the database, never a transaction open while the LLM computes:
 
 1. *claim* (one autocommit statement): pending predictions of the run, each marked with a session
-   advisory lock on the worker's connection (``sql/queries/predict.sql``: ``claim``);
+   advisory lock on the worker's connection (``allabel/sql/queries/predict.sql``: ``claim``);
 2. *ask* with no transaction open: demonstrations are retrieved, prompts built and sent through
    the ``llm_calls`` cache (each answer is stored there the moment it arrives);
 3. *store* (one transaction): entity rows + results + status ``done``, or a failed attempt; then
@@ -11,7 +11,7 @@ Three short moments on the database, never a transaction open while the LLM comp
 
 A worker killed at any point leaves its claims pending for the next one (its locks die with its
 session); after a reconnect the step runs again and the cache answers what was already asked.
-:func:`store_answer` is also how the Batch API (``allabel.llm.batch``) stores its answers.
+:func:`store_answer` is also how the Batch API (``allabel.predict.batch``) stores its answers.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from typing import Any
 
 import psycopg
 
-from allabel import db, runs
-from allabel.errors import LLMError
+from allabel.core.errors import LLMError
 from allabel.llm.base import Completion, Message
 from allabel.llm.cache import CachedLLM
-from allabel.parse import parse_answer, perplexity
 from allabel.predict.demos import DemoPool
-from allabel.prompt import build_messages
-from allabel.sqlfiles import queries
+from allabel.predict.parse import parse_answer, perplexity
+from allabel.predict.prompt import build_messages
+from allabel.store import db, runs
+from allabel.store.sqlfiles import queries
 
 Q = queries("predict")
 CLAIM_POLL_SECONDS = 0.2  # how often a worker with nothing to claim looks again while others hold rows
@@ -105,7 +105,7 @@ def record_failure(conn: psycopg.Connection, prediction_id: int, error: str,
 
 @dataclass
 class BatchStep:
-    """One batch of a prediction run, as ``allabel.queue.drain`` runs it: returns how many
+    """One batch of a prediction run, as ``allabel.store.queue.drain`` runs it: returns how many
     predictions it finished, 0 when nothing is left to claim. An LLM error is raised after the
     rest of the batch is stored (and the failed attempt counted)."""
 

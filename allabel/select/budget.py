@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from decimal import ROUND_HALF_UP, Decimal
 
-from allabel.errors import ConfigError
+from allabel.core.errors import ConfigError
 from allabel.select.stages import ALLABEL_STAGES
 from allabel.select.stages import BY_LETTER as STAGE_LETTERS
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import psycopg
 
-from allabel import db
-from allabel.sqlfiles import queries
+from allabel.store import db
+from allabel.store.sqlfiles import queries
 
 Q = queries("select")
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 import psycopg
 
-from allabel import db
-from allabel.sqlfiles import queries
+from allabel.store import db
+from allabel.store.sqlfiles import queries
 
 Q = queries("select_sparse")
 
@@ -49,7 +49,7 @@ def prior_blocked(priors: np.ndarray, quantile: float) -> np.ndarray:
 def pool_priors(conn: psycopg.Connection, dataset_id: int, X: np.ndarray) -> tuple[list[str], np.ndarray]:
     """The dataset's labels and the pool's [N, L] priors (the bundled embedding model encodes
     the label texts; nothing is downloaded)."""
-    from allabel.embed import encode  # deferred: loads the sentence-transformers model
+    from allabel.retrieval.embed import encode  # deferred: loads the sentence-transformers model
 
     texts = label_texts(conn, dataset_id)
     names = sorted(texts)

@@ -8,8 +8,8 @@ import math
 
 import psycopg
 
-from allabel import db
-from allabel.sqlfiles import queries
+from allabel.store import db
+from allabel.store.sqlfiles import queries
 
 Q = queries("select_sparse")
 

@@ -22,15 +22,15 @@ from typing import Any
 
 import psycopg
 
-from allabel import db, runs
-from allabel.config import get_settings
-from allabel.errors import ConfigError
-from allabel.limits import check_names
+from allabel.core.config import get_settings
+from allabel.core.errors import ConfigError
+from allabel.core.limits import check_names
 from allabel.select import stages
 from allabel.select.budget import parse_order, parse_ratio
 from allabel.select.stages.similarity import check_source
 from allabel.select.strategies import make_strategy
-from allabel.sqlfiles import queries
+from allabel.store import db, runs
+from allabel.store.sqlfiles import queries
 
 Q = queries("select")
 
@@ -82,7 +82,7 @@ class SelectResult:
 
 
 def identity_params(p: SelectParams, dataset_id: int) -> dict[str, Any]:
-    """Everything that changes a selection's result (its identity, see allabel.runs): the
+    """Everything that changes a selection's result (its identity, see allabel.store.runs): the
     parameters, the embedding model, and, when a stage asks the LLM (uncertainty), the LLM's
     backend, model, endpoint (masked) and prompt version — another model is another run."""
     params = p.as_dict()
@@ -145,7 +145,7 @@ def select(p: SelectParams, url: str | None = None, show_progress: bool = True,
     changes the speed, never the picks, so it is not part of the run's identity."""
     check_names(dataset=p.dataset, splits=p.pool_splits)
     url = url or db.database_url()
-    from allabel.locks import single
+    from allabel.store.locks import single
 
     job = (f"selection {p.strategy}" + (f" budget {p.budget}" if p.budget is not None else "")
            + f" seed {p.seed} of dataset {p.dataset}"

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from allabel.errors import ConfigError
+from allabel.core.errors import ConfigError
 from allabel.select import stages
 from allabel.select.budget import STAGE_LETTERS, parse_budget, stage_sizes
 

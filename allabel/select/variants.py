@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from allabel.errors import ConfigError
+from allabel.core.errors import ConfigError
 
 #: the stage-3 sanity rules of issue 30 (docs/selection.md, "Sparse corpora")
 CLEAN: dict[str, Any] = {"dedupe": True, "stage3_filters": True, "unparseable": "last"}

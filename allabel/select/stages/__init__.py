@@ -13,7 +13,7 @@ Every stage is a :class:`~allabel.select.stages.base.Stage` with ``pick(context,
 
 from __future__ import annotations
 
-from allabel.errors import ConfigError
+from allabel.core.errors import ConfigError
 from allabel.select.stages.base import Picks, Stage, StageContext
 from allabel.select.stages.diversity import Diversity
 from allabel.select.stages.full import Full

@@ -16,9 +16,9 @@ import numpy as np
 import psycopg
 from psycopg.rows import dict_row
 
-from allabel.errors import ConfigError
+from allabel.core.errors import ConfigError
 from allabel.select.pool_filters import extra_blocked
-from allabel.sqlfiles import queries
+from allabel.store.sqlfiles import queries
 
 Q = queries("select")
 
@@ -63,7 +63,7 @@ class StageContext:
     def vectors(self) -> np.ndarray:
         """The pool's embeddings, rows in pool order (read once per context)."""
         if self._vectors is None:
-            from allabel.embed import load_vectors
+            from allabel.retrieval.embed import load_vectors
 
             ids, X = load_vectors(self.conn, self.dataset_id, sentence_ids=self.pool)
             if len(ids) != len(self.pool):

@@ -88,7 +88,7 @@ class Diversity(Stage):
     reads_vectors = True
 
     def pick(self, ctx: StageContext, n: int) -> Picks:
-        from allabel.config import get_settings
+        from allabel.core.config import get_settings
         from allabel.select.stages import farthest
 
         X = ctx.vectors()

@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 
-from allabel.config import get_settings
+from allabel.core.config import get_settings
 
 NLIST_PER_SQRT_N = 4     # lists = 4 sqrt(N) (faiss's rule of thumb); more lists move work from the
                          # list scans to the centroid pass and need more probes for the same recall
@@ -49,7 +49,7 @@ def use_approx(n: int, method: str | None = None) -> bool:
     s = get_settings()
     method = method or s.knn_method
     if method not in ("auto", "exact", "approx"):
-        from allabel.errors import ConfigError
+        from allabel.core.errors import ConfigError
 
         raise ConfigError(f"knn method is auto, exact or approx, not {method!r}")
     return method == "approx" or (method == "auto" and n > s.exact_max_pool)
@@ -96,7 +96,7 @@ def knn_approx(X: np.ndarray, k: int, nprobe: int | None = None,
     import faiss
     import torch
 
-    from allabel.config import apply_thread_limits
+    from allabel.core.config import apply_thread_limits
 
     n = X.shape[0]
     k = min(k, n - 1)

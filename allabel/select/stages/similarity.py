@@ -13,7 +13,7 @@ import numpy as np
 import psycopg
 from psycopg.rows import dict_row
 
-from allabel.errors import ConfigError
+from allabel.core.errors import ConfigError
 from allabel.select.entity_prior import entity_weighted, pool_priors
 from allabel.select.stages.base import Picks, Q, Stage, StageContext
 
@@ -89,7 +89,7 @@ def top_scored(score: np.ndarray, m: int, blocked: np.ndarray) -> tuple[list[int
 def knn_bm25(conn: psycopg.Connection, dataset_id: int, pool: list[int], k: int) -> list[list[int]]:
     """Each pool sentence's k BM25 nearest pool sentences (BM25 statistics over the pool), with
     the exact in-process pool index: one query per pool sentence."""
-    from allabel import bm25
+    from allabel.retrieval import bm25
 
     index = {sid: i for i, sid in enumerate(pool)}
     with conn.cursor(row_factory=dict_row) as cur:

@@ -27,12 +27,12 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from allabel import db
-from allabel.errors import ConfigError, LLMError
+from allabel.core.errors import ConfigError, LLMError
 from allabel.select.entity_prior import label_texts
 from allabel.select.stages import entity_aware
 from allabel.select.stages.base import Picks, Q, Stage, StageContext
-from allabel.sqlfiles import queries
+from allabel.store import db
+from allabel.store.sqlfiles import queries
 
 SQ = queries("select_sparse")
 
@@ -155,7 +155,7 @@ def _rank_entity_aware(ctx: StageContext, rows: list[dict], cands: list[int], n:
 def _answer(ctx: StageContext, cands: list[int]) -> list[dict]:
     """Ask the LLM for every candidate (cached, resumable, under the selection run) and return
     the answers; refuse to rank when too few carry a perplexity."""
-    from allabel.config import get_settings
+    from allabel.core.config import get_settings
     from allabel.predict import DemoPool, predict_sentences
 
     conn, run_id = ctx.conn, ctx.run_id
