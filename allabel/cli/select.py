@@ -13,6 +13,7 @@ from allabel.core.errors import ConfigError
 from allabel.ingest.inventory import run_dataset
 from allabel.select.estimate import estimate_select
 from allabel.select.params import SelectParams
+from allabel.select.picks import pick_lines
 from allabel.select.round_report import rounds as list_rounds
 from allabel.select.round_report import table
 from allabel.select.run import resume as resume_run
@@ -121,6 +122,12 @@ def _print_result(r: Any) -> None:
     if r.perplexity_known_share is not None:
         typer.echo(f"uncertainty: perplexity known for {r.perplexity_known_share:.0%} of "
                    f"{r.uncertainty_candidates} candidates")
+    if r.status == "awaiting_annotation":  # what a person is about to annotate, and why
+        with db.connection() as conn:
+            lines = pick_lines(conn, r.run_id)
+        typer.echo("to annotate (rank stage (reason): text):")
+        for line in lines:
+            typer.echo(line)
     typer.echo(next_step(r.run_id, r.status))
 
 

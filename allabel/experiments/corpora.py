@@ -1,4 +1,5 @@
-"""Where the bundled gold corpora (``data/`` of the repository: BC5CDR, NCBI-disease) are.
+"""Where the bundled gold corpora (``data/`` of the repository: BC5CDR, NCBI-disease, and the
+sparse chemicals-only view of BC5CDR) are.
 
 Why not a path relative to this file: an installed package has no ``data/`` beside it, and the old
 lookup silently depended on a folder beside the repository that a fresh clone does not have. The rule is explicit
@@ -15,7 +16,8 @@ from pathlib import Path
 from allabel.core.config import get_settings
 from allabel.core.errors import ConfigError
 
-CORPORA = ("bc5cdr", "ncbi-disease")
+#: the sparse one is a chemicals-only, mostly entity-free view of bc5cdr (scripts/build_sparse_corpus.py)
+CORPORA = ("bc5cdr", "ncbi-disease", "bc5cdr-chem-sparse")
 
 
 def checkout_data_dir() -> Path | None:

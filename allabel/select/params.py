@@ -31,6 +31,19 @@ class SelectParams:
     # old behaviour, experiments). Never part of the identity.
     allow_annotated: bool = True
     after_runs: list[int] | None = None  # an experiment's chain: exclude only these runs' picks
+    # issue 30 (+clean, +ent; allabel/select/pool_filters.py, stages/entity_aware.py)
+    dedupe: bool = False               # identical normalised texts are candidates once
+    stage3_filters: bool = False       # stage 3's candidates obey the floor, dedupe and prior too
+    unparseable: str = "first"         # stage 3: unparseable answers first (paper) | last
+    entity_prior: float = 0.0          # stages skip sentences below this label-prior quantile
+    type_coverage: bool = False        # stage 3: one pick per label the annotations lack
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+#: options beyond the paper, left out of a run's identity at these values (the values every
+#: run made before the option existed had), so existing runs and experiments keep their keys
+OPTION_DEFAULTS: dict[str, Any] = {
+    "length_floor": 0.0, "uncertainty_score": "perplexity", "dedupe": False,
+    "stage3_filters": False, "unparseable": "first", "entity_prior": 0.0, "type_coverage": False}

@@ -30,7 +30,7 @@ from allabel.llm.cache import usage
 from allabel.predict import llm_identity
 from allabel.select import exclusion, rounds, stages, token_budget
 from allabel.select.budget import parse_order, parse_ratio
-from allabel.select.params import SelectParams
+from allabel.select.params import OPTION_DEFAULTS, SelectParams
 from allabel.select.stages.similarity import check_source
 from allabel.select.strategies import make_strategy
 from allabel.select.variants import variant_name
@@ -57,7 +57,7 @@ def identity_params(p: SelectParams, dataset_id: int) -> dict[str, Any]:
     parameters, the embedding model, and, when a stage asks the LLM (uncertainty), the LLM's
     backend, model, endpoint (masked) and prompt version — another model is another run."""
     params = p.as_dict()
-    for name, default in (("length_floor", 0.0), ("uncertainty_score", "perplexity")):
+    for name, default in OPTION_DEFAULTS.items():
         if params[name] == default:  # runs made before these options keep their identity
             del params[name]
     del params["allow_annotated"]  # not identity: exclusion.open_selection keys rounds
@@ -65,7 +65,6 @@ def identity_params(p: SelectParams, dataset_id: int) -> dict[str, Any]:
         del params["after_runs"]
     out = {**params, "dataset_id": dataset_id, "model": get_settings().embed_model}
     if _uses_llm(p):
-
         out["llm"] = llm_identity(get_backend())
     return out
 

@@ -16,7 +16,8 @@ experiment --strategies`` both accept them):
   ``allabel:UDS``. The ratio of the stages present is kept (1:3:1 -> DS 1:3, DU 1:1, SU 3:1); the
   letters replace ``--order``. Letters are case-insensitive and stored upper-case.
 
-Any of these may carry method variants, ``+long``, ``+total`` and ``+entities`` (allabel/select/variants.py), e.g.
+Any of these may carry method variants, ``+long``, ``+total``, ``+entities``, ``+clean`` and ``+ent``
+(allabel/select/variants.py), e.g.
 ``allabel:DS+long``.
 """
 
@@ -137,7 +138,8 @@ def _canonical_base(name: str) -> str:
 def canonical(name: str) -> str:
     """The one spelling of a strategy name (``Allabel:ds+long`` -> ``allabel:DS+long``); a clear
     error for anything else. Canonical names keep run and experiment keys stable. Method
-    variants (``+long``, ``+total``, ``+entities``: allabel/select/variants.py) are checked and kept as given."""
+    variants (``+long``, ``+total``, ``+entities``, ``+clean``, ``+ent``: allabel/select/variants.py) are
+    checked and kept as given."""
 
     base, *mods = name.strip().split("+")
     out = "+".join([_canonical_base(base), *(m.strip().lower() for m in mods)])

@@ -10,7 +10,15 @@ give every variant its own row beside the paper's configuration:
 * ``+total`` — stage 3 ranks by the answer's summed negative log-likelihood instead of its
   perplexity (a mean), so entity-rich sentences the model is unsure about come first;
 * ``+entities`` — stage 3 ranks the answers that name at least one entity first, by perplexity
-  (the most perplexing answers of a stronger model were mostly "no entity").
+  (the most perplexing answers of a stronger model were mostly "no entity");
+* ``+clean`` — stage 3's sanity (issue 30): identical normalised texts are candidates once in
+  every stage, stage 3's candidates obey the length floor (and the other filters) like stages
+  1-2, and an unparseable answer ranks after the parsed ones instead of first;
+* ``+ent`` — entity-aware selection without gold (issue 30): ``+clean``, and every stage picks
+  only among the sentences in the top quarter of the pool by their embedding similarity to some
+  label's ``"name: description"`` (``entity_prior`` 0.75, per label), stage 3 ranks answers that
+  name an entity first (as ``+entities``) and takes one candidate per label the annotations lack
+  whose answer names it (``type_coverage``).
 """
 
 from __future__ import annotations
@@ -19,10 +27,15 @@ from typing import Any
 
 from allabel.core.errors import ConfigError
 
+#: the stage-3 sanity rules of issue 30 (docs/selection.md, "Sparse corpora")
+CLEAN: dict[str, Any] = {"dedupe": True, "stage3_filters": True, "unparseable": "last"}
+
 VARIANTS: dict[str, dict[str, Any]] = {
     "long": {"length_floor": 0.5},
     "total": {"uncertainty_score": "total"},
     "entities": {"uncertainty_score": "entities"},
+    "clean": CLEAN,
+    "ent": {**CLEAN, "entity_prior": 0.75, "type_coverage": True, "uncertainty_score": "entities"},
 }
 
 

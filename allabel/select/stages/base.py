@@ -19,6 +19,7 @@ from psycopg.rows import dict_row
 from allabel.core.errors import ConfigError
 from allabel.retrieval.embed import load_vectors
 from allabel.select.params import SelectParams
+from allabel.select.pool_filters import extra_blocked
 from allabel.store.sqlfiles import queries
 
 Q = queries("select")
@@ -76,7 +77,9 @@ class StageContext:
 
     def blocked(self) -> np.ndarray:
         """The mask stages 1 and 2 (and the random baseline) may not pick: earlier picks, and
-        with ``--length-floor Q`` the sentences with fewer tokens than the pool's Q-quantile."""
+        with ``--length-floor Q`` the sentences with fewer tokens than the pool's Q-quantile;
+        with ``+clean``/``+ent`` also duplicate texts and low entity priors (pool_filters.py),
+        and then stage 3's candidates too (``stage3_filters``)."""
         out = self.picked.copy()
         floor = self.params.length_floor
         if floor > 0:
@@ -84,7 +87,7 @@ class StageContext:
                 n = np.array([r["n"] for r in cur.execute(Q.token_counts, {"ids": self.pool})],
                              np.float64)
             out |= n < np.quantile(n, floor)
-        return out
+        return out | extra_blocked(self)
 
 
 class Stage:

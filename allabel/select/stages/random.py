@@ -18,5 +18,6 @@ class Random(Stage):
     def pick(self, ctx: StageContext, n: int) -> Picks:
         blocked = ctx.blocked()  # earlier picks (and short sentences with a length floor)
         allowed = [sid for sid, b in zip(ctx.pool, blocked, strict=True) if not b]
-        ids = random.Random(ctx.params.seed).sample(allowed, n)
+        # too few allowed: a short stage, which run.py refuses with a clear error
+        ids = random.Random(ctx.params.seed).sample(allowed, min(n, len(allowed)))
         return ids, [None] * len(ids)

@@ -15,6 +15,7 @@ from psycopg.rows import dict_row
 
 from allabel.core.errors import ConfigError
 from allabel.retrieval import bm25
+from allabel.select.entity_prior import entity_weighted, pool_priors
 from allabel.select.stages import knn
 from allabel.select.stages.base import Picks, Q, Stage, StageContext
 
@@ -121,5 +122,7 @@ class Similarity(Stage):
         else:
             neigh = knn_bm25(ctx.conn, ctx.dataset_id, ctx.pool, p.knn)
         score = sum_of_ranks(neigh, len(ctx.pool), p.knn)
+        if getattr(p, "entity_prior", 0.0) > 0:  # +ent: retrievable and likely to name an entity
+            score = entity_weighted(score, pool_priors(ctx.conn, ctx.dataset_id, ctx.vectors())[1])
         idx, scores = top_scored(score, n, ctx.blocked())
         return [ctx.pool[i] for i in idx], list(scores)

@@ -5,7 +5,10 @@ already selected *and annotated*; its uncertainty is the perplexity of the answe
 exp(-mean token log-prob). Highest first. An answer that could not be parsed at all is not a
 confident answer — the model failed on that sentence — so it ranks as the *most* uncertain
 (score ``UNPARSEABLE`` = +infinity, ahead of every parsed answer; ties by sentence id). A
-candidate whose perplexity is unknown (the backend gave no log-probs) ranks last.
+candidate whose perplexity is unknown (the backend gave no log-probs) ranks last. With
+``+clean``/``+ent`` (issue 30) the candidates obey the length floor, duplicates and the entity
+prior like stages 1-2 do (``stage3_filters``), and unparseable answers rank after the parsed ones
+(``unparseable = "last"``, entity_aware.py).
 The LLM work itself runs through allabel.predict (cached, resumable, accounted).
 
 Which candidates are scored (``--uncertainty-candidates``): ``10x`` (default) a reproducible sample
@@ -30,8 +33,14 @@ from allabel.core.secrets import mask_url
 from allabel.llm import get_backend
 from allabel.llm.endpoints import load
 from allabel.predict import predict_sentences
+from allabel.select.entity_prior import label_texts
 from allabel.select.exclusion import demo_pool
+from allabel.select.stages import entity_aware
 from allabel.select.stages.base import Picks, Q, Stage, StageContext
+from allabel.store import db
+from allabel.store.sqlfiles import queries
+
+SQ = queries("select_sparse")
 
 UNPARSEABLE = math.inf  # the uncertainty score of an answer that could not be parsed
 SCORES = ("perplexity", "total", "entities")  # --uncertainty-score
@@ -101,18 +110,52 @@ class Uncertainty(Stage):
 
     def pick(self, ctx: StageContext, n: int) -> Picks:
         p = ctx.params
-        cands = sample_candidates(ctx.pool, set(ctx.pool[i] for i in ctx.picked_order),
-                                  candidate_cap(p.uncertainty_candidates, n), p.seed)
+        filtered = getattr(p, "stage3_filters", False)  # +clean/+ent: floor, duplicates, prior
+        excluded = (set(ctx.pool[i] for i in ctx.picked_order) if not filtered
+                    else {sid for sid, b in zip(ctx.pool, ctx.blocked(), strict=True) if b})
+        cands = sample_candidates(ctx.pool, excluded, candidate_cap(p.uncertainty_candidates, n),
+                                  p.seed)
         if len(cands) < n:
             raise ConfigError(f"only {len(cands)} uncertainty candidates for {n} picks: raise "
-                              f"--uncertainty-candidates")
+                              f"--uncertainty-candidates" + (" or lower the floors" if filtered else ""))
         rows = _answer(ctx, cands)
-        # an unparseable answer is not a confident one: most uncertain (docs/selection.md)
-        score = {r["sentence_id"]: (UNPARSEABLE if r["parse_status"] == "unparseable"
-                                    else answer_score(r["perplexity"], r["completion_tokens"],
-                                                      p.uncertainty_score, r["n_entities"]))
-                 for r in rows}
-        return most_uncertain({c: score.get(c) for c in cands}, n)
+        if getattr(p, "unparseable", "first") == "first" and not getattr(p, "type_coverage", False):
+            # the paper's rule: an unparseable answer is not a confident one, most uncertain
+            score = {r["sentence_id"]: (UNPARSEABLE if r["parse_status"] == "unparseable"
+                                        else answer_score(r["perplexity"], r["completion_tokens"],
+                                                          p.uncertainty_score, r["n_entities"]))
+                     for r in rows}
+            return most_uncertain({c: score.get(c) for c in cands}, n)
+        return _rank_entity_aware(ctx, rows, cands, n)
+
+
+def _rank_entity_aware(ctx: StageContext, rows: list[dict], cands: list[int], n: int) -> Picks:
+    """Stage 3 under ``unparseable = "last"`` and, with ``type_coverage``, one pick per label the
+    annotations lack whose answer names it (entity_aware.py)."""
+    p = ctx.params
+    by_id = {r["sentence_id"]: r for r in rows}
+    bad = {c for c, r in by_id.items() if r["parse_status"] == "unparseable"}
+    scores: dict[int, float | None] = {}
+    for c in cands:
+        r = by_id.get(c)
+        if r is None:
+            scores[c] = None
+        elif c in bad:
+            scores[c] = entity_aware.unparseable_score(r["perplexity"])
+        else:
+            scores[c] = answer_score(r["perplexity"], r["completion_tokens"], p.uncertainty_score,
+                                     r["n_entities"])
+    order = entity_aware.ranked(scores, bad)
+    if getattr(p, "type_coverage", False):
+        covered = {r["label"] for r in db.rows(ctx.conn, SQ.annotated_labels, {"run_id": ctx.run_id})}
+        named: dict[int, set[str]] = {}
+        for r in db.rows(ctx.conn, SQ.answer_labels, {"run_id": ctx.run_id, "ids": cands}):
+            named.setdefault(r["sentence_id"], set()).add(r["label"])
+        missing = set(label_texts(ctx.conn, ctx.dataset_id)) - covered
+        chosen = entity_aware.with_coverage(order, missing, named, n)
+    else:
+        chosen = order[:n]
+    return chosen, [scores[c] for c in chosen]
 
 
 def _answer(ctx: StageContext, cands: list[int]) -> list[dict]:
