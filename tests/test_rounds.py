@@ -197,3 +197,45 @@ def test_stage3_of_a_round_prompts_with_every_annotation_of_the_campaign(conn, c
     shown = {d for (ids,) in conn.execute("SELECT demo_ids FROM predictions WHERE run_id = %s",
                                           (run,)) for d in ids}
     assert shown <= first | own and shown & first  # round 1's annotations are demonstrations
+
+
+def test_rounds_read_the_quality_estimate_made_after_each_round(conn, cli, corpus):
+    """`allabel rounds` shows the micro-F1 estimate `allabel quality` stored after a round (and
+    before the next one), the gain between rounds with its interval, and an audit estimate is
+    preferred to a cross-validation one."""
+    for args in (["--next", "4", "--strategy", "random", "--oracle"],
+                 ["--next", "4", "--strategy", "random", "--oracle", "--seed", "1"]):
+        code, _, err = cli("select", "--dataset", "bc", *args)
+        assert code == 0, err
+    first, second = [r["run_id"] for r in json.loads(cli("rounds", "--dataset", "bc", "--json")[1])]
+    ds = conn.execute("SELECT id FROM datasets WHERE name = 'bc'").fetchone()[0]
+    pred = conn.execute("INSERT INTO runs (kind, dataset_id) VALUES ('prediction', %s) RETURNING id",
+                        (ds,)).fetchone()[0]
+
+    def estimate(run_after: int, source: str, value: float, half: float) -> None:
+        when = conn.execute("SELECT finished_at + interval '1 second' FROM runs WHERE id = %s",
+                            (run_after,)).fetchone()[0]
+        conn.execute("INSERT INTO quality_estimates (run_id, source, label, metric, value, low, high, "
+                     "sentences, gold_mentions, computed_at) VALUES (%s, %s, '*', 'f1', %s, %s, %s, 50, 80, %s)"
+                     " ON CONFLICT (run_id, source, label, metric) DO UPDATE SET value = EXCLUDED.value,"
+                     " low = EXCLUDED.low, high = EXCLUDED.high, computed_at = EXCLUDED.computed_at",
+                     (pred, source, value, value - half, value + half, when))
+
+    # round 2 happened an hour after round 1 (both ran within a second here)
+    conn.execute("UPDATE runs SET created_at = f.finished_at + interval '1 hour', "
+                 "finished_at = f.finished_at + interval '61 minutes' FROM runs f "
+                 "WHERE runs.id = %s AND f.id = %s", (second, first))
+    estimate(first, "cross-validation", 0.30, 0.05)
+    conn.commit()
+    rows = json.loads(cli("rounds", "--dataset", "bc", "--json")[1])
+    assert rows[0]["quality"] == 0.30 and rows[1]["quality"] is None
+    # a second prediction run's audit estimate after round 2
+    pred = conn.execute("INSERT INTO runs (kind, dataset_id) VALUES ('prediction', %s) RETURNING id",
+                        (ds,)).fetchone()[0]
+    estimate(second, "audit", 0.40, 0.02)
+    estimate(second, "cross-validation", 0.90, 0.02)
+    conn.commit()
+    rows = json.loads(cli("rounds", "--dataset", "bc", "--json")[1])
+    assert rows[1]["quality"] == 0.40  # the audit, not the cross-validation estimate
+    assert abs(rows[1]["gain"] - 0.10) < 1e-9 and rows[1]["gain_low"] < 0.10 < rows[1]["gain_high"]
+    assert rows[1]["verdict"] == "continue"  # the gain's lower bound is above --min-gain 0.01

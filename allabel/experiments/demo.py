@@ -184,8 +184,11 @@ def run_demo(data: Path | None = None, params: DemoParams = DEMO) -> None:
     micro = next(s for s in scores if s.label == "*")
     say(f"  prediction run {pred.run_id}: {pred.processed} sentences labelled now; {clock.lap()}")
     show_results(pred.run_id, micro)
-    # QUALITY ESTIMATE: the lead adds `allabel quality` (issue 33, allabel/quality*) here: the
-    # estimated F1 of the prediction run without gold, printed beside the measured one above.
+    # the quality estimate without gold is not computed here (its cross-validation asks the LLM
+    # once per annotated sentence, ~40 s more): the demo says how a team gets it
+    print(f"on a corpus without gold, estimate the labels' quality with: allabel quality --dataset "
+          f"{DATASET} --predictions {pred.run_id} (cross-validation over the annotated sentences, "
+          f"an audit sample when you have one; docs/quality.md)")
     print("does ALLabel beat random selection? not on 20 test sentences (intervals of ±0.2): see "
           "docs/results.md (measured on 900 test sentences, 3 seeds), or measure it here with "
           "`allabel demo --experiment` (prints its expected run time first)")

@@ -23,14 +23,18 @@ from allabel.store.sqlfiles import queries
 Q = queries("rounds")
 
 
-def quality_after(conn: psycopg.Connection, dataset_id: int, run_id: int
-                  ) -> tuple[float, float, float] | None:
-    """HOOK (issue 28, ``allabel quality``): the quality estimate of the labels after round
-    ``run_id`` as (estimate, low, high). This branch has no quality table yet, so every round's
-    quality is blank (None) and the verdicts stay "undecided"; once ``allabel quality`` stores its
-    results, read the estimate made after this run's annotations here."""
-    del conn, dataset_id, run_id
-    return None
+def quality_after(conn: psycopg.Connection, dataset_id: int, run_id: int,
+                  next_run_id: int | None = None) -> tuple[float, float, float] | None:
+    """The quality estimate of the labels after round ``run_id`` as (estimate, low, high): the
+    micro F1 ``allabel quality`` stored last between this round's annotations and the next
+    round (an audit estimate before a cross-validation one); None when none was made then."""
+    row = db.one(conn, Q.quality_after_round,
+                 {"dataset_id": dataset_id, "run_id": run_id, "next_run_id": next_run_id})
+    if row is None:
+        return None
+    low = row["low"] if row["low"] is not None else row["value"]
+    high = row["high"] if row["high"] is not None else row["value"]
+    return row["value"], low, high
 
 
 def rounds(conn: psycopg.Connection, dataset: str, min_gain: float = 0.01) -> list[dict[str, Any]]:
@@ -39,9 +43,11 @@ def rounds(conn: psycopg.Connection, dataset: str, min_gain: float = 0.01) -> li
     out: list[dict[str, Any]] = []
     previous = None
     gains: list[stopping.Gain | None] = []
-    for n, r in enumerate(db.rows(conn, Q.rounds, {"dataset_id": ds}), start=1):
+    listed = db.rows(conn, Q.rounds, {"dataset_id": ds})
+    for n, r in enumerate(listed, start=1):
         u = usage(conn, r["run_id"])
-        quality = quality_after(conn, ds, r["run_id"])
+        following = listed[n]["run_id"] if n < len(listed) else None
+        quality = quality_after(conn, ds, r["run_id"], following)
         gain = stopping.gain_between(previous, quality)
         gains.append(gain)
         money = u[0]["money"] if u else 0.0

@@ -85,3 +85,17 @@ GROUP BY r.id ORDER BY r.id;
 -- Pool sentences without a vector of the configured model (ingested since the last embed).
 SELECT count(*) AS n FROM unnest(%(ids)s::bigint[]) AS p(id)
 WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.sentence_id = p.id AND e.model = %(model)s);
+
+-- name: quality_after_round
+-- The quality estimate of the labels after a round (allabel quality, quality_estimates): the
+-- micro F1 of the dataset's latest estimate computed after the round's run last changed and
+-- before the next round started; an audit estimate before a cross-validation one.
+SELECT q.value, q.low, q.high, q.source
+FROM quality_estimates q
+JOIN runs p ON p.id = q.run_id
+WHERE p.dataset_id = %(dataset_id)s AND q.label = '*' AND q.metric = 'f1' AND q.value IS NOT NULL
+  AND q.computed_at >= (SELECT coalesce(r.finished_at, r.created_at) FROM runs r WHERE r.id = %(run_id)s)
+  AND (%(next_run_id)s::bigint IS NULL
+       OR q.computed_at < (SELECT r.created_at FROM runs r WHERE r.id = %(next_run_id)s::bigint))
+ORDER BY (q.source = 'audit') DESC, q.computed_at DESC
+LIMIT 1;
