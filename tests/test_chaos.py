@@ -116,9 +116,9 @@ def test_malformed_imports_are_refused_and_change_nothing(conn, db_url, cli, tmp
     cases = {name: (json.dumps(make(sid, text)), reason)
              for name, (make, reason) in MALFORMED_IMPORTS.items()}
     cases["jsonl_without_entities"] = (json.dumps({"sentence_id": sid, "text": text}) + "\n",
-                                       '1: "entities" must be a list ([] for none), got none')
+                                       '1: "entities" missing: give a list ([] for none)')
     cases["jsonl_entities_null"] = (json.dumps({"sentence_id": sid, "entities": None}) + "\n",
-                                    '1: "entities" must be a list ([] for none), got null')
+                                    '1: "entities" missing: give a list ([] for none)')
     for name, (content, reason) in cases.items():
         f = tmp_path / f"{name}.json"
         f.write_text(content)

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from allabel.annotate.importer import RunSentence, parse, validate
+from allabel.annotate.importer import validate
 from allabel.core.errors import InputError
+from allabel.formats.annotations import RunSentence, parse
 from allabel.formats.corpus import parse_file
 from allabel.formats.spans import SpanError, check_spans, iob_decode, iob_encode, read_conll, tokens_of
 
@@ -132,7 +133,7 @@ def test_export_encoding_reads_back_to_the_same_spans():
 ])
 def test_bad_jsonl_same_error_through_ingest_and_import(tmp_path, line, reason):
     path = tmp_path / "bad.jsonl"
-    first = json.dumps({"sentence_id": 1, "text": TEXT})
+    first = json.dumps({"sentence_id": 1, "text": TEXT, "entities": []})  # import wants them said
     path.write_text(first + "\n" + line.replace("%s", TEXT) + "\n")
     with pytest.raises(InputError) as by_ingest:
         parse_file(path, "jsonl")

@@ -1,4 +1,4 @@
-"""Write sentences with their entities in any registered format (``writers.WRITERS``).
+"""Write sentences with their entities in any format that can be written (``allabel.formats.registry``).
 
 Two kinds of export:
 * ``export_run(RUN)``: the annotation hand-off of a selection run — the sentences still to
@@ -18,13 +18,14 @@ from typing import Any, TextIO
 
 from allabel.annotate.labelconfig import label_config
 from allabel.core.errors import ConfigError
-from allabel.formats.writers import WRITERS, Record, Writer, WriteStats
+from allabel.formats import registry
+from allabel.formats.writers import Record, Writer, WriteStats
 from allabel.store import db
 from allabel.store.sqlfiles import queries
 
 Q = queries("annotation")
 SOURCES = ("gold", "human", "llm")
-FORMATS = tuple(WRITERS)
+FORMATS = registry.exportable()
 
 __all__ = ["FORMATS", "SOURCES", "ExportResult", "export_entities", "export_run", "run_records"]
 
@@ -43,9 +44,7 @@ class ExportResult(WriteStats):
 
 
 def _writer(fmt: str, out: TextIO) -> Writer:
-    cls = WRITERS.get(fmt)
-    if cls is None:
-        raise ConfigError(f"unknown export format {fmt!r}; one of {', '.join(WRITERS)}")
+    cls = registry.writer(fmt)
     return cls(out)
 
 

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from allabel.annotate.exporter import run_records
-from allabel.annotate.importer import ImportResult, parse_tasks, run_context, store, validate
+from allabel.annotate.importer import ImportResult, run_context, store, validate
 from allabel.annotate.labelconfig import label_config
 from allabel.core.config import get_settings
 from allabel.core.errors import ConfigError
+from allabel.formats.annotations import parse_tasks
 from allabel.formats.writers import ls_results, task_of
 from allabel.store import db
 from allabel.store.sqlfiles import queries

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -143,30 +144,16 @@ def demo(
     annotate (gold standing in for a person), predict, BI counts; about 3 minutes on 2 cores."""
 
     if experiment:
-        params = EXPERIMENT
-        if strategies:
-            params = replace(params, strategies=_csv(strategies))
-        if budgets:
-            params = replace(params, budgets=_csv(budgets))
-        if seeds is not None:
-            params = replace(params, seeds=seeds)
-        if test_sample is not None:
-            params = replace(params, test_sample=test_sample)
-        if k is not None:
-            params = replace(params, k=k)
-        run_experiment_demo(data, params)
+        run_experiment_demo(data, _given(EXPERIMENT, strategies=_csv(strategies) if strategies else None,
+                                         budgets=_csv(budgets) if budgets else None, seeds=seeds,
+                                         test_sample=test_sample, k=k))
         return
     if strategies or budgets or seeds is not None:
-
         raise ConfigError("--strategies, --budgets and --seeds belong to --experiment; the demo "
                           "selects with the default strategy (--budget N sets its size)")
-    d = DEMO
-    if budget:
-        d = replace(d, budget=budget)
-    if pool is not None:
-        d = replace(d, pool=pool)
-    if test_sample is not None:
-        d = replace(d, test_sample=test_sample)
-    if k is not None:
-        d = replace(d, k=k)
-    run_demo(data, d)
+    run_demo(data, _given(DEMO, budget=budget or None, pool=pool, test_sample=test_sample, k=k))
+
+
+def _given(defaults: Any, **options: Any) -> Any:
+    """``defaults`` with the options the command line gave (None: not given)."""
+    return replace(defaults, **{name: v for name, v in options.items() if v is not None})

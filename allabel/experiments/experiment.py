@@ -18,10 +18,11 @@ from psycopg.types.json import Jsonb
 from allabel.core.errors import ConfigError
 from allabel.core.progress import bar as progress_bar
 from allabel.core.progress import note
-from allabel.experiments.evaluate import evaluate_run, micro, micro_f1, score_on
+from allabel.experiments.cell import predict_sample
+from allabel.experiments.evaluate import micro, score_on
 from allabel.experiments.rounds import run_rounds
 from allabel.llm import get_backend
-from allabel.predict import DemoPool, enqueue, prediction_run, process
+from allabel.predict import DemoPool
 from allabel.select.params import SelectParams
 from allabel.select.run import select
 from allabel.select.strategies import STRATEGIES, Strategy, canonical, make_strategy
@@ -153,20 +154,9 @@ def _run_cells(p: ExperimentParams, url: str, exp_id: int, ds: int, todo: list, 
                                       uncertainty_candidates=p.uncertainty_candidates,
                                       pool_splits=p.pool_splits, **variant), url, show_progress=False,
                          workers=workers)
-
-            def prepare(sel_run: int = sel.run_id) -> tuple[DemoPool, int]:
-                with db.connection(url) as conn:
-                    pool = DemoPool.from_run(conn, sel_run)
-                    pred_run = prediction_run(conn, ds, p.test_split, pool, p.k, backend)
-                    enqueue(conn, pred_run, sample)
-                return pool, pred_run
-
-            pool, pred_run = db.retrying(prepare)
-            process(pred_run, pool, p.k, url, workers, show_progress=False)
-            runs.check_stop()
-            db.retrying(lambda r=pred_run: evaluate_run(r, url=url))  # the whole run's, for `evaluations`
-            # the cell's own score: on this experiment's sample only, which the shared run may exceed
-            f1 = micro_f1(db.retrying(lambda r=pred_run: score_on(r, sample, url)))
+            _, pred_run, f1 = predict_sample(
+                url, ds, p.test_split, p.k, backend, sample, workers,
+                lambda conn, sel_run=sel.run_id: DemoPool.from_run(conn, sel_run))
             db.retrying(lambda r=pred_run, s=sel.run_id, f=f1, c=(strategy, budget, seed):
                         _finish_cell(url, exp_id, c, s, r, f))
             done += 1

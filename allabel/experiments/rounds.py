@@ -23,14 +23,15 @@ from psycopg.rows import dict_row
 
 from allabel.core.progress import note
 from allabel.experiments import stats
-from allabel.experiments.evaluate import evaluate_run, micro_f1, score_on, sentence_counts
-from allabel.predict import DemoPool, enqueue, prediction_run, process
+from allabel.experiments.cell import predict_sample
+from allabel.experiments.evaluate import sentence_counts
+from allabel.predict import DemoPool
 from allabel.select import stopping
 from allabel.select.params import SelectParams
 from allabel.select.run import select
 from allabel.select.strategies import make_strategy
 from allabel.select.variants import split_variant
-from allabel.store import db, runs
+from allabel.store import db
 from allabel.store.sqlfiles import queries
 
 Q = queries("rounds")
@@ -66,19 +67,9 @@ def run_rounds(p: Any, url: str, exp_id: int, ds: int, sample: list[int], backen
                                       **variant), url, show_progress=False, workers=workers)
             chain.append(sel.run_id)
             done_so_far = tuple(chain)
-
-            def prepare(c: tuple[int, ...] = done_so_far) -> tuple[DemoPool, int]:
-                with db.connection(url) as conn:
-                    pool = chain_demos(conn, ds, c)
-                    pred = prediction_run(conn, ds, p.test_split, pool, p.k, backend)
-                    enqueue(conn, pred, sample)
-                return pool, pred
-
-            pool, pred = db.retrying(prepare)
-            process(pred, pool, p.k, url, workers, show_progress=False)
-            runs.check_stop()
-            db.retrying(lambda r_=pred: evaluate_run(r_, url=url))
-            f1 = micro_f1(db.retrying(lambda r_=pred: score_on(r_, sample, url)))
+            pool, pred, f1 = predict_sample(
+                url, ds, p.test_split, p.k, backend, sample, workers,
+                lambda conn, c=done_so_far: chain_demos(conn, ds, c))
             with db.connection(url) as conn:
                 conn.execute(QR.finish_round, {"experiment_id": exp_id, "strategy": strategy,
                                                "seed": seed, "round": r,
