@@ -11,6 +11,7 @@ import typer
 from allabel.core.config import get_settings
 from allabel.core.errors import ConfigError, DatabaseError
 from allabel.store import db as dbmod
+from allabel.store import listen as exposure
 from allabel.store import migrate, server
 from allabel.store.roles import reader_url
 
@@ -54,13 +55,13 @@ def start(
     _require_embedded()
     home = get_settings().home
     if listen is not None and listen.lower() == "off":
-        server.unlisten(home)
+        exposure.unlisten(home)
         listen = None
     if listen is not None:
         host, port = server.parse_listen(listen)
-        tcp = server.listen(home, host, port)
-        typer.echo(f"listening on {host}:{port} (passwords in {home / server.PASSWORD_FILE} and "
-                   f"{home / server.READER_PASSWORD_FILE}; `db url [--reader]` prints the URIs): "
+        tcp = exposure.listen(home, host, port)
+        typer.echo(f"listening on {host}:{port} (passwords in {home / exposure.PASSWORD_FILE} and "
+                   f"{home / exposure.READER_PASSWORD_FILE}; `db url [--reader]` prints the URIs): "
                    f"{dbmod.redact(tcp or '')}")
         return
     url, started = server.ensure_running(home)
@@ -96,13 +97,13 @@ def url(
     """Print a URI that psql, a BI tool or DuckDB can use (starts nothing); the TCP one, with
     its password, when the server was started with --listen."""
     s = get_settings()
-    u = s.database_url or (server.uri(s.home) and (server.tcp_uri(s.home) or server.uri(s.home)))
+    u = s.database_url or (server.uri(s.home) and (exposure.tcp_uri(s.home) or server.uri(s.home)))
     if u is None:
         raise DatabaseError("the embedded server is not running; run `allabel db start` first")
     if reader:
 
         # the TCP URI of `db start --listen` carries the reader's generated password
-        tcp = None if s.database_url else server.reader_tcp_uri(s.home)
+        tcp = None if s.database_url else exposure.reader_tcp_uri(s.home)
         u = tcp or reader_url(u)
     typer.echo(u)
 
