@@ -123,6 +123,20 @@ def labelstudio(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture()
+def ls_env(labelstudio, monkeypatch):
+    """The session's Label Studio configured for allabel (URL and token in the environment), as
+    an SDK client for the test to look at what push made."""
+    from label_studio_sdk import LabelStudio
+
+    url, token = labelstudio
+    monkeypatch.setenv("ALLABEL_LABELSTUDIO_URL", url)
+    monkeypatch.setenv("ALLABEL_LABELSTUDIO_API_KEY", token)
+    get_settings.cache_clear()
+    yield LabelStudio(base_url=url, api_key=token)
+    get_settings.cache_clear()
+
+
+@pytest.fixture()
 def corpus(db_url, tmp_path, monkeypatch):
     """The small embedded bc5cdr sample (tests/select_fixtures.py) in the test's database, answers
     capped at 24 tokens so stage 3 stays fast."""

@@ -15,25 +15,13 @@ import time
 import urllib.request
 
 import pytest
-from label_studio_sdk import LabelStudio
 
 from allabel.annotate import import_file
 from allabel.annotate import labelstudio_server as lss
-from allabel.core.config import get_settings
 from allabel.select.params import SelectParams
 from allabel.select.run import select
 from tests.conftest import REPO
 from tests.select_fixtures import small_corpus
-
-
-@pytest.fixture()
-def ls_env(labelstudio, monkeypatch):
-    url, token = labelstudio
-    monkeypatch.setenv("ALLABEL_LABELSTUDIO_URL", url)
-    monkeypatch.setenv("ALLABEL_LABELSTUDIO_API_KEY", token)
-    get_settings.cache_clear()
-    yield LabelStudio(base_url=url, api_key=token)
-    get_settings.cache_clear()
 
 
 def _annotations_file(path, conn, sid: int, annotator: str) -> tuple[int, int, str]:

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 
 import httpx
-import pytest
-from label_studio_sdk import LabelStudio
 
 from allabel.annotate import import_file
 from allabel.core.config import get_settings
@@ -17,16 +15,6 @@ from allabel.select.params import SelectParams
 from allabel.select.run import select
 from tests.labelstudio_server import LS_USER
 from tests.select_fixtures import small_corpus
-
-
-@pytest.fixture()
-def ls_env(labelstudio, monkeypatch):
-    url, token = labelstudio
-    monkeypatch.setenv("ALLABEL_LABELSTUDIO_URL", url)
-    monkeypatch.setenv("ALLABEL_LABELSTUDIO_API_KEY", token)
-    get_settings.cache_clear()
-    yield LabelStudio(base_url=url, api_key=token)
-    get_settings.cache_clear()
 
 
 def test_push_pull_round_trip(cli, conn, tmp_path, ls_env):
