@@ -43,7 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from scripts.benchlib import DATA, scratch_database  # noqa: E402
+from scripts.benchlib import DATA, scratch_database, script_queries  # noqa: E402
+
+SQL = script_queries("validate_quality")
 
 AUDIT_SIZES = (50, 100, 200)
 
@@ -83,8 +85,7 @@ def gold_sample(conn, run_id: int, ids: list[int]):
     from allabel.quality.data import Sample, answers, labels_of, mentions
     from allabel.store import db
 
-    truth = db.rows(conn, "SELECT sentence_id, start_char, end_char, label FROM allabel.entities "
-                          "WHERE source = 'gold' AND sentence_id = ANY (%(ids)s)", {"ids": ids})
+    truth = db.rows(conn, SQL.gold_of, {"ids": ids})
     return Sample(sorted(ids), truth, mentions(conn, run_id, ids), labels_of(conn, run_id),
                   answers(conn, run_id, ids))
 
@@ -97,9 +98,7 @@ def confidence_on(conn, run_id: int, ids: list[int]) -> dict[str, float | None]:
 
     s = gold_sample(conn, run_id, ids)
     ok = evaluate.entity_correct(s.tables()[0], s.mention_table())
-    rows = db.rows(conn, "SELECT e.id, e.confidence, c.probability FROM allabel.entities e "
-                         "JOIN allabel.entity_calibration c ON c.entity_id = e.id "
-                         "WHERE e.id = ANY (%(ids)s)", {"ids": [m["entity_id"] for m in s.mentions]})
+    rows = db.rows(conn, SQL.calibrated_confidence, {"ids": [m["entity_id"] for m in s.mentions]})
     conf = np.array([r["confidence"] for r in rows])
     prob = np.array([r["probability"] for r in rows])
     y = np.array([ok[r["id"]] for r in rows])
@@ -135,11 +134,8 @@ def cell(corpus: str, budget: str, seed: int, a: argparse.Namespace, log: Path) 
     sel = int(out.split()[1].rstrip(":"))
     cli(["predict", "--dataset", dataset, "--split", "unlabelled", "--demos", f"run:{sel}", "--k", str(a.k)], log)
     with db.connection() as conn:
-        run = db.scalar(conn, "SELECT id FROM allabel.runs WHERE kind = 'prediction' AND params ->> 'demos' = "
-                              "%(d)s AND params ->> 'split' = 'unlabelled'", {"d": f"run:{sel}"})
-        hidden = [r["id"] for r in db.rows(conn, "SELECT s.id FROM allabel.sentences s JOIN allabel.datasets d "
-                                                 "ON d.id = s.dataset_id WHERE d.name = %(n)s AND "
-                                                 "s.split = 'unlabelled' ORDER BY s.id", {"n": dataset})]
+        run = db.scalar(conn, SQL.prediction_run, {"d": f"run:{sel}"})
+        hidden = [r["id"] for r in db.rows(conn, SQL.unlabelled_sentences, {"n": dataset})]
     true = micro(score_on(run, hidden))
     res: dict = {"dataset": corpus, "budget": budget, "seed": seed, "run": run, "hidden": len(hidden),
                  "true_f1": true.f1, "true_gold": true.n_gold}
@@ -160,9 +156,7 @@ def cell(corpus: str, budget: str, seed: int, a: argparse.Namespace, log: Path) 
     cli(["select", "--dataset", dataset, "--strategy", "audit", "--budget", str(a.audit), "--seed", str(seed),
          "--oracle", "--pool-splits", "unlabelled"], log)
     with db.connection() as conn:
-        audit = [r["sentence_id"] for r in db.rows(conn, "SELECT sentence_id FROM allabel.selections "
-                                                         "WHERE stage = 'audit' AND run_id = (SELECT max(run_id) "
-                                                         "FROM allabel.selections WHERE stage = 'audit')", {})]
+        audit = [r["sentence_id"] for r in db.rows(conn, SQL.latest_picks_of_stage, {"stage": "audit"})]
     rest = sorted(set(hidden) - set(audit))  # the hidden sentences quality never saw
     for method in ("isotonic", "platt"):
         q = json.loads(cli(["quality", "--dataset", dataset, "--predictions", str(run), "--calibration", method,
@@ -181,9 +175,7 @@ def cell(corpus: str, budget: str, seed: int, a: argparse.Namespace, log: Path) 
     cli(["review", "--predictions", str(run), "--budget", str(a.review), "--format", "jsonl", "--out",
          str(log.parent / f"review-{dataset}-{budget}-{seed}.jsonl")], log)
     with db.connection() as conn:
-        picked = [r["sentence_id"] for r in db.rows(conn, "SELECT sentence_id FROM allabel.selections WHERE "
-                                                          "stage = 'review' AND run_id = (SELECT max(run_id) FROM "
-                                                          "allabel.selections WHERE stage = 'review')", {})]
+        picked = [r["sentence_id"] for r in db.rows(conn, SQL.latest_picks_of_stage, {"stage": "review"})]
         err = errors(conn, run, rest)
     res["review"] = {"n": len(picked), "errors_per_sentence": float(np.mean([err[s] for s in picked])),
                      "random_errors_per_sentence": float(np.mean(list(err.values()))),
