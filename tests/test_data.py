@@ -59,10 +59,9 @@ def test_nothing_in_the_repository_refers_to_a_folder_beside_it():
 
 def test_installed_package_outside_a_checkout_says_how_to_find_the_data(tmp_path):
     """A copy of the package without the checkout around it (no pyproject.toml, no data/; the
-    package still reads its SQL and migrations beside it): no default data folder."""
+    package carries its SQL and migrations inside): no default data folder."""
     site = tmp_path / "site"
-    for part in ("allabel", "sql", "migrations"):
-        shutil.copytree(REPO / part, site / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "allabel", site / "allabel", ignore=shutil.ignore_patterns("__pycache__"))
     work = tmp_path / "work"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("ALLABEL_DATA", "ALLABEL_DATA_DIR")}
