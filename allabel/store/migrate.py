@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 from alembic import command, op
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from allabel.core.errors import DatabaseError
 from allabel.store.db import one
@@ -100,6 +101,11 @@ def upgrade(url: str, revision: str = "head", from_schema: bool = True) -> None:
 def _has_schema(url: str) -> bool:
     with psycopg.connect(url) as conn:
         return bool(one(conn, Q.schema_exists)["exists"])
+
+
+def alembic_head() -> str:
+    """The newest revision (what ``allabel init`` brings a database to)."""
+    return ScriptDirectory.from_config(alembic_config("postgresql://")).get_current_head()
 
 
 def current(url: str) -> str | None:
