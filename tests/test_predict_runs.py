@@ -25,7 +25,10 @@ PREDICT = ["predict", "--dataset", "toy", "--split", "test", "--demos", "train",
 
 
 class WatchingFake(FakeOpenAI):
-    """Looks at the database while it answers: how many sessions sit idle in a transaction."""
+    """Looks at the database while it answers: how many sessions sit idle in a transaction that
+    began before the request did. (It answers ``delay`` seconds after the request arrived, so a
+    worker that opened a transaction and then asked would show one at least that old; another
+    worker's short store transaction, caught between two of its statements, is younger.)"""
 
     def __init__(self, url: str, **kw):
         super().__init__(**kw)
@@ -35,13 +38,15 @@ class WatchingFake(FakeOpenAI):
         with psycopg.connect(self.db_url, autocommit=True) as c:
             self.idle_in_transaction.append(c.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND state LIKE 'idle in transaction%%' AND pid <> pg_backend_pid()").fetchone()[0])
+                "AND state LIKE 'idle in transaction%%' AND pid <> pg_backend_pid() "
+                "AND xact_start < clock_timestamp() - make_interval(secs => %s)",
+                (self.delay * 0.8,)).fetchone()[0])
         return super().answer(body, what)
 
 
 @pytest.fixture()
 def fake(db_url, monkeypatch, tmp_path):
-    with WatchingFake(db_url, delay=0.05) as srv:
+    with WatchingFake(db_url, delay=0.3) as srv:
         configure_toy(srv, monkeypatch, tmp_path, {
             "ALLABEL_LLM_MODEL": "fake", "ALLABEL_LLM_MAX_RETRIES": "0", "ALLABEL_LLM_BACKOFF": "0.01",
             "ALLABEL_LLM_CONCURRENCY": "2", "ALLABEL_LLM_MAX_ATTEMPTS": "2"}, TOY_TEST)
